@@ -1,0 +1,26 @@
+package proxy
+
+import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// getattr serves NFSPROC3_GETATTR: forwarded by handle with the caller's
+// credential; the result comes back as the upstream sent it.
+func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
+	var a nfs3.GetattrArgs
+	if a.Decode(r) != nil {
+		return errGarbage
+	}
+	var res nfs3.GetattrRes
+	v, st := req.resolve(&a.Object)
+	if st == nfs3.StatOK {
+		st = req.forward(v, &a, &res)
+	}
+	if st != nfs3.StatOK {
+		res = nfs3.GetattrRes{Status: st}
+	}
+	req.status = res.Status
+	res.Encode(w)
+	return nil
+}

@@ -1,0 +1,32 @@
+package proxy
+
+import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// mknod serves NFSPROC3_MKNOD: forwarded by handle with the caller's
+// credential; the result comes back as the upstream sent it.
+func mknod(req *request, r *xdr.Reader, w *xdr.Writer) error {
+	var a nfs3.MknodArgs
+	if a.Decode(r) != nil {
+		return errGarbage
+	}
+	var res nfs3.MknodRes
+	v, st := req.resolve(&a.Where.Dir)
+	if st == nfs3.StatOK {
+		st = req.writable(v)
+	}
+	if st == nfs3.StatOK {
+		st = req.forward(v, &a, &res)
+	}
+	if st != nfs3.StatOK {
+		res = nfs3.MknodRes{Status: st}
+	}
+	if res.Status == nfs3.StatOK {
+		req.wrapPostOpFH(v, &res.Obj)
+	}
+	req.status = res.Status
+	res.Encode(w)
+	return nil
+}

@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// errDrop tells the dispatcher to send no reply.
+var errDrop = errors.New("proxy: drop request")
+
+// request is one call being served.
+type request struct {
+	ctx    context.Context
+	s      *Server
+	c      *conn
+	xid    uint32
+	prog   uint32
+	proc   uint32
+	cred   rpc.Cred
+	status nfs3.Stat // the reply's status, for statistics
+}
+
+// resolve maps the proxy handle *fh to its volume and rewrites *fh in place
+// to the upstream handle.
+func (req *request) resolve(fh *nfs3.FH) (*volume, nfs3.Stat) {
+	id, ufh, ok := splitHandle(*fh)
+	if !ok {
+		return nil, nfs3.StatBadHandle
+	}
+	v := req.s.vols[id]
+	if v == nil {
+		return nil, nfs3.StatBadHandle
+	}
+	*fh = ufh
+	return v, nfs3.StatOK
+}
+
+// resolve2 resolves two handles that must lie in the same volume (RENAME,
+// LINK); different volumes are NFS3ERR_XDEV.
+func (req *request) resolve2(a, b *nfs3.FH) (*volume, nfs3.Stat) {
+	va, st := req.resolve(a)
+	if st != nfs3.StatOK {
+		return nil, st
+	}
+	vb, st := req.resolve(b)
+	if st != nfs3.StatOK {
+		return nil, st
+	}
+	if va != vb {
+		return nil, nfs3.StatXDev
+	}
+	return va, nfs3.StatOK
+}
+
+// writable returns ROFS for a read-only volume.
+func (req *request) writable(v *volume) nfs3.Stat {
+	if v.ReadOnly {
+		return nfs3.StatROFS
+	}
+	return nfs3.StatOK
+}
+
+// forward sends the call upstream; a transport failure becomes a status.
+func (req *request) forward(v *volume, args xdr.Encoder, res xdr.Decoder) nfs3.Stat {
+	if err := v.Upstream.Call(req.ctx, &req.cred, req.proc, args, res); err != nil {
+		st := upstreamStatus(err)
+		req.s.log.Warn("upstream call failed", "volume", v.ID, "proc", nfs3.ProcName(req.proc),
+			"xid", req.xid, "err", err, "status", st.String())
+		return st
+	}
+	return nfs3.StatOK
+}
+
+// wrapPostOpFH replaces an upstream handle in a post_op_fh3 with the proxy's;
+// a handle too long to wrap is dropped (the client then LOOKUPs, which fails
+// cleanly) and logged.
+func (req *request) wrapPostOpFH(v *volume, p *nfs3.PostOpFH) {
+	if !p.Set {
+		return
+	}
+	fh, ok := v.wrap(p.FH)
+	if !ok {
+		req.s.log.Error("upstream handle too long to wrap", "volume", v.ID, "len", len(p.FH), "max", MaxUpstreamHandle)
+		p.Set, p.FH = false, nil
+		return
+	}
+	p.FH = fh
+}

@@ -1,0 +1,231 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+)
+
+// Options configures a Server. The zero value of every field but Volumes works.
+type Options struct {
+	Volumes []Volume
+
+	MaxRecord      int           // largest request record accepted (default 1 MiB + 64 KiB)
+	MaxIO          int           // cap on READ/WRITE sizes advertised by FSINFO (default 1 MiB)
+	PerConnLimit   int           // requests in flight per connection (default 64)
+	GlobalLimit    int           // requests in flight across the server (default 1024)
+	WriteTimeout   time.Duration // a reply that cannot be written in this time closes the connection (default 60s)
+	IdleTimeout    time.Duration // a connection with no request for this long is closed (default 15m)
+	RequestTimeout time.Duration // upstream work for one request (default 5m)
+
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxIO == 0 {
+		o.MaxIO = 1 << 20
+	}
+	if o.MaxRecord == 0 {
+		o.MaxRecord = o.MaxIO + 64<<10
+	}
+	if o.PerConnLimit == 0 {
+		o.PerConnLimit = 64
+	}
+	if o.GlobalLimit == 0 {
+		o.GlobalLimit = 1024
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 60 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 15 * time.Minute
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports the first invalid field.
+func (o *Options) Validate() error {
+	if len(o.Volumes) == 0 {
+		return errors.New("proxy: Volumes: none configured")
+	}
+	ids := map[uint16]bool{}
+	names := map[string]bool{}
+	for i, v := range o.Volumes {
+		switch {
+		case v.Upstream == nil:
+			return fmt.Errorf("proxy: Volumes[%d].Upstream: nil", i)
+		case v.Name == "" || v.Name[0] != '/':
+			return fmt.Errorf("proxy: Volumes[%d].Name: %q is not an absolute path", i, v.Name)
+		case ids[v.ID]:
+			return fmt.Errorf("proxy: Volumes[%d].ID: %d used twice", i, v.ID)
+		case names[v.Name]:
+			return fmt.Errorf("proxy: Volumes[%d].Name: %q used twice", i, v.Name)
+		case len(v.Upstream.Root()) > MaxUpstreamHandle:
+			return fmt.Errorf("proxy: Volumes[%d]: upstream root handle is %d bytes, more than the %d that fit", i, len(v.Upstream.Root()), MaxUpstreamHandle)
+		}
+		ids[v.ID], names[v.Name] = true, true
+	}
+	switch {
+	case o.MaxIO < 4096 || o.MaxIO > nfs3.MaxData:
+		return fmt.Errorf("proxy: MaxIO: %d not in 4096..%d", o.MaxIO, nfs3.MaxData)
+	case o.MaxRecord < o.MaxIO+1024:
+		return fmt.Errorf("proxy: MaxRecord: %d smaller than MaxIO+1024", o.MaxRecord)
+	case o.PerConnLimit < 1:
+		return fmt.Errorf("proxy: PerConnLimit: %d < 1", o.PerConnLimit)
+	case o.GlobalLimit < o.PerConnLimit:
+		return fmt.Errorf("proxy: GlobalLimit: %d < PerConnLimit", o.GlobalLimit)
+	}
+	return nil
+}
+
+// Server serves NFSv3 and MOUNT v3 on any number of listeners.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	vols    map[uint16]*volume
+	byName  map[string]*volume
+	global  chan struct{}
+	mounts  mountTable
+	stats   serverStats
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // listeners, connections, requests
+
+	// mu guards listeners, conns and closed.
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closed    bool
+}
+
+// New returns a Server for opts.
+func New(opts Options) (*Server, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		vols:      make(map[uint16]*volume),
+		byName:    make(map[string]*volume),
+		global:    make(chan struct{}, opts.GlobalLimit),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for i := range opts.Volumes {
+		v := newVolume(opts.Volumes[i])
+		s.vols[v.ID] = v
+		s.byName[v.Name] = v
+	}
+	return s, nil
+}
+
+// Serve accepts connections on l until Close. It serves both NFS and MOUNT
+// (and answers any program on any listener), so one port is enough.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept", "err", err, "backoff", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("proxy: accept: %w", err)
+		}
+		backoff = 0
+		s.startConn(nc)
+	}
+}
+
+func (s *Server) startConn(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.stats.connections.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.stats.connections.Add(-1)
+	}()
+}
+
+// Close stops accepting, closes every connection, cancels requests in flight
+// and waits for all goroutines.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Shutdown stops accepting and waits up to ctx for requests in flight to
+// finish and their replies to be written, then closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.stats.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return s.Close()
+}

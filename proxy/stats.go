@@ -1,0 +1,70 @@
+package proxy
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+)
+
+const numNFSProcs = 22
+
+type serverStats struct {
+	connections atomic.Int64
+	inflight    atomic.Int64
+	garbage     atomic.Int64
+	authErrors  atomic.Int64
+	badRecords  atomic.Int64
+	panics      atomic.Int64
+	calls       [numNFSProcs]atomic.Int64
+	errors      [numNFSProcs]atomic.Int64
+	nanos       [numNFSProcs]atomic.Int64
+	mountCalls  atomic.Int64
+}
+
+func (s *serverStats) observe(prog, proc uint32, d time.Duration, st nfs3.Stat) {
+	if prog != nfsProgram || proc >= numNFSProcs {
+		s.mountCalls.Add(1)
+		return
+	}
+	s.calls[proc].Add(1)
+	s.nanos[proc].Add(int64(d))
+	if st != nfs3.StatOK {
+		s.errors[proc].Add(1)
+	}
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Connections int64 // open client connections
+	InFlight    int64 // requests being served
+	Garbage     int64 // requests answered GARBAGE_ARGS or dropped unparsed
+	AuthErrors  int64 // requests refused with AUTH_ERROR
+	BadRecords  int64 // connections closed for an oversized record
+	Panics      int64 // handler panics recovered
+	MountCalls  int64
+	// Calls, Errors and Nanos are indexed by NFSv3 procedure number;
+	// Errors counts replies whose status was not NFS3_OK.
+	Calls  [numNFSProcs]int64
+	Errors [numNFSProcs]int64
+	Nanos  [numNFSProcs]int64
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Connections: s.stats.connections.Load(),
+		InFlight:    s.stats.inflight.Load(),
+		Garbage:     s.stats.garbage.Load(),
+		AuthErrors:  s.stats.authErrors.Load(),
+		BadRecords:  s.stats.badRecords.Load(),
+		Panics:      s.stats.panics.Load(),
+		MountCalls:  s.stats.mountCalls.Load(),
+	}
+	for i := range st.Calls {
+		st.Calls[i] = s.stats.calls[i].Load()
+		st.Errors[i] = s.stats.errors[i].Load()
+		st.Nanos[i] = s.stats.nanos[i].Load()
+	}
+	return st
+}

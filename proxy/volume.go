@@ -1,0 +1,51 @@
+package proxy
+
+import (
+	"context"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// Upstream is what the proxy needs from its upstream client: one call by
+// procedure number, carrying the caller's credential, and the export's root
+// handle. *upstream.Client implements it.
+type Upstream interface {
+	Call(ctx context.Context, cred *rpc.Cred, proc uint32, args xdr.Encoder, res xdr.Decoder) error
+	Root() nfs3.FH
+}
+
+// Volume is one export the proxy serves.
+type Volume struct {
+	ID       uint16   // from the configuration; part of every handle, never reused
+	Name     string   // the path clients mount, e.g. "/export"
+	Upstream Upstream // the upstream export behind it
+	ReadOnly bool     // answer NFS3ERR_ROFS to every change
+}
+
+// volume is a Volume with what the server derives from it.
+type volume struct {
+	Volume
+	root nfs3.FH // proxy handle of the upstream root
+}
+
+func newVolume(v Volume) *volume {
+	return &volume{Volume: v, root: appendHandle(nil, v.ID, v.Upstream.Root())}
+}
+
+// wrap returns the proxy handle for upstream handle ufh, or ok=false when it
+// does not fit.
+func (v *volume) wrap(ufh nfs3.FH) (nfs3.FH, bool) {
+	if len(ufh) > MaxUpstreamHandle || len(ufh) == 0 {
+		return nil, false
+	}
+	return appendHandle(make([]byte, 0, handleHeader+len(ufh)), v.ID, ufh), true
+}
+
+const (
+	nfsProgram   = nfs3.Program
+	nfsVersion   = nfs3.Version
+	mountProgram = nfs3.MountProgram
+	mountVersion = nfs3.MountVersion
+)

@@ -1,0 +1,292 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// Options configures a Client. The zero value of every field but Server and
+// Export works.
+type Options struct {
+	Server    string // upstream host name or address
+	Export    string // exported path to MNT, e.g. "/export"
+	NFSPort   int    // 0: ask the upstream's portmapper
+	MountPort int    // 0: ask the upstream's portmapper
+
+	Conns       int           // TCP connections to the NFS port (default 2)
+	CallTimeout time.Duration // per attempt, when the context has no earlier deadline (default 30s)
+	DialTimeout time.Duration // default 5s
+	Retries     int           // further attempts for retryable failures (default 2; -1 = none)
+
+	// UnprivilegedPort disables binding a source port below 1024. By
+	// default one is tried when running as root and the client falls back
+	// to any port when none is free.
+	UnprivilegedPort bool
+
+	Logger *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Conns == 0 {
+		o.Conns = 2
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.Retries == 0 {
+		o.Retries = 2
+	} else if o.Retries < 0 {
+		o.Retries = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports the first invalid field.
+func (o *Options) Validate() error {
+	switch {
+	case o.Server == "":
+		return errors.New("upstream: Server: empty")
+	case o.Export == "" || o.Export[0] != '/':
+		return fmt.Errorf("upstream: Export: %q is not an absolute path", o.Export)
+	case o.NFSPort < 0 || o.NFSPort > 65535:
+		return fmt.Errorf("upstream: NFSPort: %d out of range", o.NFSPort)
+	case o.MountPort < 0 || o.MountPort > 65535:
+		return fmt.Errorf("upstream: MountPort: %d out of range", o.MountPort)
+	case o.Conns < 0 || o.Conns > 64:
+		return fmt.Errorf("upstream: Conns: %d not in 1..64", o.Conns)
+	}
+	return nil
+}
+
+// Client talks to one upstream export.
+type Client struct {
+	opts    Options
+	nfsAddr string
+	root    nfs3.FH
+	log     *slog.Logger
+	xid     atomic.Uint32
+	next    atomic.Uint32
+
+	// mu guards conns and closed. Dialling happens outside it.
+	mu     sync.Mutex
+	conns  []*conn
+	closed bool
+
+	dialMu []sync.Mutex // one per slot: a single dial at a time per slot
+
+	stats counters
+}
+
+// Dial resolves the upstream's ports, mounts the export to learn its root
+// handle and opens the connection pool lazily.
+func Dial(ctx context.Context, opts Options) (*Client, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{opts: opts, log: opts.Logger.With("upstream", opts.Server+":"+opts.Export)}
+	c.conns = make([]*conn, opts.Conns)
+	c.dialMu = make([]sync.Mutex, opts.Conns)
+	c.xid.Store(rand.Uint32())
+	nfsPort := opts.NFSPort
+	if nfsPort == 0 {
+		p, err := c.getport(ctx, nfs3.Program, nfs3.Version)
+		if err != nil {
+			return nil, fmt.Errorf("upstream: portmap nfs: %w", err)
+		}
+		nfsPort = p
+	}
+	c.nfsAddr = net.JoinHostPort(opts.Server, strconv.Itoa(nfsPort))
+	root, err := c.mountRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.root = root
+	return c, nil
+}
+
+// Root returns the export's root handle (do not modify).
+func (c *Client) Root() nfs3.FH { return c.root }
+
+// Addr returns the NFS address in use.
+func (c *Client) Addr() string { return c.nfsAddr }
+
+// Close closes every connection and waits for their readers.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	conns := append([]*conn(nil), c.conns...)
+	c.mu.Unlock()
+	for _, cn := range conns {
+		if cn != nil {
+			cn.close()
+		}
+	}
+	return nil
+}
+
+// dial opens a TCP connection, from a privileged port when allowed.
+func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
+	defer cancel()
+	if !c.opts.UnprivilegedPort && os.Geteuid() == 0 {
+		// Walk down from 1023 through a few random starting points; a
+		// busy port is EADDRINUSE and costs only a bind.
+		start := 665 + rand.IntN(1023-665)
+		for i := 0; i < 32; i++ {
+			port := 665 + (start-665+i*37)%(1023-665)
+			d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}}
+			nc, err := d.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				return nc, nil
+			}
+			if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+				return nil, err
+			}
+		}
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// getConn returns a live connection, dialling slot i when needed.
+func (c *Client) getConn(ctx context.Context) (*conn, error) {
+	i := int(c.next.Add(1)) % len(c.conns)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	cn := c.conns[i]
+	c.mu.Unlock()
+	if cn != nil && !cn.isBroken() {
+		return cn, nil
+	}
+	c.dialMu[i].Lock()
+	defer c.dialMu[i].Unlock()
+	c.mu.Lock()
+	cn = c.conns[i]
+	c.mu.Unlock()
+	if cn != nil && !cn.isBroken() {
+		return cn, nil
+	}
+	if cn != nil {
+		cn.close()
+	}
+	nc, err := c.dial(ctx, c.nfsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s: %w", ErrNotSent, c.nfsAddr, err)
+	}
+	if cn != nil {
+		c.stats.reconnects.Add(1)
+		c.log.Info("reconnected", "addr", c.nfsAddr)
+	}
+	cn = newConn(nc, c)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		cn.close()
+		return nil, ErrClosed
+	}
+	c.conns[i] = cn
+	c.mu.Unlock()
+	return cn, nil
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// Call performs one NFSv3 call with cred and decodes the results into res.
+// Results may alias the reply buffer, which is not reused: they stay valid.
+// An NFS error status is not an error here: it is in res.
+func (c *Client) Call(ctx context.Context, cred *rpc.Cred, proc uint32, args xdr.Encoder, res xdr.Decoder) error {
+	return c.call(ctx, cred, nfs3.Program, nfs3.Version, proc, idempotent(proc, args), args, res)
+}
+
+func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint32, idem bool, args xdr.Encoder, res xdr.Decoder) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	start := time.Now()
+	c.stats.calls.Add(1)
+	c.stats.inflight.Add(1)
+	defer c.stats.inflight.Add(-1)
+	var err error
+	for attempt := 0; ; attempt++ {
+		var rec []byte
+		rec, err = c.attempt(ctx, bp, cred, prog, vers, proc, args)
+		if err == nil {
+			var r xdr.Reader
+			r.Reset(rec)
+			if _, err = rpc.DecodeReply(&r); err == nil {
+				if err = res.Decode(&r); err != nil {
+					err = fmt.Errorf("%w: %s: %w", ErrBadReply, nfs3.ProcName(proc), err)
+				}
+			}
+			break
+		}
+		if ctx.Err() != nil || attempt >= c.opts.Retries || Classify(err) != Retry {
+			break
+		}
+		if !idem && !errors.Is(err, ErrNotSent) {
+			break // it may have run: never replay it blindly
+		}
+		c.stats.retries.Add(1)
+		backoff := time.Duration(50<<attempt) * time.Millisecond
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+	c.stats.observe(proc, time.Since(start), err)
+	return err
+}
+
+func (c *Client) attempt(ctx context.Context, bp *[]byte, cred *rpc.Cred, prog, vers, proc uint32, args xdr.Encoder) ([]byte, error) {
+	cn, err := c.getConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	xid := c.xid.Add(1)
+	w := xdr.NewWriter((*bp)[:0])
+	w.Uint32(0) // record mark, filled in by roundTrip
+	rpc.EncodeCall(w, xid, prog, vers, proc, cred)
+	args.Encode(w)
+	*bp = w.Buf
+	deadline := time.Now().Add(c.opts.CallTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return cn.roundTrip(ctx, xid, w.Buf, deadline)
+}
+
+// idempotent reports whether replaying proc cannot change the outcome.
+// WRITE and COMMIT are: the same bytes at the same offset.
+func idempotent(proc uint32, args xdr.Encoder) bool {
+	switch proc {
+	case nfs3.ProcCreate, nfs3.ProcMkdir, nfs3.ProcSymlink, nfs3.ProcMknod,
+		nfs3.ProcRemove, nfs3.ProcRmdir, nfs3.ProcRename, nfs3.ProcLink:
+		return false
+	case nfs3.ProcSetattr:
+		a, ok := args.(*nfs3.SetattrArgs)
+		return ok && !a.Guard
+	}
+	return true
+}

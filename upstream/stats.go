@@ -1,0 +1,63 @@
+package upstream
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+const numProcs = 22
+
+type counters struct {
+	calls      atomic.Int64
+	inflight   atomic.Int64
+	retries    atomic.Int64
+	reconnects atomic.Int64
+	errors     atomic.Int64
+	procCalls  [numProcs]atomic.Int64
+	procNanos  [numProcs]atomic.Int64
+	readBytes  atomic.Int64
+	writeBytes atomic.Int64
+}
+
+func (s *counters) observe(proc uint32, d time.Duration, err error) {
+	if err != nil {
+		s.errors.Add(1)
+	}
+	if proc < numProcs {
+		s.procCalls[proc].Add(1)
+		s.procNanos[proc].Add(int64(d))
+	}
+}
+
+// Stats is a snapshot of a Client's counters.
+type Stats struct {
+	Calls      int64
+	InFlight   int64
+	Retries    int64
+	Reconnects int64
+	Errors     int64
+	// ProcCalls and ProcNanos are indexed by NFSv3 procedure number.
+	ProcCalls [numProcs]int64
+	ProcNanos [numProcs]int64
+	// ReadBytes and WriteBytes count READ and WRITE payload bytes.
+	ReadBytes  int64
+	WriteBytes int64
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Client) Stats() Stats {
+	s := Stats{
+		Calls:      c.stats.calls.Load(),
+		InFlight:   c.stats.inflight.Load(),
+		Retries:    c.stats.retries.Load(),
+		Reconnects: c.stats.reconnects.Load(),
+		Errors:     c.stats.errors.Load(),
+		ReadBytes:  c.stats.readBytes.Load(),
+		WriteBytes: c.stats.writeBytes.Load(),
+	}
+	for i := range s.ProcCalls {
+		s.ProcCalls[i] = c.stats.procCalls[i].Load()
+		s.ProcNanos[i] = c.stats.procNanos[i].Load()
+	}
+	return s
+}
