@@ -1,0 +1,39 @@
+// Package nfs3 holds the NFSv3 (RFC 1813) and MOUNT v3 (RFC 1813
+// appendix I) wire types: the argument and result of every procedure,
+// the shared attribute structures, status codes and protocol constants.
+//
+// Model: each procedure Xxx has an XxxArgs and an XxxRes type, each with
+// Encode(*xdr.Writer) and Decode(*xdr.Reader) error. The proxy's server side
+// decodes Args and encodes Res; the upstream client encodes Args and decodes
+// Res. NULL has no types. Result structs start with Status and flatten both
+// arms of the RFC's discriminated union into one struct: Encode writes, and
+// Decode reads, only the arm chosen by Status. Error arms keep their bodies
+// (post-op attributes, WCC data) exactly as the RFC defines them, so a
+// failing reply loses nothing when it is passed through.
+//
+// Encoding: Encode never fails and does not validate; it writes what the
+// struct holds (a name longer than MaxName is written as is). Fields outside
+// the selected union arm (Attr of a PostOpAttr whose Set is false, the
+// Time of a SetTime whose How is not SetToClientTime, and so on) are not
+// written. Encode allocates nothing beyond growing the Writer's slice.
+//
+// Decoding: every variable-length field is read with its RFC limit
+// (FHSize, MaxName, MaxPath, MaxData) and every linked list is capped at
+// MaxListLen elements, so hostile input cannot make the decoder allocate
+// without bound. Enumerations with a closed range (ftype3, stable_how,
+// createmode3, time_how) are checked. Status values are not: any status
+// other than OK selects the failure arm. Trailing bytes after a complete
+// value are ignored. Decode resets the value first, so a reused struct holds
+// nothing stale. Decoding allocates only for strings and list slices.
+//
+// Aliasing: FH values and the Data of READ and WRITE alias the decoded
+// buffer. Callers that keep them beyond the life of that buffer must copy.
+//
+// Errors: decode errors are the xdr package's sentinels (ErrShort,
+// ErrTooLong, ErrBool, ErrEnum) or this package's ones from errors.go, which
+// wrap them. The first error is sticky in the Reader and is what Decode
+// returns. Stat and MountStat implement error so a status can travel as a
+// Go error and be mapped back at the protocol edge with errors.As.
+//
+// Concurrency: the types are plain values; nothing here is shared or cached.
+package nfs3
