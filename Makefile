@@ -1,0 +1,33 @@
+# nfscacheproxy — the two commands a newcomer needs:
+#   make demo   run the proxy in front of an embedded upstream and print the mount command
+#   make test   install the test dependencies (as root, Debian) and run every test
+GO ?= go
+
+.PHONY: demo test unit integration fuzz vet build bench
+
+demo:
+	$(GO) run ./cmd/nfscacheproxy demo
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/nfscacheproxy ./cmd/nfscacheproxy
+
+# test = deps + vet + every package under the race detector (the integration
+# tests start real nfs-ganesha and libnfs clients) + a bounded fuzz pass.
+test:
+	scripts/deps.sh
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
+	scripts/fuzz.sh
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
+
+integration:
+	scripts/deps.sh
+	$(GO) test -race -count=1 -timeout 40m ./integration/...
+
+fuzz:
+	scripts/fuzz.sh
+
+vet:
+	$(GO) vet ./...
