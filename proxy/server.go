@@ -91,16 +91,16 @@ func (o *Options) Validate() error {
 
 // Server serves NFSv3 and MOUNT v3 on any number of listeners.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	vols    map[uint16]*volume
-	byName  map[string]*volume
-	global  chan struct{}
-	mounts  mountTable
-	stats   serverStats
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // listeners, connections, requests
+	opts   Options
+	log    *slog.Logger
+	vols   map[uint16]*volume
+	byName map[string]*volume
+	global chan struct{}
+	mounts mountTable
+	stats  serverStats
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // listeners, connections, requests
 
 	// mu guards listeners, conns and closed.
 	mu        sync.Mutex

@@ -11,10 +11,10 @@ import (
 
 // Sentinel errors.
 var (
-	ErrClosed     = errors.New("upstream: client closed")
-	ErrConnLost   = errors.New("upstream: connection lost")
-	ErrNotSent    = errors.New("upstream: call not sent")
-	ErrBadReply   = errors.New("upstream: malformed reply")
+	ErrClosed      = errors.New("upstream: client closed")
+	ErrConnLost    = errors.New("upstream: connection lost")
+	ErrNotSent     = errors.New("upstream: call not sent")
+	ErrBadReply    = errors.New("upstream: malformed reply")
 	ErrMountDenied = errors.New("upstream: mount refused")
 )
 
