@@ -184,10 +184,38 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 
 	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.opts.RequestTimeout)
 	defer cancel()
+	if nonIdempotent(h.Prog, h.Proc) {
+		start := time.Now()
+		e, owner := c.s.drc.begin(makeDRCKey(c.remote.Addr(), h.XID, h.Proc, rec[r.Offset():]), start)
+		if !owner {
+			c.s.stats.drcHits.Add(1)
+			reply, ok := e.wait(ctx)
+			if !ok {
+				return false
+			}
+			w.Buf = append(w.Buf, reply...)
+			return true
+		}
+		sent := false
+		defer func() {
+			if sent {
+				c.s.drc.finish(e, w.Buf[mark:])
+			} else {
+				c.s.drc.finish(e, nil)
+			}
+		}()
+		sent = c.run(ctx, &h, handler, &r, w, mark)
+		return sent
+	}
+	return c.run(ctx, &h, handler, &r, w, mark)
+}
+
+// run executes handler and leaves the reply in w (from mark on).
+func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request, *xdr.Reader, *xdr.Writer) error, r *xdr.Reader, w *xdr.Writer, mark int) bool {
 	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred}
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
 	start := time.Now()
-	err := handler(req, &r, w)
+	err := handler(req, r, w)
 	c.s.stats.observe(h.Prog, h.Proc, time.Since(start), req.status)
 	if err != nil {
 		if errors.Is(err, errGarbage) {

@@ -67,6 +67,10 @@ func mnt(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	switch {
 	case v == nil:
 		res.Status = nfs3.MountErrNoEnt
+	case !v.Policy.allows(req.c.remote):
+		req.s.stats.refused.Add(1)
+		req.s.log.Warn("mount refused", "client", req.c.remote.String(), "volume", v.ID, "path", v.Name)
+		res.Status = nfs3.MountErrAcces
 	default:
 		res.Status = nfs3.MountOK
 		res.FH = v.root
@@ -105,7 +109,7 @@ func dump(req *request, r *xdr.Reader, w *xdr.Writer) error {
 func export(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var res nfs3.ExportRes
 	for _, v := range req.s.opts.Volumes {
-		res.Exports = append(res.Exports, nfs3.ExportNode{Dir: v.Name, Groups: nil})
+		res.Exports = append(res.Exports, nfs3.ExportNode{Dir: v.Name, Groups: v.Policy.groups()})
 	}
 	res.Encode(w)
 	return nil

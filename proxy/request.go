@@ -22,6 +22,7 @@ type request struct {
 	proc   uint32
 	cred   rpc.Cred
 	status nfs3.Stat // the reply's status, for statistics
+	vol    *volume   // set by resolve: the volume whose policy cred obeys
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place
@@ -34,6 +35,14 @@ func (req *request) resolve(fh *nfs3.FH) (*volume, nfs3.Stat) {
 	v := req.s.vols[id]
 	if v == nil {
 		return nil, nfs3.StatBadHandle
+	}
+	if req.vol == nil {
+		if !v.Policy.allows(req.c.remote) {
+			req.s.stats.refused.Add(1)
+			return nil, nfs3.StatAcces
+		}
+		v.Policy.squash(&req.cred)
+		req.vol = v
 	}
 	*fh = ufh
 	return v, nfs3.StatOK

@@ -23,6 +23,7 @@ type Options struct {
 	WriteTimeout   time.Duration // a reply that cannot be written in this time closes the connection (default 60s)
 	IdleTimeout    time.Duration // a connection with no request for this long is closed (default 15m)
 	RequestTimeout time.Duration // upstream work for one request (default 5m)
+	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
 	Logger *slog.Logger
 }
@@ -48,6 +49,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 5 * time.Minute
+	}
+	if o.DRCSize == 0 {
+		o.DRCSize = 8192
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -97,6 +101,7 @@ type Server struct {
 	byName map[string]*volume
 	global chan struct{}
 	mounts mountTable
+	drc    *drc
 	stats  serverStats
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -123,6 +128,7 @@ func New(opts Options) (*Server, error) {
 		global:    make(chan struct{}, opts.GlobalLimit),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		drc:       newDRC(opts.DRCSize, 2*time.Minute),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range opts.Volumes {

@@ -424,3 +424,48 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 
 var _ = io.EOF
 var _ = bytes.Equal
+
+// TestRetransmissionAnsweredFromDRC: a REMOVE retransmitted with the same
+// xid (even on a new connection) gets the original reply and does not run
+// again.
+func TestRetransmissionAnsweredFromDRC(t *testing.T) {
+	calls := 0
+	var mu sync.Mutex
+	up := &fakeUpstream{root: nfs3.FH{1, 2, 3, 4}, call: func(ctx context.Context, proc uint32, args xdr.Encoder, res xdr.Decoder) error {
+		if proc == nfs3.ProcRemove {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n > 1 {
+				res.(*nfs3.RemoveRes).Status = nfs3.StatNoEnt // what a second run would say
+			}
+		}
+		return nil
+	}}
+	s, addr := startProxy(t, Options{Volumes: []Volume{{ID: 1, Name: "/x", Upstream: up}}})
+	body := callBody(77, nfs3.Program, 3, nfs3.ProcRemove, &testCred, &nfs3.RemoveArgs{Object: nfs3.DirOpArgs{Dir: appendHandle(nil, 1, up.root), Name: "f"}})
+	status := func(c *rawClient) nfs3.Stat {
+		c.sendRecord(body)
+		_, r, err := replyHead(t, c.readReply())
+		var res nfs3.RemoveRes
+		if err != nil || res.Decode(r) != nil {
+			t.Fatalf("remove reply: %v", err)
+		}
+		return res.Status
+	}
+	if st := status(dialRaw(t, addr)); st != nfs3.StatOK {
+		t.Fatalf("first REMOVE: %v; want OK", st)
+	}
+	if st := status(dialRaw(t, addr)); st != nfs3.StatOK {
+		t.Fatalf("retransmitted REMOVE: %v; want the original OK", st)
+	}
+	if calls != 1 || s.Stats().DRCHits != 1 {
+		t.Fatalf("upstream REMOVE calls %d, DRC hits %d; want 1 and 1", calls, s.Stats().DRCHits)
+	}
+	// A different xid is a new call.
+	body = callBody(78, nfs3.Program, 3, nfs3.ProcRemove, &testCred, &nfs3.RemoveArgs{Object: nfs3.DirOpArgs{Dir: appendHandle(nil, 1, up.root), Name: "f"}})
+	if st := status(dialRaw(t, addr)); st != nfs3.StatNoEnt {
+		t.Fatalf("new REMOVE: %v; want NOENT from a second run", st)
+	}
+}

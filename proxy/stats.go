@@ -16,6 +16,8 @@ type serverStats struct {
 	authErrors  atomic.Int64
 	badRecords  atomic.Int64
 	panics      atomic.Int64
+	refused     atomic.Int64
+	drcHits     atomic.Int64
 	calls       [numNFSProcs]atomic.Int64
 	errors      [numNFSProcs]atomic.Int64
 	nanos       [numNFSProcs]atomic.Int64
@@ -42,6 +44,8 @@ type Stats struct {
 	AuthErrors  int64 // requests refused with AUTH_ERROR
 	BadRecords  int64 // connections closed for an oversized record
 	Panics      int64 // handler panics recovered
+	Refused     int64 // MNT or NFS calls refused by an export policy
+	DRCHits     int64 // retransmissions answered from the duplicate-request cache
 	MountCalls  int64
 	// Calls, Errors and Nanos are indexed by NFSv3 procedure number;
 	// Errors counts replies whose status was not NFS3_OK.
@@ -59,6 +63,8 @@ func (s *Server) Stats() Stats {
 		AuthErrors:  s.stats.authErrors.Load(),
 		BadRecords:  s.stats.badRecords.Load(),
 		Panics:      s.stats.panics.Load(),
+		Refused:     s.stats.refused.Load(),
+		DRCHits:     s.stats.drcHits.Load(),
 		MountCalls:  s.stats.mountCalls.Load(),
 	}
 	for i := range st.Calls {

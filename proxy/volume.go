@@ -22,6 +22,7 @@ type Volume struct {
 	Name     string   // the path clients mount, e.g. "/export"
 	Upstream Upstream // the upstream export behind it
 	ReadOnly bool     // answer NFS3ERR_ROFS to every change
+	Policy   Policy   // who may use it, and as whom
 }
 
 // volume is a Volume with what the server derives from it.
