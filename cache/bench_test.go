@@ -1,0 +1,139 @@
+package cache
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchStore opens a store with default granules and one object of size
+// bytes, fully cached.
+func benchStore(b *testing.B, size int, opts Options) (*Store, *upstream, []byte) {
+	b.Helper()
+	opts.Dir = b.TempDir()
+	s, err := Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	u := newUpstream(size, 1)
+	fh := []byte("benchmark-handle-0001")
+	p := make([]byte, size)
+	if _, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, 0, u.fetch); err != nil {
+		b.Fatal(err)
+	}
+	settle(b, s)
+	return s, u, fh
+}
+
+func BenchmarkReadHit1MiB(b *testing.B) {
+	const size = 8 << 20
+	s, u, fh := benchStore(b, size, Options{})
+	ctx, coh, fetch := context.Background(), u.coh(), u.fetch
+	p := make([]byte, 1<<20)
+	calls := u.calls.Load()
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.ReadAt(ctx, testVol, fh, coh, p, int64(i%8)<<20, fetch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if u.calls.Load() != calls {
+		b.Fatal("hit benchmark fetched")
+	}
+}
+
+func BenchmarkReadHit4KiBRandom(b *testing.B) {
+	for _, paranoid := range []bool{false, true} {
+		name := "checked-once"
+		if paranoid {
+			name = "paranoid"
+		}
+		b.Run(name, func(b *testing.B) {
+			const size = 64 << 20
+			s, u, fh := benchStore(b, size, Options{Paranoid: paranoid, Readahead: -1})
+			ctx, coh, fetch := context.Background(), u.coh(), u.fetch
+			offs := make([]int64, 4096)
+			r := rand.New(rand.NewPCG(1, 2))
+			for i := range offs {
+				offs[i] = r.Int64N(size/4096) * 4096
+			}
+			p := make([]byte, 4096)
+			b.SetBytes(4096)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if _, err := s.ReadAt(ctx, testVol, fh, coh, p, offs[i%len(offs)], fetch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReadMiss1MiB reads 1 MiB of a new object each time from an
+// in-memory upstream: create, fetch, store with fdatasync.
+func BenchmarkReadMiss1MiB(b *testing.B) {
+	dir := b.TempDir()
+	s, err := Open(Options{Dir: dir, Readahead: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	u := newUpstream(1<<20, 3)
+	ctx, coh, fetch := context.Background(), u.coh(), u.fetch
+	p := make([]byte, 1<<20)
+	b.SetBytes(1 << 20)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.ReadAt(ctx, testVol, fhOf(i), coh, p, 0, fetch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpen100kObjects measures startup with 100,000 objects on disk:
+// Open itself, and the background walk until the cull index is ready.
+func BenchmarkOpen100kObjects(b *testing.B) {
+	const objects = 100_000
+	dir := b.TempDir()
+	vdir := filepath.Join(dir, "cache", volumeDirName(testVol))
+	made := map[string]bool{}
+	for i := 0; i < objects; i++ {
+		fh := fhOf(i)
+		d := filepath.Join(vdir, fanoutName(fh))
+		if !made[d] {
+			os.MkdirAll(d, 0o700)
+			made[d] = true
+		}
+		f, err := os.OpenFile(filepath.Join(d, handleName(fh)), os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	var openTime, walkTime time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		s, err := Open(Options{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		openTime += time.Since(start)
+		<-s.idx.readyCh
+		walkTime += time.Since(start)
+		if got := s.Stats().Objects; got != objects {
+			b.Fatalf("Objects = %d; want %d", got, objects)
+		}
+		s.Close()
+	}
+	b.ReportMetric(float64(openTime.Microseconds())/float64(b.N), "open-µs")
+	b.ReportMetric(float64(walkTime.Milliseconds())/float64(b.N), "index-ms")
+}

@@ -1,0 +1,219 @@
+package cache
+
+import (
+	"cmp"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Culling, cachefilesd-style but inside the process. The culler wakes on
+// a timer, when a store crosses the cull level or is refused, and checks
+// free blocks and files (statfs) and the bytes cached against MaxBytes:
+// past a cull limit it culls least recently used objects nobody is using
+// until every run limit holds again; past a stop limit nothing new is
+// stored (reads are still served). Culling moves files to the graveyard
+// and never blocks a request: it skips objects in use and holds no lock
+// across I/O.
+
+// levels returns the MaxBytes byte limits (0 when there is no cap).
+func (s *Store) levels() (run, cull, stop int64) {
+	m := s.opts.MaxBytes
+	if m == 0 {
+		return 0, 0, 0
+	}
+	return m - m*int64(s.opts.BRun)/100, m - m*int64(s.opts.BCull)/100, m - m*int64(s.opts.BStop)/100
+}
+
+// reserve claims n bytes for a granule about to be stored; false means
+// do not store it (a stop limit, or the cap).
+func (s *Store) reserve(n int64) bool {
+	if s.noStore.Load() {
+		s.ctr.noSpace.Add(1)
+		s.kick(s.cullKick)
+		return false
+	}
+	u := s.used.Add(n)
+	if s.opts.MaxBytes == 0 {
+		return true
+	}
+	_, cull, stop := s.levels()
+	if u > stop {
+		s.used.Add(-n)
+		s.ctr.noSpace.Add(1)
+		s.kick(s.cullKick)
+		return false
+	}
+	if u > cull {
+		s.kick(s.cullKick)
+	}
+	return true
+}
+
+func (s *Store) unreserve(n int64) { s.used.Add(-n) }
+
+// commitSize charges n reserved bytes to entry e.
+func (s *Store) commitSize(e *entry, n int64) { e.size.Add(n) }
+
+// addSize changes e's size and the total together.
+func (s *Store) addSize(e *entry, delta int64) {
+	e.size.Add(delta)
+	s.used.Add(delta)
+}
+
+// setSize sets e's size, adjusting the total.
+func (s *Store) setSize(e *entry, n int64) { s.used.Add(n - e.size.Swap(n)) }
+
+func (s *Store) cullLoop() {
+	defer s.wg.Done()
+	s.cullCheck(false)
+	select {
+	case <-s.idx.readyCh:
+	case <-s.ctx.Done():
+		return
+	}
+	t := time.NewTicker(s.opts.CullInterval)
+	defer t.Stop()
+	for {
+		s.cullCheck(true)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.cullKick:
+		}
+	}
+}
+
+// space reads statfs, sets the stop flag and returns the free block and
+// file percentages (100 when statfs fails).
+func (s *Store) space() (bp, fp int) {
+	bp, fp = 100, 100
+	if st, err := s.fs.Statfs(s.root); err != nil {
+		s.ioError("statfs", nil, err)
+	} else {
+		bp, fp = st.freePercents()
+	}
+	s.noStore.Store(bp < s.opts.BStop || fp < s.opts.FStop)
+	return bp, fp
+}
+
+// cullCheck culls when a cull limit is crossed, until every run limit
+// holds; with cull false it only updates the stop flag.
+func (s *Store) cullCheck(cull bool) {
+	o := &s.opts
+	bp, fp := s.space()
+	run, cullAt, _ := s.levels()
+	need := bp < o.BCull || fp < o.FCull || (o.MaxBytes > 0 && s.used.Load() > cullAt)
+	if !need || !cull {
+		return
+	}
+	s.cullDown(func(i int) bool {
+		if i%16 == 15 {
+			bp, fp = s.space()
+		}
+		return bp >= o.BRun && fp >= o.FRun && (o.MaxBytes == 0 || s.used.Load() <= run)
+	})
+	s.space()
+}
+
+// CullTo culls least recently used objects until at most target bytes
+// are cached. It waits for the startup walk; objects in use are skipped,
+// and if they keep the cache above target it returns ErrCullIncomplete.
+func (s *Store) CullTo(target int64) error {
+	if !s.enter() {
+		return fmt.Errorf("cache: cull to %d: %w", target, ErrClosed)
+	}
+	defer s.leave()
+	select {
+	case <-s.idx.readyCh:
+	case <-s.ctx.Done():
+		return fmt.Errorf("cache: cull to %d: %w", target, ErrClosed)
+	}
+	if !s.cullDown(func(int) bool { return s.used.Load() <= target }) {
+		return fmt.Errorf("cache: cull to %d: %d bytes left: %w", target, s.used.Load(), ErrCullIncomplete)
+	}
+	return nil
+}
+
+// cullDown culls in LRU order until done(culled so far) holds, and
+// reports whether it does.
+func (s *Store) cullDown(done func(i int) bool) bool {
+	if done(-1) {
+		return true
+	}
+	cands := s.idx.snapshot()
+	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.lastUse, b.lastUse) })
+	i := 0
+	for _, c := range cands {
+		if s.ctx.Err() != nil {
+			return false
+		}
+		if s.cullEntry(c.e) {
+			if done(i) {
+				return true
+			}
+			i++
+		}
+	}
+	return done(-1)
+}
+
+// cullEntry moves one object to the graveyard unless it is in use. A
+// busy placeholder keeps the object out of reach while its file moves.
+func (s *Store) cullEntry(e *entry) bool {
+	rest, name := filepath.Split(e.path)
+	vdir := filepath.Base(filepath.Dir(filepath.Clean(rest)))
+	fh, ok := parseHandleName(name)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	v := s.byDir[vdir]
+	if v == nil {
+		v = s.newVolumeLocked(vdir)
+	}
+	o := v.objs[string(fh)]
+	if o != nil && (o.refs > 0 || o.busy != nil || o.state != stLive) {
+		s.mu.Unlock()
+		return false
+	}
+	if o != nil {
+		o.state = stDead
+		s.removeLocked(o)
+	}
+	ph := &object{v: v, fh: string(fh), state: stCulling, busy: make(chan struct{})}
+	v.objs[ph.fh] = ph
+	s.nopen.Add(1)
+	s.mu.Unlock()
+
+	if o != nil {
+		o.mu.Lock()
+		o.dead = true
+		cancel := o.raCancel
+		o.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		o.f.Close()
+	}
+	culled := s.idx.remove(e)
+	if culled {
+		if err := s.bury(e.path); err != nil && !isNotExist(err) {
+			s.ioError("cull", nil, err)
+			s.fs.Remove(e.path)
+		}
+		if err := s.fs.Remove(e.path + sidecarSuffix); err != nil && !isNotExist(err) {
+			s.ioError("cull", nil, err)
+		}
+		s.used.Add(-e.size.Swap(0))
+		s.ctr.culls.Add(1)
+	}
+	s.mu.Lock()
+	s.removeLocked(ph)
+	close(ph.busy)
+	ph.busy = nil
+	s.mu.Unlock()
+	return culled
+}

@@ -1,0 +1,74 @@
+// Package cache is nfscacheproxy's persistent, self-checking on-disk data
+// cache, modelled on Linux cachefiles. It knows nothing about RPC: the
+// proxy calls ReadAt with the upstream's coherency data and a Fetcher,
+// and WroteAt / Invalidate when it learns that a file changed.
+//
+// # Model
+//
+// Objects are keyed by volume and upstream file handle:
+//
+//	<Dir>/lock                                 flock + PID of the owner
+//	<Dir>/cache/I<volume key>/@<xx>/<hex fh>   data file: byte x = upstream byte x
+//	<Dir>/cache/I<volume key>/@<xx>/<hex fh>.rec  sidecar record (when needed)
+//	<Dir>/graveyard/                           dead inodes awaiting the reaper
+//
+// The volume key is identity only (server, export, id), %-escaped so it
+// never contains '/'. The handle is hex (never '/', '.', '..'; at most
+// 240 bytes); @xx is one byte of its CRC32C, fanning objects over 256
+// directories. Files are created 0600, directories 0700.
+//
+// Each data file has a record (record.go): format version, handle,
+// coherency data (fileid, size, mtime, ctime), granule size, a content
+// map of present granules and a CRC32C per present granule, itself
+// CRC-protected. It lives in the user.nfscacheproxy xattr, or in the
+// sidecar (temp + fsync + rename) where xattrs are unsupported or too
+// small. Presence is never inferred from the file (no SEEK_HOLE). A
+// granule enters the map only after its bytes were written and
+// fdatasync'd; the record follows, written by one flusher goroutine. So
+// after a crash the map may under-report, never over-report, and any
+// byte that still disagrees with its CRC (torn write, truncation, bit rot)
+// is a miss: dropped, counted and fetched again. A granule is checked
+// before it is served; one already checked since its object was opened
+// may serve a partial read without re-reading the whole granule unless
+// Options.Paranoid is set.
+//
+// Coherency: an object serves only requests whose Coherency equals its
+// record. Anything else invalidates it: a new inode made with O_TMPFILE,
+// carrying an empty record, is linked beside the old name and swapped
+// with it (RENAME_EXCHANGE); reads in flight finish on the old inode,
+// which goes to the graveyard and is deleted by the reaper. WroteAt keeps
+// the object when the WCC pre-op attributes equal the record, patching
+// the granules it has.
+//
+// # Errors
+//
+// Cache trouble never reaches the caller. An I/O error, ENOSPC, a missing
+// directory (recreated on next use), a bad record or a bad checksum
+// degrades that request to pass-through: it is counted in Stats and
+// logged (at most once a second), and ReadAt returns only the Fetcher's
+// errors. Handles longer than MaxHandleLen are never cached. Open, Close, CullTo, Check and ReadStats return errors wrapped
+// as "cache: <op> ...: %w" around the sentinels in errors.go.
+//
+// # Concurrency
+//
+// The Store is safe for concurrent use. Its mutex guards the table of
+// open objects (reference counts, states, idle LRU); each object's mutex
+// guards its record, content map, flights and readahead state. Lock
+// order: Store.closeMu, Store.mu, object.mu; the index and flush queue
+// locks are leaves. No lock is held across disk I/O or a fetch. Upstream
+// fetches are single-flight per (volume, handle, granule), and the flight
+// stays joinable until its granule is stored.
+//
+// Every goroutine belongs to the Store and stops at Close: the startup
+// walk that builds the cull index, the culler, the graveyard reaper, the
+// record flusher, and bounded pools of readahead fetches and background
+// stores.
+//
+// # What it caches
+//
+// File data only, in granules (default 256 KiB) aligned to multiples of
+// the granule size. Culling is LRU by last use (kept in memory, written
+// back as the file's atime) under cachefilesd-style free block and file
+// limits plus an absolute byte cap; objects in use are never culled.
+// Attributes, names and directory listings belong to package coherency.
+package cache

@@ -1,0 +1,119 @@
+package cache
+
+import "sync"
+
+// flushQueue feeds the flusher goroutine: objects whose records are dirty
+// (each holding a reference taken by markDirty) and evicted objects to
+// write out and close. One goroutine writes every record, so records of
+// one object are never written concurrently and requests never wait for
+// a record write.
+type flushQueue struct {
+	sig chan struct{}
+
+	// mu guards items.
+	mu    sync.Mutex
+	items []flushItem
+}
+
+type flushItem struct {
+	o     *object
+	close bool
+}
+
+func (q *flushQueue) init() { q.sig = make(chan struct{}, 1) }
+
+func (q *flushQueue) push(o *object, close bool) {
+	q.mu.Lock()
+	q.items = append(q.items, flushItem{o, close})
+	q.mu.Unlock()
+	select {
+	case q.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (q *flushQueue) take() []flushItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.items
+	q.items = nil
+	return items
+}
+
+// flushLoop is the flusher. It drains the queue once more when stopped.
+func (s *Store) flushLoop() {
+	defer s.wg.Done()
+	var scratch []byte
+	for {
+		select {
+		case <-s.ctx.Done():
+			s.flushPending(&scratch)
+			return
+		case <-s.flush.sig:
+			s.flushPending(&scratch)
+		}
+	}
+}
+
+func (s *Store) flushPending(scratch *[]byte) {
+	for {
+		items := s.flush.take()
+		if len(items) == 0 {
+			return
+		}
+		for _, it := range items {
+			o := it.o
+			if it.close {
+				*scratch = s.closeObject(o, *scratch)
+				s.finishClose(o)
+				continue
+			}
+			o.mu.Lock()
+			o.queued = false
+			o.mu.Unlock()
+			*scratch = s.persist(o, *scratch)
+			s.release(o)
+		}
+	}
+}
+
+// closeObject writes out an object nobody uses (evicted, or at Close):
+// its record if dirty, its last use as the file's atime (what the
+// startup walk reads back), then closes its file.
+func (s *Store) closeObject(o *object, scratch []byte) []byte {
+	scratch = s.persist(o, scratch)
+	o.mu.Lock()
+	cancel := o.raCancel
+	o.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if o.ent != nil {
+		o.f.SetAtime(o.ent.lastUse.Load())
+	}
+	o.f.Close()
+	return scratch
+}
+
+// closeAllObjects is Close's last step, after every goroutine stopped:
+// it drains the flush queue and writes out and closes every object.
+func (s *Store) closeAllObjects() {
+	var scratch []byte
+	s.flushPending(&scratch)
+	s.mu.Lock()
+	var all []*object
+	for _, v := range s.byDir {
+		for _, o := range v.objs {
+			if o.state == stLive {
+				all = append(all, o)
+			}
+		}
+		v.objs = make(map[string]*object)
+	}
+	s.idle = idleList{}
+	s.nopen.Store(0)
+	s.mu.Unlock()
+	for _, o := range all {
+		scratch = s.closeObject(o, scratch)
+	}
+}
