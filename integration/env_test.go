@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
@@ -20,6 +22,8 @@ const testVolume = 1
 // env is a ganesha upstream with a proxy in front of it.
 type env struct {
 	t     *testing.T
+	opts  envOptions
+	store *cache.Store // nil without a data cache
 	g     *harness.Ganesha
 	up    *upstream.Client // the proxy's upstream client
 	srv   *proxy.Server
@@ -28,10 +32,22 @@ type env struct {
 	close func()
 }
 
-func startEnv(t *testing.T) *env {
+// envOptions configure the proxy of an env.
+type envOptions struct {
+	cacheDir  string // "" = no data cache; "temp" = a new temp dir
+	coherency coherency.Options
+	policy    proxy.Policy
+}
+
+func startEnv(t *testing.T) *env { return startEnvWith(t, envOptions{}) }
+
+func startEnvWith(t *testing.T, o envOptions) *env {
 	t.Helper()
+	if o.cacheDir == "temp" {
+		o.cacheDir = t.TempDir()
+	}
 	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
-	e := &env{t: t, g: g}
+	e := &env{t: t, g: g, opts: o}
 	e.startProxy("127.0.0.1:0")
 	return e
 }
@@ -48,7 +64,16 @@ func (e *env) startProxy(addr string) {
 	if err != nil {
 		t.Fatalf("dial upstream: %v", err)
 	}
-	srv, err := proxy.New(proxy.Options{Volumes: []proxy.Volume{{ID: testVolume, Name: "/export", Upstream: up}}})
+	vol := proxy.Volume{ID: testVolume, Name: "/export", Upstream: up, Coherency: e.opts.coherency, Policy: e.opts.policy}
+	var store *cache.Store
+	if e.opts.cacheDir != "" {
+		store, err = cache.Open(cache.Options{Dir: e.opts.cacheDir})
+		if err != nil {
+			t.Fatalf("open cache: %v", err)
+		}
+		vol.Data = proxy.StoreVolume(store, cache.VolumeKey{Server: e.g.Host, Export: e.g.Export, ID: testVolume})
+	}
+	srv, err := proxy.New(proxy.Options{Volumes: []proxy.Volume{vol}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +83,7 @@ func (e *env) startProxy(addr string) {
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(l) }()
-	e.up, e.srv, e.addr = up, srv, l.Addr().String()
+	e.up, e.srv, e.addr, e.store = up, srv, l.Addr().String(), store
 	e.port = l.Addr().(*net.TCPAddr).Port
 	var once bool
 	e.close = func() {
@@ -69,6 +94,9 @@ func (e *env) startProxy(addr string) {
 		srv.Close()
 		<-done
 		up.Close()
+		if store != nil {
+			store.Close()
+		}
 	}
 	t.Cleanup(e.close)
 }

@@ -5,8 +5,9 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// access serves NFSPROC3_ACCESS: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// access serves NFSPROC3_ACCESS: from the ACCESS cache for this
+// (handle, credential) while the object is unchanged and fresh, otherwise
+// from the upstream.
 func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.AccessArgs
 	if a.Decode(r) != nil {
@@ -15,10 +16,27 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var res nfs3.AccessRes
 	v, st := req.resolve(&a.Object)
 	if st == nfs3.StatOK {
+		if granted, ok := v.meta.Access(a.Object, req.cred.Key(), a.Access); ok {
+			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
+				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: granted}
+				req.status = nfs3.StatOK
+				res.Encode(w)
+				return nil
+			}
+		}
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.AccessRes{Status: st}
+	}
+	if v != nil {
+		v.meta.PutPostOp(a.Object, res.Attr)
+		switch res.Status {
+		case nfs3.StatOK:
+			v.meta.PutAccess(a.Object, req.cred.Key(), a.Access, res.Access)
+		case nfs3.StatStale:
+			req.stale(v, a.Object)
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)

@@ -5,8 +5,8 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// commit serves NFSPROC3_COMMIT: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// commit serves NFSPROC3_COMMIT: forwarded unchanged, so the client
+// compares the upstream's own write verifier.
 func commit(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.CommitArgs
 	if a.Decode(r) != nil {
@@ -19,6 +19,12 @@ func commit(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.CommitRes{Status: st}
+	}
+	if v != nil {
+		v.meta.ApplyWcc(a.File, res.Wcc)
+		if res.Status == nfs3.StatStale {
+			req.stale(v, a.File)
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)

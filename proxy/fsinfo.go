@@ -30,6 +30,9 @@ func fsinfo(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		res.WtPref = min(res.WtPref, maxIO)
 		res.DtPref = min(res.DtPref, maxIO)
 	}
+	if v != nil {
+		req.notePostOp(v, a.Object, res.Attr, res.Status)
+	}
 	req.status = res.Status
 	res.Encode(w)
 	return nil

@@ -1,12 +1,14 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// getattr serves NFSPROC3_GETATTR: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// getattr serves NFSPROC3_GETATTR: from the attribute cache while the
+// attributes are fresh (ttl and static modes), otherwise — and always in
+// cto mode — from the upstream, whose answer revalidates the cache.
 func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.GetattrArgs
 	if a.Decode(r) != nil {
@@ -15,12 +17,62 @@ func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var res nfs3.GetattrRes
 	v, st := req.resolve(&a.Object)
 	if st == nfs3.StatOK {
+		if !v.meta.ForwardGetattr() {
+			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
+				res = nfs3.GetattrRes{Status: nfs3.StatOK, Attr: attr}
+				req.status = nfs3.StatOK
+				res.Encode(w)
+				return nil
+			}
+		}
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.GetattrRes{Status: st}
 	}
+	if v != nil {
+		req.noteGetattr(v, a.Object, &res)
+	}
 	req.status = res.Status
 	res.Encode(w)
 	return nil
+}
+
+// noteGetattr feeds a GETATTR answer to the caches.
+func (req *request) noteGetattr(v *volume, fh nfs3.FH, res *nfs3.GetattrRes) {
+	switch res.Status {
+	case nfs3.StatOK:
+		v.meta.PutAttr(fh, res.Attr)
+	case nfs3.StatStale, nfs3.StatBadHandle:
+		req.stale(v, fh)
+	}
+}
+
+// stale drops everything cached for an object the upstream no longer knows.
+func (req *request) stale(v *volume, fh nfs3.FH) {
+	v.meta.Invalidate(fh, coherency.CauseStale)
+	if v.Data != nil {
+		v.Data.Invalidate(fh)
+	}
+}
+
+// revalidate fetches fh's attributes from the upstream with the caller's
+// credential and records them. ok is false when the upstream did not
+// answer with attributes.
+func (req *request) revalidate(v *volume, fh nfs3.FH) (nfs3.Fattr3, bool) {
+	a := nfs3.GetattrArgs{Object: fh}
+	var res nfs3.GetattrRes
+	if st := req.call(v, nfs3.ProcGetattr, &a, &res); st != nfs3.StatOK {
+		return nfs3.Fattr3{}, false
+	}
+	req.noteGetattr(v, fh, &res)
+	return res.Attr, res.Status == nfs3.StatOK
+}
+
+// attrs returns fh's attributes: cached and fresh, or revalidated.
+func (req *request) attrs(v *volume, fh nfs3.FH) (nfs3.Fattr3, bool) {
+	if a, fresh, ok := v.meta.Attr(fh); ok && fresh {
+		return a, true
+	}
+	return req.revalidate(v, fh)
 }

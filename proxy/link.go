@@ -5,8 +5,8 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// link serves NFSPROC3_LINK: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// link serves NFSPROC3_LINK: forwarded; the new name and the file's new
+// attributes (link count) go into the caches.
 func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.LinkArgs
 	if a.Decode(r) != nil {
@@ -22,6 +22,14 @@ func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.LinkRes{Status: st}
+	}
+	if v != nil {
+		v.meta.ApplyWcc(a.Link.Dir, res.LinkDirWcc)
+		v.meta.PutPostOp(a.File, res.FileAttr)
+		v.meta.ForgetName(a.Link.Dir, a.Link.Name)
+		if res.Status == nfs3.StatOK {
+			v.meta.PutName(a.Link.Dir, a.Link.Name, a.File)
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)

@@ -5,8 +5,9 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// lookup serves NFSPROC3_LOOKUP: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// lookup serves NFSPROC3_LOOKUP: from the name cache (positive and
+// negative) while the directory is unchanged and fresh and the caller may
+// search it; otherwise from the upstream, whose answer fills the caches.
 func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.LookupArgs
 	if a.Decode(r) != nil {
@@ -15,21 +16,62 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var res nfs3.LookupRes
 	v, st := req.resolve(&a.What.Dir)
 	if st == nfs3.StatOK {
+		if req.lookupCached(v, &a, &res) {
+			req.finishLookup(v, &res, w)
+			return nil
+		}
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.LookupRes{Status: st}
 	}
+	if v != nil {
+		// PutLookup records the attributes and the (positive or
+		// negative) name only under the directory version the reply
+		// carried.
+		v.meta.PutLookup(a.What.Dir, a.What.Name, &res)
+		if res.Status == nfs3.StatStale {
+			req.stale(v, a.What.Dir)
+		}
+	}
+	req.finishLookup(v, &res, w)
+	return nil
+}
+
+// lookupCached answers from the caches when it can.
+func (req *request) lookupCached(v *volume, a *nfs3.LookupArgs, res *nfs3.LookupRes) bool {
+	e, ok := v.meta.Lookup(a.What.Dir, a.What.Name)
+	if !ok {
+		return false
+	}
+	dattr, fresh, ok := v.meta.Attr(a.What.Dir)
+	if !ok || !fresh || !permits(&dattr, &req.cred, permExec) {
+		return false
+	}
+	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}
+	if e.Negative {
+		*res = nfs3.LookupRes{Status: nfs3.StatNoEnt, DirAttr: dir}
+		return true
+	}
+	oattr, fresh, ok := v.meta.Attr(e.FH)
+	if !ok || !fresh {
+		return false
+	}
+	*res = nfs3.LookupRes{Status: nfs3.StatOK, Object: e.FH, ObjAttr: nfs3.PostOpAttr{Set: true, Attr: oattr}, DirAttr: dir}
+	return true
+}
+
+// finishLookup wraps the handle and encodes the reply.
+func (req *request) finishLookup(v *volume, res *nfs3.LookupRes, w *xdr.Writer) {
 	if res.Status == nfs3.StatOK {
 		fh, ok := v.wrap(res.Object)
 		if !ok {
 			req.s.log.Error("upstream handle too long to wrap", "volume", v.ID, "len", len(res.Object), "max", MaxUpstreamHandle)
-			res = nfs3.LookupRes{Status: nfs3.StatServerFault, DirAttr: res.DirAttr}
+			*res = nfs3.LookupRes{Status: nfs3.StatServerFault, DirAttr: res.DirAttr}
 		} else {
 			res.Object = fh
 		}
 	}
 	req.status = res.Status
 	res.Encode(w)
-	return nil
 }

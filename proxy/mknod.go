@@ -5,14 +5,15 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// mknod serves NFSPROC3_MKNOD: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// mknod serves NFSPROC3_MKNOD: forwarded with the caller's credential; the
+// new name and object go into the caches.
 func mknod(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.MknodArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
 	var res nfs3.MknodRes
+	where := a.Where
 	v, st := req.resolve(&a.Where.Dir)
 	if st == nfs3.StatOK {
 		st = req.writable(v)
@@ -23,8 +24,12 @@ func mknod(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if st != nfs3.StatOK {
 		res = nfs3.MknodRes{Status: st}
 	}
-	if res.Status == nfs3.StatOK {
-		req.wrapPostOpFH(v, &res.Obj)
+	if v != nil {
+		where.Dir = a.Where.Dir
+		req.afterCreate(v, &where, res.Status, res.Obj, res.ObjAttr, res.DirWcc)
+		if res.Status == nfs3.StatOK {
+			req.wrapPostOpFH(v, &res.Obj)
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)

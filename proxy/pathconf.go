@@ -20,6 +20,9 @@ func pathconf(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if st != nfs3.StatOK {
 		res = nfs3.PathconfRes{Status: st}
 	}
+	if v != nil {
+		req.notePostOp(v, a.Object, res.Attr, res.Status)
+	}
 	req.status = res.Status
 	res.Encode(w)
 	return nil

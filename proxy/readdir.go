@@ -5,8 +5,7 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// readdir serves NFSPROC3_READDIR: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// readdir serves NFSPROC3_READDIR, cached like READDIRPLUS.
 func readdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.ReaddirArgs
 	if a.Decode(r) != nil {
@@ -15,10 +14,23 @@ func readdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var res nfs3.ReaddirRes
 	v, st := req.resolve(&a.Dir)
 	if st == nfs3.StatOK {
+		if req.listingUsable(v, a.Dir, a.Cookie) {
+			if cached, ok := v.meta.Readdir(a.Dir, &a); ok {
+				req.status = cached.Status
+				cached.Encode(w)
+				return nil
+			}
+		}
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.ReaddirRes{Status: st}
+	}
+	if v != nil {
+		v.meta.PutReaddir(a.Dir, &a, &res)
+		if res.Status == nfs3.StatStale {
+			req.stale(v, a.Dir)
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)

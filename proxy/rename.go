@@ -1,27 +1,48 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// rename serves NFSPROC3_RENAME: forwarded by handle with the caller's
-// credential; the result comes back as the upstream sent it.
+// rename serves NFSPROC3_RENAME. The data cache is keyed by handle, so a
+// rename costs it nothing; the names in both directories are updated and
+// the attributes of the moved object and of any object it replaced are
+// dropped (their ctime or link count changed).
 func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.RenameArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
 	var res nfs3.RenameRes
+	var moved, replaced nfs3.FH
 	v, st := req.resolve2(&a.From.Dir, &a.To.Dir)
 	if st == nfs3.StatOK {
 		st = req.writable(v)
 	}
 	if st == nfs3.StatOK {
+		moved = req.cachedChild(v, &a.From)
+		replaced = req.cachedChild(v, &a.To)
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.RenameRes{Status: st}
+	}
+	if v != nil {
+		v.meta.ApplyWcc(a.From.Dir, res.FromDirWcc)
+		v.meta.ApplyWcc(a.To.Dir, res.ToDirWcc)
+		v.meta.ForgetName(a.From.Dir, a.From.Name)
+		v.meta.ForgetName(a.To.Dir, a.To.Name)
+		if res.Status == nfs3.StatOK {
+			v.meta.PutNegative(a.From.Dir, a.From.Name)
+			if replaced != nil {
+				v.meta.Invalidate(replaced, coherency.CauseOwnOp)
+			}
+			if moved != nil {
+				v.meta.Invalidate(moved, coherency.CauseOwnOp)
+			}
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)

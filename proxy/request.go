@@ -73,11 +73,17 @@ func (req *request) writable(v *volume) nfs3.Stat {
 	return nfs3.StatOK
 }
 
-// forward sends the call upstream; a transport failure becomes a status.
+// forward sends the request's own procedure upstream; a transport failure
+// becomes a status.
 func (req *request) forward(v *volume, args xdr.Encoder, res xdr.Decoder) nfs3.Stat {
-	if err := v.Upstream.Call(req.ctx, &req.cred, req.proc, args, res); err != nil {
+	return req.call(v, req.proc, args, res)
+}
+
+// call sends proc upstream with the caller's (squashed) credential.
+func (req *request) call(v *volume, proc uint32, args xdr.Encoder, res xdr.Decoder) nfs3.Stat {
+	if err := v.Upstream.Call(req.ctx, &req.cred, proc, args, res); err != nil {
 		st := upstreamStatus(err)
-		req.s.log.Warn("upstream call failed", "volume", v.ID, "proc", nfs3.ProcName(req.proc),
+		req.s.log.Warn("upstream call failed", "volume", v.ID, "proc", nfs3.ProcName(proc),
 			"xid", req.xid, "err", err, "status", st.String())
 		return st
 	}

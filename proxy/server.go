@@ -132,7 +132,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range opts.Volumes {
-		v := newVolume(opts.Volumes[i])
+		v, err := newVolume(opts.Volumes[i])
+		if err != nil {
+			return nil, err
+		}
 		s.vols[v.ID] = v
 		s.byName[v.Name] = v
 	}

@@ -2,6 +2,9 @@ package proxy
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
@@ -23,16 +26,37 @@ type Volume struct {
 	Upstream Upstream // the upstream export behind it
 	ReadOnly bool     // answer NFS3ERR_ROFS to every change
 	Policy   Policy   // who may use it, and as whom
+
+	// Coherency configures the metadata caches and their validity rules
+	// (zero value: ttl mode with Linux-like defaults).
+	Coherency coherency.Options
+	// Data is the on-disk data cache for this volume; nil serves every
+	// READ from the upstream.
+	Data DataCache
 }
 
 // volume is a Volume with what the server derives from it.
 type volume struct {
 	Volume
-	root nfs3.FH // proxy handle of the upstream root
+	root nfs3.FH          // proxy handle of the upstream root
+	meta *coherency.Cache // attributes, names, listings, ACCESS, READLINK
 }
 
-func newVolume(v Volume) *volume {
-	return &volume{Volume: v, root: appendHandle(nil, v.ID, v.Upstream.Root())}
+func newVolume(v Volume) (*volume, error) {
+	meta, err := coherency.New(v.Coherency)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: volume %d: %w", v.ID, err)
+	}
+	return &volume{Volume: v, root: appendHandle(nil, v.ID, v.Upstream.Root()), meta: meta}, nil
+}
+
+// Meta returns the volume's metadata cache (for statistics and the
+// invalidate command).
+func (s *Server) Meta(id uint16) *coherency.Cache {
+	if v := s.vols[id]; v != nil {
+		return v.meta
+	}
+	return nil
 }
 
 // wrap returns the proxy handle for upstream handle ufh, or ok=false when it

@@ -23,7 +23,10 @@ type ganeshaConfig struct {
 // RecoveryRoot (default /var/lib/nfs/ganesha), D-Bus name prefix (default
 // org.ganesha.nfsd, which a second instance could not own) and callback
 // credential cache directory (default /var/run/ganesha, created even with
-// Kerberos off); the pid file and the log are given on the command line. Mount_Path_Pseudo makes MOUNT accept
+// Kerberos off). Attr_Expiration_Time = 0 turns off ganesha's own attribute
+// cache, so changes the tests make directly in the exported directory are
+// seen at once (they bypass ganesha; an NFS client's change would not); the
+// pid file and the log are given on the command line. Mount_Path_Pseudo makes MOUNT accept
 // the pseudo path ("/export") instead of the local path. Kerberos is off:
 // there is no keytab and only AUTH_SYS is used.
 func (c ganeshaConfig) render() string {
@@ -57,6 +60,7 @@ EXPORT {
 	Access_Type = RW;
 	Squash = No_Root_Squash;
 	SecType = sys;
+	Attr_Expiration_Time = 0;
 	FSAL {
 		Name = VFS;
 	}

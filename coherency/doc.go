@@ -1,0 +1,74 @@
+// Package coherency holds nfscacheproxy's in-memory metadata caches for one
+// volume and the rules that say whether what they hold is still valid:
+// attributes, LOOKUP results (positive and negative), READDIR and
+// READDIRPLUS pages, ACCESS results and READLINK targets. It does no I/O:
+// the proxy asks it before going upstream and feeds it every attribute,
+// WCC record, name and listing the upstream returns.
+//
+// # Model
+//
+// An object's version is its (fileid, type, size, mtime, ctime). Cached
+// attributes are fresh for a TTL that adapts like the Linux client's
+// attribute cache: it starts at AcRegMin (AcDirMin for directories),
+// doubles up to AcRegMax (AcDirMax) each time a revalidation at least one
+// TTL after the last adjustment finds the version unchanged, and falls back
+// to the minimum when the version changed. ModeCTO behaves like ModeTTL but
+// tells the proxy to forward every client GETATTR (ForwardGetattr), so
+// close-to-open holds end to end; ModeStatic never expires anything.
+//
+// Everything else depends on its object's attributes: it is served only
+// while they are cached and fresh, and only while the object has not
+// changed since it was stored. Each cached object carries two generation
+// numbers taken from one counter: gen (for names in a directory) and lgen
+// (for listings of a directory). A version change seen by PutAttr, a WCC
+// record showing somebody else's change, an eviction or an invalidation
+// gives the object new generations, which makes every name and page stored
+// under the old ones invalid at once; stale entries are dropped lazily when
+// met, or by LRU eviction. ACCESS results and READLINK targets live in the
+// object itself and are dropped eagerly. A name or page is stored under its
+// directory's generation only while the cached attributes are the version
+// the reply carried (PutLookup, PutReaddirplus, PutReaddir), so a reply
+// that raced with a newer one is not stored against the newer version.
+//
+// WCC data of operations the proxy forwarded itself (ApplyWcc): when the
+// pre-operation attributes equal the cached (size, mtime, ctime), nobody
+// else touched the object, so its post-operation attributes are adopted and
+// its names stay valid (the caller reports the names it changed with
+// PutName, PutNegative and ForgetName); a directory's listings are dropped
+// because its contents changed. Anything else invalidates the object.
+//
+// Invalidate also drops, as far as it knows them, the names in parent
+// directories that lead to the object (each object remembers the last few
+// names stored for it), so a handle the upstream calls stale is not handed
+// out again from the name cache.
+//
+// # Errors
+//
+// Only New (naming the bad Options field) and ParseMode (ErrUnknownMode)
+// return errors. Everything else is a cache: a miss is reported as ok=false
+// and a Put that cannot be validated (its directory's attributes are not
+// cached, the page is too big) stores nothing.
+//
+// # Concurrency
+//
+// A Cache is safe for concurrent use. Attribute entries (with their ACCESS
+// results and READLINK target) live in up to 16 shards by handle, names in
+// up to 16 shards by (directory, name), each with its own mutex and LRU;
+// listings share one table under one mutex. No operation holds two of these
+// locks at once: the generation numbers let a name or listing lookup read
+// its directory's state under one lock and check the entry under another.
+// Counters are atomics; Stats takes no locks.
+//
+// # What it caches, and its bounds
+//
+// Per volume: up to MaxAttrs objects' attributes (each with up to 8 ACCESS
+// results and its symlink target), up to MaxNames names and up to
+// MaxListings directories' listing pages totalling at most MaxListingBytes
+// (estimated in-memory size). The attribute and name bounds are split evenly
+// between shards, so a skewed hash may evict a little before the bound is
+// reached. Eviction is LRU, O(1) per operation. Handles, names and pages are
+// copied on insert; results never alias storage the cache modifies, but the
+// FH of a NameEntry is shared and must not be modified by the caller. File
+// data is not cached here (package cache does that); PutAttr and ApplyWcc
+// tell the caller when it must be dropped.
+package coherency

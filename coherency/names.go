@@ -1,0 +1,196 @@
+package coherency
+
+import (
+	"container/list"
+	"sync"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+)
+
+// NameEntry is a cached LOOKUP result. FH is the upstream handle of a
+// positive entry; it is shared with the cache and must not be modified.
+type NameEntry struct {
+	FH       []byte
+	Negative bool // the upstream said NOENT
+}
+
+type nameKey struct {
+	dir, name string
+}
+
+type nameEntry struct {
+	key      nameKey
+	fh       []byte // never modified once stored
+	negative bool
+	gen      uint64 // the directory's gen when stored
+	elem     *list.Element
+}
+
+// nameShard holds the names whose (directory, name) hash to it.
+type nameShard struct {
+	max int // entries kept; set once by init
+
+	// mu guards m, lru and every entry in them.
+	mu  sync.Mutex
+	m   map[nameKey]*nameEntry
+	lru list.List // of *nameEntry, most recently used first
+}
+
+func (s *nameShard) init(max int) {
+	s.max = max
+	s.m = make(map[nameKey]*nameEntry)
+	s.lru.Init()
+}
+
+func (s *nameShard) clear(ctr *counters) {
+	s.mu.Lock()
+	ctr.nameEntries.Add(-int64(len(s.m)))
+	s.m = make(map[nameKey]*nameEntry)
+	s.lru.Init()
+	s.mu.Unlock()
+}
+
+func (s *nameShard) removeLocked(e *nameEntry, ctr *counters) {
+	delete(s.m, e.key)
+	s.lru.Remove(e.elem)
+	ctr.nameEntries.Add(-1)
+}
+
+// forgetIf drops the entry k if it leads to fh.
+func (s *nameShard) forgetIf(k nameKey, fh []byte, ctr *counters) {
+	s.mu.Lock()
+	if e := s.m[k]; e != nil && !e.negative && string(e.fh) == string(fh) {
+		s.removeLocked(e, ctr)
+	}
+	s.mu.Unlock()
+}
+
+// isDot reports whether name is "." or "..", which are never cached: ".."
+// depends on where the directory is, not on its contents.
+func isDot(name string) bool { return name == "." || name == ".." }
+
+// Lookup returns the cached LOOKUP result for name in dir. It is valid
+// while dir's attributes are fresh and dir has not changed (as seen by
+// PutAttr or ApplyWcc) since the entry was stored.
+func (c *Cache) Lookup(dir []byte, name string) (e NameEntry, ok bool) {
+	gen, fresh := c.dirGen(dir, true, nil)
+	if fresh && !isDot(name) {
+		s := c.nameShard(dir, name)
+		s.mu.Lock()
+		if ne := s.m[nameKey{string(dir), name}]; ne != nil {
+			switch {
+			case ne.gen == gen:
+				s.lru.MoveToFront(ne.elem)
+				e, ok = NameEntry{FH: ne.fh, Negative: ne.negative}, true
+			case ne.gen < gen:
+				s.removeLocked(ne, &c.ctr) // stored for an older version of dir
+			}
+		}
+		s.mu.Unlock()
+	}
+	switch {
+	case !ok:
+		c.ctr.nameMisses.Add(1)
+	case e.Negative:
+		c.ctr.negativeHits.Add(1)
+	default:
+		c.ctr.nameHits.Add(1)
+	}
+	return e, ok
+}
+
+// PutName records a positive LOOKUP result: name in dir is fh. It is
+// stored against dir's current cached attributes, so record the reply's
+// directory attributes (PutPostOp) first, and the object's too so that
+// Invalidate(fh) can find this name; without cached attributes for dir,
+// nothing is stored. "." and ".." are not cached. For a LOOKUP reply,
+// PutLookup does all of this and closes a race with concurrent replies.
+func (c *Cache) PutName(dir []byte, name string, fh []byte) {
+	if k, ok := c.putName(dir, name, fh, false, nil); ok {
+		c.addParent(fh, k)
+	}
+}
+
+// PutNegative records that name does not exist in dir (NOENT), like
+// PutName.
+func (c *Cache) PutNegative(dir []byte, name string) {
+	c.putName(dir, name, nil, true, nil)
+}
+
+// PutLookup records a LOOKUP reply for name in dir: its directory and
+// object attributes (PutPostOp), and the name, positive for NFS3_OK and
+// negative for NFS3ERR_NOENT. When the reply carries the directory's
+// attributes, the name is stored only if they are still the cached
+// version, so a reply that raced with a change of the directory cannot
+// be stored against the new version. Other statuses record only the
+// attributes.
+func (c *Cache) PutLookup(dir []byte, name string, res *nfs3.LookupRes) {
+	c.PutPostOp(dir, res.DirAttr)
+	var version *nfs3.Fattr3
+	if res.DirAttr.Set {
+		version = &res.DirAttr.Attr
+	}
+	switch res.Status {
+	case nfs3.StatOK:
+		if len(res.Object) == 0 {
+			return
+		}
+		c.PutPostOp(res.Object, res.ObjAttr)
+		if k, ok := c.putName(dir, name, res.Object, false, version); ok {
+			c.addParent(res.Object, k)
+		}
+	case nfs3.StatNoEnt:
+		c.putName(dir, name, nil, true, version)
+	}
+}
+
+// putName stores a name in dir against dir's current names generation;
+// with a version, only if dir's cached attributes are that version.
+func (c *Cache) putName(dir []byte, name string, fh []byte, negative bool, version *nfs3.Fattr3) (nameKey, bool) {
+	if isDot(name) || (!negative && len(fh) == 0) {
+		return nameKey{}, false
+	}
+	gen, ok := c.dirGen(dir, false, version)
+	if !ok {
+		return nameKey{}, false
+	}
+	s := c.nameShard(dir, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[nameKey{string(dir), name}]
+	if e != nil {
+		if e.gen > gen {
+			// The directory changed after we read its generation and
+			// a newer result is already cached.
+			return nameKey{}, false
+		}
+		s.lru.MoveToFront(e.elem)
+	} else {
+		e = &nameEntry{key: nameKey{string(dir), name}}
+		e.elem = s.lru.PushFront(e)
+		s.m[e.key] = e
+		c.ctr.nameEntries.Add(1)
+		for len(s.m) > s.max {
+			s.removeLocked(s.lru.Back().Value.(*nameEntry), &c.ctr)
+			c.ctr.nameEvictions.Add(1)
+		}
+	}
+	e.gen, e.negative = gen, negative
+	if negative {
+		e.fh = nil
+	} else if string(e.fh) != string(fh) {
+		e.fh = append([]byte(nil), fh...)
+	}
+	return e.key, true
+}
+
+// ForgetName drops the cached LOOKUP result for name in dir: our own
+// REMOVE, RENAME, CREATE... touched it.
+func (c *Cache) ForgetName(dir []byte, name string) {
+	s := c.nameShard(dir, name)
+	s.mu.Lock()
+	if e := s.m[nameKey{string(dir), name}]; e != nil {
+		s.removeLocked(e, &c.ctr)
+	}
+	s.mu.Unlock()
+}

@@ -1,0 +1,33 @@
+package proxy
+
+import (
+	"context"
+
+	"github.com/nfscacheproxy/nfscacheproxy/cache"
+)
+
+// DataCache is what the proxy needs from the on-disk data cache for one
+// volume. StoreVolume adapts a *cache.Store.
+type DataCache interface {
+	ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (int, error)
+	WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64)
+	Invalidate(fh []byte)
+}
+
+// StoreVolume binds a cache.Store to one volume's key.
+func StoreVolume(s *cache.Store, key cache.VolumeKey) DataCache { return storeVolume{s, key} }
+
+type storeVolume struct {
+	s   *cache.Store
+	key cache.VolumeKey
+}
+
+func (v storeVolume) ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (int, error) {
+	return v.s.ReadAt(ctx, v.key, fh, coh, p, off, fetch)
+}
+
+func (v storeVolume) WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64) {
+	v.s.WroteAt(v.key, fh, pre, post, data, off)
+}
+
+func (v storeVolume) Invalidate(fh []byte) { v.s.Invalidate(v.key, fh) }

@@ -1,0 +1,57 @@
+package proxy
+
+import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+)
+
+// Cache upkeep after namespace operations the proxy forwarded itself.
+// Directory WCC data goes through coherency's ours-or-theirs rule; the
+// names touched are recorded or forgotten; objects whose link count or
+// ctime changed have their cached attributes dropped.
+
+// afterCreate records a CREATE, MKDIR, SYMLINK or MKNOD result.
+func (req *request) afterCreate(v *volume, where *nfs3.DirOpArgs, st nfs3.Stat, obj nfs3.PostOpFH, objAttr nfs3.PostOpAttr, dirWcc nfs3.WccData) {
+	v.meta.ApplyWcc(where.Dir, dirWcc)
+	if st == nfs3.StatOK && obj.Set {
+		v.meta.PutPostOp(obj.FH, objAttr)
+		v.meta.PutName(where.Dir, where.Name, obj.FH)
+		return
+	}
+	v.meta.ForgetName(where.Dir, where.Name)
+	if st == nfs3.StatStale {
+		req.stale(v, where.Dir)
+	}
+}
+
+// cachedChild returns the handle the name cache holds for dir/name, if any,
+// without counting toward hit statistics' meaning: it is only used to know
+// which object an operation will touch.
+func (req *request) cachedChild(v *volume, d *nfs3.DirOpArgs) nfs3.FH {
+	if e, ok := v.meta.Lookup(d.Dir, d.Name); ok && !e.Negative {
+		return e.FH
+	}
+	return nil
+}
+
+// afterRemove records a REMOVE or RMDIR of d whose object was child (nil if
+// unknown).
+func (req *request) afterRemove(v *volume, d *nfs3.DirOpArgs, st nfs3.Stat, dirWcc nfs3.WccData, child nfs3.FH) {
+	v.meta.ApplyWcc(d.Dir, dirWcc)
+	switch st {
+	case nfs3.StatOK:
+		v.meta.ForgetName(d.Dir, d.Name)
+		v.meta.PutNegative(d.Dir, d.Name)
+		if child != nil {
+			v.meta.Invalidate(child, coherency.CauseOwnOp)
+			if v.Data != nil {
+				v.Data.Invalidate(child)
+			}
+		}
+	case nfs3.StatNoEnt:
+		v.meta.ForgetName(d.Dir, d.Name)
+		v.meta.PutNegative(d.Dir, d.Name)
+	case nfs3.StatStale:
+		req.stale(v, d.Dir)
+	}
+}
