@@ -73,7 +73,18 @@ func isDot(name string) bool { return name == "." || name == ".." }
 // while dir's attributes are fresh and dir has not changed (as seen by
 // PutAttr or ApplyWcc) since the entry was stored.
 func (c *Cache) Lookup(dir []byte, name string) (e NameEntry, ok bool) {
-	gen, fresh := c.dirGen(dir, true, nil)
+	return c.lookup(dir, name, true)
+}
+
+// LookupStale is Lookup without the freshness requirement: the entry is
+// returned while dir has not been seen to change, however old its
+// attributes. It is for serving while the upstream is unreachable.
+func (c *Cache) LookupStale(dir []byte, name string) (e NameEntry, ok bool) {
+	return c.lookup(dir, name, false)
+}
+
+func (c *Cache) lookup(dir []byte, name string, wantFresh bool) (e NameEntry, ok bool) {
+	gen, fresh := c.dirGen(dir, wantFresh, nil)
 	if fresh && !isDot(name) {
 		s := c.nameShard(dir, name)
 		s.mu.Lock()

@@ -37,6 +37,9 @@ type envOptions struct {
 	cacheDir  string // "" = no data cache; "temp" = a new temp dir
 	coherency coherency.Options
 	policy    proxy.Policy
+	failure   proxy.Failure
+	hard      bool          // upstream.Options.Hard
+	callTO    time.Duration // upstream.Options.CallTimeout
 }
 
 func startEnv(t *testing.T) *env { return startEnvWith(t, envOptions{}) }
@@ -60,11 +63,12 @@ func (e *env) startProxy(addr string) {
 	defer cancel()
 	up, err := upstream.Dial(ctx, upstream.Options{
 		Server: e.g.Host, Export: e.g.Export, NFSPort: e.g.NFSPort, MountPort: e.g.MountPort,
+		Hard: e.opts.hard, CallTimeout: e.opts.callTO,
 	})
 	if err != nil {
 		t.Fatalf("dial upstream: %v", err)
 	}
-	vol := proxy.Volume{ID: testVolume, Name: "/export", Upstream: up, Coherency: e.opts.coherency, Policy: e.opts.policy}
+	vol := proxy.Volume{ID: testVolume, Name: "/export", Upstream: up, Coherency: e.opts.coherency, Policy: e.opts.policy, Failure: e.opts.failure}
 	var store *cache.Store
 	if e.opts.cacheDir != "" {
 		store, err = cache.Open(cache.Options{Dir: e.opts.cacheDir})

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
@@ -25,6 +26,15 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			}
 		}
 		st = req.forward(v, &a, &res)
+		if st != nfs3.StatOK && req.serveStale(v) {
+			if attr, _, ok := v.meta.Attr(a.Object); ok {
+				req.s.stats.staleServed.Add(1)
+				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: accessFromMode(&attr, &req.cred, a.Access)}
+				req.status = nfs3.StatOK
+				res.Encode(w)
+				return nil
+			}
+		}
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.AccessRes{Status: st}
@@ -41,4 +51,21 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	req.status = res.Status
 	res.Encode(w)
 	return nil
+}
+
+// accessFromMode grants the read and search bits of want that the mode
+// allows, and nothing that changes the object: while the upstream is
+// unreachable nothing can be changed anyway.
+func accessFromMode(a *nfs3.Fattr3, c *rpc.Cred, want uint32) uint32 {
+	var granted uint32
+	if want&nfs3.AccessRead != 0 && permits(a, c, permRead) {
+		granted |= nfs3.AccessRead
+	}
+	if want&nfs3.AccessLookup != 0 && a.Type == nfs3.TypeDir && permits(a, c, permExec) {
+		granted |= nfs3.AccessLookup
+	}
+	if want&nfs3.AccessExecute != 0 && a.Type != nfs3.TypeDir && permits(a, c, permExec) {
+		granted |= nfs3.AccessExecute
+	}
+	return granted
 }

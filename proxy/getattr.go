@@ -26,6 +26,15 @@ func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			}
 		}
 		st = req.forward(v, &a, &res)
+		if st != nfs3.StatOK && req.serveStale(v) {
+			if attr, _, ok := v.meta.Attr(a.Object); ok {
+				req.s.stats.staleServed.Add(1)
+				res, st = nfs3.GetattrRes{Status: nfs3.StatOK, Attr: attr}, nfs3.StatOK
+				req.status = st
+				res.Encode(w)
+				return nil
+			}
+		}
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.GetattrRes{Status: st}

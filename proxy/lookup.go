@@ -21,6 +21,11 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			return nil
 		}
 		st = req.forward(v, &a, &res)
+		if st != nfs3.StatOK && req.serveStale(v) && req.lookupStale(v, &a, &res) {
+			req.s.stats.staleServed.Add(1)
+			req.finishLookup(v, &res, w)
+			return nil
+		}
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.LookupRes{Status: st}
@@ -55,6 +60,29 @@ func (req *request) lookupCached(v *volume, a *nfs3.LookupArgs, res *nfs3.Lookup
 	}
 	oattr, fresh, ok := v.meta.Attr(e.FH)
 	if !ok || !fresh {
+		return false
+	}
+	*res = nfs3.LookupRes{Status: nfs3.StatOK, Object: e.FH, ObjAttr: nfs3.PostOpAttr{Set: true, Attr: oattr}, DirAttr: dir}
+	return true
+}
+
+// lookupStale answers from the caches however old they are (serve-stale).
+func (req *request) lookupStale(v *volume, a *nfs3.LookupArgs, res *nfs3.LookupRes) bool {
+	e, ok := v.meta.LookupStale(a.What.Dir, a.What.Name)
+	if !ok {
+		return false
+	}
+	dattr, _, ok := v.meta.Attr(a.What.Dir)
+	if !ok || !permits(&dattr, &req.cred, permExec) {
+		return false
+	}
+	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}
+	if e.Negative {
+		*res = nfs3.LookupRes{Status: nfs3.StatNoEnt, DirAttr: dir}
+		return true
+	}
+	oattr, _, ok := v.meta.Attr(e.FH)
+	if !ok {
 		return false
 	}
 	*res = nfs3.LookupRes{Status: nfs3.StatOK, Object: e.FH, ObjAttr: nfs3.PostOpAttr{Set: true, Attr: oattr}, DirAttr: dir}

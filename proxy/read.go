@@ -32,7 +32,11 @@ func read(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		if v.Data != nil && req.readCached(v, &a, w) {
 			return nil
 		}
-		st = req.forward(v, &a, &res)
+		if req.unreachable {
+			st = upstreamDown(v)
+		} else {
+			st = req.forward(v, &a, &res)
+		}
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.ReadRes{Status: st}
@@ -57,6 +61,12 @@ func (req *request) notePostOp(v *volume, fh nfs3.FH, p nfs3.PostOpAttr, st nfs3
 // leaves w untouched.
 func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool {
 	attr, ok := req.attrs(v, a.File)
+	if !ok && req.serveStale(v) {
+		attr, _, ok = v.meta.Attr(a.File)
+		if ok {
+			req.s.stats.staleServed.Add(1)
+		}
+	}
 	if !ok || attr.Type != nfs3.TypeReg {
 		return false
 	}

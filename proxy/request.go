@@ -23,6 +23,9 @@ type request struct {
 	cred   rpc.Cred
 	status nfs3.Stat // the reply's status, for statistics
 	vol    *volume   // set by resolve: the volume whose policy cred obeys
+	// unreachable is set when an upstream call failed in transport (not
+	// with an NFS status): the condition serve-stale answers.
+	unreachable bool
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place
@@ -81,13 +84,39 @@ func (req *request) forward(v *volume, args xdr.Encoder, res xdr.Decoder) nfs3.S
 
 // call sends proc upstream with the caller's (squashed) credential.
 func (req *request) call(v *volume, proc uint32, args xdr.Encoder, res xdr.Decoder) nfs3.Stat {
-	if err := v.Upstream.Call(req.ctx, &req.cred, proc, args, res); err != nil {
+	ctx := req.ctx
+	if v.Failure.Soft {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.Failure.SoftTimeout)
+		defer cancel()
+	}
+	if err := v.Upstream.Call(ctx, &req.cred, proc, args, res); err != nil {
+		req.unreachable = true
 		st := upstreamStatus(err)
+		if v.Failure.Soft && st == nfs3.StatJukebox {
+			st = nfs3.StatIO
+		}
 		req.s.log.Warn("upstream call failed", "volume", v.ID, "proc", nfs3.ProcName(proc),
 			"xid", req.xid, "err", err, "status", st.String())
 		return st
 	}
 	return nfs3.StatOK
+}
+
+// stale reports whether a cached answer may be served although it is no
+// longer known to be fresh: serve-stale is on and the upstream just failed
+// to answer.
+func (req *request) serveStale(v *volume) bool {
+	return v.Failure.ServeStale && req.unreachable
+}
+
+// upstreamDown is the status for a request abandoned because the upstream
+// just failed to answer another call of it.
+func upstreamDown(v *volume) nfs3.Stat {
+	if v.Failure.Soft {
+		return nfs3.StatIO
+	}
+	return nfs3.StatJukebox
 }
 
 // wrapPostOpFH replaces an upstream handle in a post_op_fh3 with the proxy's;

@@ -18,6 +18,7 @@ type serverStats struct {
 	panics      atomic.Int64
 	refused     atomic.Int64
 	drcHits     atomic.Int64
+	staleServed atomic.Int64
 	calls       [numNFSProcs]atomic.Int64
 	errors      [numNFSProcs]atomic.Int64
 	nanos       [numNFSProcs]atomic.Int64
@@ -46,6 +47,7 @@ type Stats struct {
 	Panics      int64 // handler panics recovered
 	Refused     int64 // MNT or NFS calls refused by an export policy
 	DRCHits     int64 // retransmissions answered from the duplicate-request cache
+	StaleServed int64 // answers served from caches while the upstream was unreachable (serve-stale)
 	MountCalls  int64
 	// Calls, Errors and Nanos are indexed by NFSv3 procedure number;
 	// Errors counts replies whose status was not NFS3_OK.
@@ -65,6 +67,7 @@ func (s *Server) Stats() Stats {
 		Panics:      s.stats.panics.Load(),
 		Refused:     s.stats.refused.Load(),
 		DRCHits:     s.stats.drcHits.Load(),
+		StaleServed: s.stats.staleServed.Load(),
 		MountCalls:  s.stats.mountCalls.Load(),
 	}
 	for i := range st.Calls {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 
@@ -33,6 +34,22 @@ type Volume struct {
 	// Data is the on-disk data cache for this volume; nil serves every
 	// READ from the upstream.
 	Data DataCache
+	// Failure says what clients see while the upstream is unreachable.
+	Failure Failure
+}
+
+// Failure is a volume's behaviour while its upstream does not answer.
+type Failure struct {
+	// Soft gives up on an upstream call after SoftTimeout and answers
+	// NFS3ERR_IO, like a soft mount. Otherwise (hard, the default) calls
+	// are retried until the request's deadline and then answered
+	// NFS3ERR_JUKEBOX, so the client waits and tries again.
+	Soft        bool
+	SoftTimeout time.Duration // default 30s
+	// ServeStale answers GETATTR, LOOKUP, ACCESS and READ of objects the
+	// caches hold, however old, while the upstream cannot be reached.
+	// Changes still fail.
+	ServeStale bool
 }
 
 // volume is a Volume with what the server derives from it.
@@ -43,6 +60,9 @@ type volume struct {
 }
 
 func newVolume(v Volume) (*volume, error) {
+	if v.Failure.SoftTimeout == 0 {
+		v.Failure.SoftTimeout = 30 * time.Second
+	}
 	meta, err := coherency.New(v.Coherency)
 	if err != nil {
 		return nil, fmt.Errorf("proxy: volume %d: %w", v.ID, err)

@@ -31,6 +31,10 @@ type Options struct {
 	CallTimeout time.Duration // per attempt, when the context has no earlier deadline (default 30s)
 	DialTimeout time.Duration // default 5s
 	Retries     int           // further attempts for retryable failures (default 2; -1 = none)
+	// Hard retries retryable failures (lost or refused connections,
+	// timeouts) until the call's context ends, like a hard mount, instead
+	// of Retries times. Calls that may have run are still never replayed.
+	Hard bool
 
 	// UnprivilegedPort disables binding a source port below 1024. By
 	// default one is tried when running as root and the client falls back
@@ -242,14 +246,14 @@ func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint
 			}
 			break
 		}
-		if ctx.Err() != nil || attempt >= c.opts.Retries || Classify(err) != Retry {
+		if ctx.Err() != nil || (!c.opts.Hard && attempt >= c.opts.Retries) || Classify(err) != Retry {
 			break
 		}
 		if !idem && !errors.Is(err, ErrNotSent) {
 			break // it may have run: never replay it blindly
 		}
 		c.stats.retries.Add(1)
-		backoff := time.Duration(50<<attempt) * time.Millisecond
+		backoff := time.Duration(50<<min(attempt, 5)) * time.Millisecond
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):

@@ -1,0 +1,152 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/proxy"
+)
+
+// writeRetrying writes like a hard-mounted client: JUKEBOX means wait and
+// send again.
+func writeRetrying(t *testing.T, c *nfsClient, fh nfs3.FH, off uint64, data []byte) *nfs3.WriteRes {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		res, err := c.c.Write(c.ctx, &c.cred, &nfs3.WriteArgs{File: fh, Offset: off, Count: uint32(len(data)), Stable: nfs3.FileSync, Data: data})
+		if err == nil && res.Status != nfs3.StatJukebox {
+			return res
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Error("write never succeeded")
+	return &nfs3.WriteRes{Status: nfs3.StatIO}
+}
+
+// TestUpstreamRestartMidWorkload: ganesha is restarted while clients write
+// and read through the proxy (hard mode). The proxy reconnects by itself,
+// and every byte acknowledged as FILE_SYNC is on the upstream afterwards.
+func TestUpstreamRestartMidWorkload(t *testing.T) {
+	e := startEnvWith(t, envOptions{cacheDir: "temp", hard: true, callTO: 2 * time.Second})
+	const writers, chunks, chunk = 4, 40, 64 << 10
+	c := e.proxyClient(0, 0)
+	fhs := make([]nfs3.FH, writers)
+	for i := range fhs {
+		fh, st := c.create(c.root(), fmt.Sprintf("w%d", i), 0o644)
+		if st != nfs3.StatOK {
+			t.Fatal(st)
+		}
+		fhs[i] = fh
+	}
+	readme := randomFile(t, filepath.Join(e.g.Dir, "readme"), 2<<20)
+	rfh := c.mustLookup(c.root(), "readme")
+
+	var wg sync.WaitGroup
+	acked := make([][]byte, writers)
+	for i := 0; i < writers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			wc := e.proxyClient(0, 0)
+			for k := 0; k < chunks; k++ {
+				data := bytes.Repeat([]byte{byte('a' + i), byte(k)}, chunk/2)
+				res := writeRetrying(t, wc, fhs[i], uint64(k*chunk), data)
+				if res.Status != nfs3.StatOK || res.Committed != nfs3.FileSync || int(res.Count) != chunk {
+					t.Errorf("writer %d chunk %d: %v committed %v count %d", i, k, res.Status, res.Committed, res.Count)
+					return
+				}
+				acked[i] = append(acked[i], data...)
+				time.Sleep(5 * time.Millisecond)
+			}
+		}(i)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rc := e.proxyClient(0, 0)
+		for k := 0; k < 30; k++ {
+			res, err := rc.c.Read(rc.ctx, &rc.cred, &nfs3.ReadArgs{File: rfh, Offset: uint64(k%8) << 18, Count: 1 << 18})
+			if err != nil {
+				t.Errorf("reader: %v", err)
+				return
+			}
+			if res.Status == nfs3.StatOK && !bytes.Equal(res.Data, readme[(k%8)<<18:(k%8+1)<<18]) {
+				t.Errorf("reader got wrong bytes at %d", (k%8)<<18)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	time.Sleep(150 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if err := e.g.Restart(ctx); err != nil {
+		t.Fatalf("restart ganesha: %v", err)
+	}
+	wg.Wait()
+	for i := 0; i < writers; i++ {
+		onDisk, err := os.ReadFile(filepath.Join(e.g.Dir, fmt.Sprintf("w%d", i)))
+		if err != nil || !bytes.Equal(onDisk[:len(acked[i])], acked[i]) {
+			t.Fatalf("file w%d: %d bytes on the upstream; acknowledged %d; equal %v (%v)", i, len(onDisk), len(acked[i]), err == nil && len(onDisk) >= len(acked[i]) && bytes.Equal(onDisk[:len(acked[i])], acked[i]), err)
+		}
+	}
+	if got := c.readAll(rfh); !bytes.Equal(got, readme) {
+		t.Fatal("after the restart the proxy serves bytes that differ from the upstream's")
+	}
+	st := e.up.Stats()
+	if st.Reconnects == 0 {
+		t.Fatalf("upstream stats %+v; want a reconnect", st)
+	}
+	t.Logf("upstream reconnects %d, retries %d", st.Reconnects, st.Retries)
+}
+
+// TestSoftModeFailsCleanly: with the upstream down, a soft volume answers
+// NFS3ERR_IO after its timeout.
+func TestSoftModeFailsCleanly(t *testing.T) {
+	e := startEnvWith(t, envOptions{coherency: coherency.Options{Mode: coherency.ModeCTO},
+		failure: proxy.Failure{Soft: true, SoftTimeout: time.Second}, callTO: 500 * time.Millisecond})
+	c := e.proxyClient(0, 0)
+	fh, _ := c.create(c.root(), "f", 0o644)
+	e.g.Stop()
+	if _, st := c.getattr(fh); st != nfs3.StatIO {
+		t.Fatalf("GETATTR with the upstream down: %v; want NFS3ERR_IO", st)
+	}
+}
+
+// TestServeStale: with serve-stale on, reads and lookups of cached objects
+// keep working while the upstream is down, and changes fail cleanly.
+func TestServeStale(t *testing.T) {
+	const ttl = 200 * time.Millisecond
+	e := startEnvWith(t, envOptions{cacheDir: "temp", coherency: coherency.Options{AcRegMin: ttl, AcRegMax: ttl, AcDirMin: ttl, AcDirMax: ttl},
+		failure: proxy.Failure{Soft: true, SoftTimeout: time.Second, ServeStale: true}, callTO: 500 * time.Millisecond})
+	data := randomFile(t, filepath.Join(e.g.Dir, "f"), 700_000)
+	c := e.proxyClient(0, 0)
+	fh := c.mustLookup(c.root(), "f")
+	c.readAll(fh)
+	e.g.Stop()
+	time.Sleep(2 * ttl) // every cached answer is now past its TTL
+	if got, st := c.lookup(c.root(), "f"); st != nfs3.StatOK || !bytes.Equal(got, fh) {
+		t.Fatalf("LOOKUP while down: %v; want the cached answer", st)
+	}
+	if a, st := c.getattr(fh); st != nfs3.StatOK || a.Size != uint64(len(data)) {
+		t.Fatalf("GETATTR while down: %v size %d", st, a.Size)
+	}
+	if got := c.readAll(fh); !bytes.Equal(got, data) {
+		t.Fatal("READ while down: bytes differ")
+	}
+	if w := c.write(fh, 0, []byte("x"), nfs3.FileSync); w.Status == nfs3.StatOK {
+		t.Fatal("WRITE while the upstream is down succeeded")
+	}
+	if _, st := c.lookup(c.root(), "never-seen"); st == nfs3.StatOK {
+		t.Fatal("LOOKUP of an uncached name succeeded while down")
+	}
+	if n := e.srv.Stats().StaleServed; n == 0 {
+		t.Fatal("StaleServed = 0; want answers counted")
+	}
+}
