@@ -231,3 +231,11 @@ func (n *nfsClient) readAll(fh nfs3.FH) []byte {
 func portString(p int) string { return strconv.Itoa(p) }
 
 var _ = fmt.Sprintf
+
+// dialNoFail dials the proxy as a client without failing the test (for
+// goroutines racing a crash).
+func dialNoFail(addr string, port int) (*upstream.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return upstream.Dial(ctx, upstream.Options{Server: addr, Export: "/export", NFSPort: port, MountPort: port, UnprivilegedPort: true, Conns: 1, Retries: -1, CallTimeout: 2 * time.Second})
+}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -216,7 +217,9 @@ func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
 	start := time.Now()
 	err := handler(req, r, w)
-	c.s.stats.observe(h.Prog, h.Proc, time.Since(start), req.status)
+	d := time.Since(start)
+	c.s.stats.observe(h.Prog, h.Proc, d, req.status)
+	c.s.observe(h.Prog, h.Proc, d, err == nil && req.status == nfs3.StatOK)
 	if err != nil {
 		if errors.Is(err, errGarbage) {
 			c.s.stats.garbage.Add(1)

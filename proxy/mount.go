@@ -67,7 +67,7 @@ func mnt(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	switch {
 	case v == nil:
 		res.Status = nfs3.MountErrNoEnt
-	case !v.Policy.allows(req.c.remote):
+	case !v.live.Load().Policy.allows(req.c.remote):
 		req.s.stats.refused.Add(1)
 		req.s.log.Warn("mount refused", "client", req.c.remote.String(), "volume", v.ID, "path", v.Name)
 		res.Status = nfs3.MountErrAcces
@@ -108,8 +108,9 @@ func dump(req *request, r *xdr.Reader, w *xdr.Writer) error {
 // export serves MOUNTPROC3_EXPORT: every volume, in id order.
 func export(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var res nfs3.ExportRes
-	for _, v := range req.s.opts.Volumes {
-		res.Exports = append(res.Exports, nfs3.ExportNode{Dir: v.Name, Groups: v.Policy.groups()})
+	for _, cfg := range req.s.opts.Volumes {
+		v := req.s.vols[cfg.ID]
+		res.Exports = append(res.Exports, nfs3.ExportNode{Dir: v.Name, Groups: v.live.Load().Policy.groups()})
 	}
 	res.Encode(w)
 	return nil

@@ -40,11 +40,12 @@ func (req *request) resolve(fh *nfs3.FH) (*volume, nfs3.Stat) {
 		return nil, nfs3.StatBadHandle
 	}
 	if req.vol == nil {
-		if !v.Policy.allows(req.c.remote) {
+		pol := &v.live.Load().Policy
+		if !pol.allows(req.c.remote) {
 			req.s.stats.refused.Add(1)
 			return nil, nfs3.StatAcces
 		}
-		v.Policy.squash(&req.cred)
+		pol.squash(&req.cred)
 		req.vol = v
 	}
 	*fh = ufh
@@ -70,7 +71,7 @@ func (req *request) resolve2(a, b *nfs3.FH) (*volume, nfs3.Stat) {
 
 // writable returns ROFS for a read-only volume.
 func (req *request) writable(v *volume) nfs3.Stat {
-	if v.ReadOnly {
+	if v.live.Load().ReadOnly {
 		return nfs3.StatROFS
 	}
 	return nfs3.StatOK

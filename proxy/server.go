@@ -25,6 +25,13 @@ type Options struct {
 	RequestTimeout time.Duration // upstream work for one request (default 5m)
 	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
+	// Observer, when set, is told of every request: program ("nfs" or
+	// "mount"), lower-case procedure name, duration and whether the reply
+	// was a success.
+	Observer interface {
+		ObserveRequest(prog, proc string, d time.Duration, ok bool)
+	}
+
 	Logger *slog.Logger
 }
 

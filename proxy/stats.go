@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,33 @@ type serverStats struct {
 	errors      [numNFSProcs]atomic.Int64
 	nanos       [numNFSProcs]atomic.Int64
 	mountCalls  atomic.Int64
+}
+
+// Lower-case procedure names for the Observer, computed once.
+var (
+	nfsProcNames   [numNFSProcs]string
+	mountProcNames [6]string
+)
+
+func init() {
+	for i := range nfsProcNames {
+		nfsProcNames[i] = strings.ToLower(nfs3.ProcName(uint32(i)))
+	}
+	for i := range mountProcNames {
+		mountProcNames[i] = strings.ToLower(nfs3.MountProcName(uint32(i)))
+	}
+}
+
+func (s *Server) observe(prog, proc uint32, d time.Duration, ok bool) {
+	if s.opts.Observer == nil {
+		return
+	}
+	switch {
+	case prog == nfsProgram && proc < numNFSProcs:
+		s.opts.Observer.ObserveRequest("nfs", nfsProcNames[proc], d, ok)
+	case prog == mountProgram && proc < uint32(len(mountProcNames)):
+		s.opts.Observer.ObserveRequest("mount", mountProcNames[proc], d, ok)
+	}
 }
 
 func (s *serverStats) observe(prog, proc uint32, d time.Duration, st nfs3.Stat) {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
@@ -57,6 +58,14 @@ type volume struct {
 	Volume
 	root nfs3.FH          // proxy handle of the upstream root
 	meta *coherency.Cache // attributes, names, listings, ACCESS, READLINK
+	live atomic.Pointer[liveAccess]
+}
+
+// liveAccess is the part of a volume's configuration that can change while
+// serving (SetAccess): who may use it and whether it is read-only.
+type liveAccess struct {
+	Policy   Policy
+	ReadOnly bool
 }
 
 func newVolume(v Volume) (*volume, error) {
@@ -67,7 +76,21 @@ func newVolume(v Volume) (*volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: volume %d: %w", v.ID, err)
 	}
-	return &volume{Volume: v, root: appendHandle(nil, v.ID, v.Upstream.Root()), meta: meta}, nil
+	vol := &volume{Volume: v, root: appendHandle(nil, v.ID, v.Upstream.Root()), meta: meta}
+	vol.live.Store(&liveAccess{Policy: v.Policy, ReadOnly: v.ReadOnly})
+	return vol, nil
+}
+
+// SetAccess replaces a volume's export policy and read-only flag while the
+// server runs (for a configuration reload). Requests already past their
+// policy check finish under the old one.
+func (s *Server) SetAccess(id uint16, p Policy, readOnly bool) error {
+	v := s.vols[id]
+	if v == nil {
+		return fmt.Errorf("proxy: SetAccess: no volume %d", id)
+	}
+	v.live.Store(&liveAccess{Policy: p, ReadOnly: readOnly})
+	return nil
 }
 
 // Meta returns the volume's metadata cache (for statistics and the

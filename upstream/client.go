@@ -41,6 +41,12 @@ type Options struct {
 	// to any port when none is free.
 	UnprivilegedPort bool
 
+	// Observer, when set, is told of every NFS call: lower-case procedure
+	// name, duration (retries included) and whether it got a reply.
+	Observer interface {
+		ObserveRequest(prog, proc string, d time.Duration, ok bool)
+	}
+
 	Logger *slog.Logger
 }
 
@@ -259,7 +265,23 @@ func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint
 		case <-time.After(backoff):
 		}
 	}
-	c.stats.observe(proc, time.Since(start), err)
+	d := time.Since(start)
+	c.stats.observe(proc, d, err)
+	if err == nil {
+		switch proc {
+		case nfs3.ProcRead:
+			if r, ok := res.(*nfs3.ReadRes); ok {
+				c.stats.readBytes.Add(int64(len(r.Data)))
+			}
+		case nfs3.ProcWrite:
+			if a, ok := args.(*nfs3.WriteArgs); ok {
+				c.stats.writeBytes.Add(int64(len(a.Data)))
+			}
+		}
+	}
+	if c.opts.Observer != nil && prog == nfs3.Program && proc < numProcs {
+		c.opts.Observer.ObserveRequest("nfs", procNames[proc], d, err == nil)
+	}
 	return err
 }
 

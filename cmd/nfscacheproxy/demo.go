@@ -5,9 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strconv"
+	"path/filepath"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -15,64 +14,81 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
+const demoText = "hello from the embedded upstream\n"
+
+// cmdDemo runs an embedded upstream (go-nfs over a directory) with the
+// proxy and a data cache in front of it, checks a read through the proxy,
+// and prints how to mount it.
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f serveFlags
-	var dir string
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f.register(fs)
-	fs.StringVar(&dir, "dir", "", "directory the embedded upstream serves (default: a new temporary directory)")
+	dir := fs.String("dir", "", "directory the embedded upstream serves (default: a new temporary directory)")
+	listen := fs.String("listen", "127.0.0.1:2049", "address the proxy serves NFS and MOUNT on")
+	metricsListen := fs.String("metrics-listen", "127.0.0.1:9102", "address for /metrics; empty: off")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if f.listen == ":2049" {
-		f.listen = "127.0.0.1:2049"
-	}
-	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	tmp, err := os.MkdirTemp("", "nfscacheproxy-demo-")
 	if err != nil {
 		return err
 	}
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "nfscacheproxy-demo-"); err != nil {
+	defer os.RemoveAll(tmp)
+	if *dir == "" {
+		*dir = filepath.Join(tmp, "export")
+		if err := os.Mkdir(*dir, 0o755); err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
 	}
-	if err := os.WriteFile(dir+"/hello.txt", []byte("hello from the embedded upstream\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(*dir, "hello.txt"), []byte(demoText), 0o644); err != nil {
 		return err
 	}
-	up, err := demoserver.Start(dir, "127.0.0.1:0")
+	up, err := demoserver.Start(*dir, "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer up.Close()
-	f.upstream = "127.0.0.1:/export"
-	f.nfsPort, f.mountPort = up.Port(), up.Port()
-	f.unprivPort = true
 
-	l, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w (pick another with --listen)", f.listen, err)
+	cfg := DefaultConfig()
+	cfg.Listen = *listen
+	cfg.Metrics.Listen = *metricsListen
+	cfg.Log.Level = *logLevel
+	cfg.Cache.Dir = filepath.Join(tmp, "cache")
+	cfg.Upstream.UnprivilegedPort = true
+	v := DefaultVolume()
+	v.ID, v.Upstream, v.NFSPort, v.MountPort = 1, "127.0.0.1:/export", up.Port(), up.Port()
+	v.Squash.Root = false
+	cfg.Volumes = []VolumeConfig{v}
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	host, _, _ := net.SplitHostPort(l.Addr().String())
-	return runProxy(ctx, &f, l, log, func() {
-		fmt.Fprintf(stdout, "embedded upstream: go-nfs serving %s on 127.0.0.1:%d\n", dir, up.Port())
-		fmt.Fprintf(stdout, "proxy: serving /export on %s\n\n", l.Addr())
-		if err := selfCheck(ctx, host, port); err != nil {
+	a, err := newApp(ctx, cfg, stderr)
+	if err != nil {
+		return fmt.Errorf("%w (pick other addresses with --listen / --metrics-listen)", err)
+	}
+	return a.run(ctx, nil, nil, func() {
+		host, port := a.Addr().IP.String(), a.Addr().Port
+		fmt.Fprintf(stdout, "embedded upstream: go-nfs serving %s on 127.0.0.1:%d\n", *dir, up.Port())
+		fmt.Fprintf(stdout, "proxy: serving /export on %s, data cache in %s\n\n", a.Addr(), cfg.Cache.Dir)
+		if err := demoCheck(ctx, host, port); err != nil {
 			fmt.Fprintf(stdout, "self-check through the proxy FAILED: %v\n", err)
 		} else {
-			fmt.Fprintf(stdout, "self-check: read /export/hello.txt through the proxy: ok\n")
+			st := a.store.Stats()
+			fmt.Fprintf(stdout, "self-check: read /export/hello.txt through the proxy twice: ok (%d bytes from the upstream, %d from the cache)\n",
+				st.BytesFromUpstream, st.BytesFromCache)
 		}
-		fmt.Fprintf(stdout, "\nMount it from a Linux client:\n  sudo mount -t nfs -o vers=3,proto=tcp,nolock,port=%s,mountport=%s %s:/export /mnt\n", port, port, host)
-		fmt.Fprintf(stdout, "or list it with libnfs:\n  nfs-ls 'nfs://%s/export?version=3&nfsport=%s&mountport=%s'\n\nCtrl-C stops.\n", host, port, port)
+		fmt.Fprintf(stdout, "\nMount it from a Linux client:\n  sudo mount -t nfs -o vers=3,proto=tcp,nolock,port=%d,mountport=%d %s:/export /mnt\n", port, port, host)
+		fmt.Fprintf(stdout, "or list it with libnfs:\n  nfs-ls 'nfs://%s/export?version=3&nfsport=%d&mountport=%d'\n", host, port, port)
+		if cfg.Metrics.Listen != "" {
+			fmt.Fprintf(stdout, "metrics: curl http://%s/metrics\n", cfg.Metrics.Listen)
+		}
+		fmt.Fprintf(stdout, "\nCtrl-C stops.\n")
 	})
 }
 
-// selfCheck mounts the proxy with our own client and reads hello.txt.
-func selfCheck(ctx context.Context, host, port string) error {
-	p, _ := strconv.Atoi(port)
-	c, err := upstream.Dial(ctx, upstream.Options{Server: host, Export: "/export", NFSPort: p, MountPort: p, UnprivilegedPort: true, Conns: 1})
+// demoCheck mounts the proxy with our own client and reads hello.txt twice.
+func demoCheck(ctx context.Context, host string, port int) error {
+	c, err := upstream.Dial(ctx, upstream.Options{Server: host, Export: "/export", NFSPort: port, MountPort: port, UnprivilegedPort: true, Conns: 1})
 	if err != nil {
 		return err
 	}
@@ -85,15 +101,17 @@ func selfCheck(ctx context.Context, host, port string) error {
 	if lk.Status != nfs3.StatOK {
 		return lk.Status
 	}
-	rd, err := c.Read(ctx, cred, &nfs3.ReadArgs{File: lk.Object, Count: 4096})
-	if err != nil {
-		return err
-	}
-	if rd.Status != nfs3.StatOK {
-		return rd.Status
-	}
-	if string(rd.Data) != "hello from the embedded upstream\n" {
-		return fmt.Errorf("read %q", rd.Data)
+	for i := 0; i < 2; i++ {
+		rd, err := c.Read(ctx, cred, &nfs3.ReadArgs{File: lk.Object, Count: 4096})
+		if err != nil {
+			return err
+		}
+		if rd.Status != nfs3.StatOK {
+			return rd.Status
+		}
+		if string(rd.Data) != demoText {
+			return fmt.Errorf("read %q", rd.Data)
+		}
 	}
 	return nil
 }

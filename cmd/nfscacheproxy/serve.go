@@ -6,53 +6,173 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
+	"os"
+	"os/signal"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
-
-	"github.com/nfscacheproxy/nfscacheproxy/proxy"
-	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
-// serveFlags are the flags of `serve` (and the parts of `demo` it shares).
+// serveFlags are the flags of `serve`. Each one overrides the configuration
+// file and the environment only when given: defaults < file < env < flags.
 type serveFlags struct {
-	upstream   string
-	nfsPort    int
-	mountPort  int
-	listen     string
-	volumeID   uint
-	name       string
-	conns      int
-	readOnly   bool
-	logLevel   string
-	logFormat  string
-	drain      time.Duration
-	unprivPort bool
+	config        string
+	upstream      string
+	nfsPort       int
+	mountPort     int
+	listen        string
+	volumeID      uint
+	name          string
+	conns         int
+	readOnly      bool
+	logLevel      string
+	logFormat     string
+	drain         time.Duration
+	unprivPort    bool
+	cacheDir      string
+	cacheMaxSize  string
+	coherency     string
+	metricsListen string
+	portmap       bool
+	portmapListen string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.upstream, "upstream", "", "upstream export as HOST:/PATH (required)")
-	fs.IntVar(&f.nfsPort, "upstream-nfs-port", 0, "upstream NFS port (0: ask its portmapper)")
-	fs.IntVar(&f.mountPort, "upstream-mount-port", 0, "upstream MOUNT port (0: ask its portmapper)")
+	fs.StringVar(&f.config, "config", "", "YAML configuration file (also $NFSCACHEPROXY_CONFIG)")
+	fs.StringVar(&f.upstream, "upstream", "", "upstream export HOST:/PATH of the volume --volume-id (created if the config lacks it)")
+	fs.IntVar(&f.nfsPort, "upstream-nfs-port", 0, "upstream NFS port of that volume (0: ask its portmapper)")
+	fs.IntVar(&f.mountPort, "upstream-mount-port", 0, "upstream MOUNT port of that volume (0: ask its portmapper)")
 	fs.StringVar(&f.listen, "listen", ":2049", "address to serve NFS and MOUNT on (both on one port)")
-	fs.UintVar(&f.volumeID, "volume-id", 1, "volume id, part of every file handle: keep it stable, never reuse it (1-65535)")
+	fs.UintVar(&f.volumeID, "volume-id", 1, "the volume the other volume flags apply to; part of every file handle: keep it stable, never reuse it (1-65535)")
 	fs.StringVar(&f.name, "name", "", "path clients mount (default: the upstream export path)")
-	fs.IntVar(&f.conns, "upstream-conns", 2, "TCP connections to the upstream")
-	fs.BoolVar(&f.readOnly, "read-only", false, "refuse every change with NFS3ERR_ROFS")
+	fs.IntVar(&f.conns, "upstream-conns", 2, "TCP connections to each upstream")
+	fs.BoolVar(&f.readOnly, "read-only", false, "refuse every change to the volume with NFS3ERR_ROFS")
 	fs.BoolVar(&f.unprivPort, "upstream-unprivileged-port", false, "do not bind a source port below 1024 toward the upstream")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.drain, "drain-timeout", 10*time.Second, "on SIGTERM, how long to let requests in flight finish")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "data cache directory (absolute); empty: no data cache")
+	fs.StringVar(&f.cacheMaxSize, "cache-max-size", "", "cap on cached bytes, e.g. 50GiB (default: only free-space limits)")
+	fs.StringVar(&f.coherency, "coherency", "", "coherency mode of the volume: ttl, cto or static")
+	fs.StringVar(&f.metricsListen, "metrics-listen", ":9102", "address for /metrics, /healthz, /readyz; empty: off")
+	fs.BoolVar(&f.portmap, "portmap", false, "serve a portmapper so clients need no port options")
+	fs.StringVar(&f.portmapListen, "portmap-listen", ":111", "portmapper address (TCP and UDP)")
 }
 
 // parseUpstream splits HOST:/PATH.
 func parseUpstream(s string) (host, export string, err error) {
 	i := strings.Index(s, ":/")
 	if i <= 0 {
-		return "", "", fmt.Errorf("upstream: %q is not HOST:/PATH", s)
+		return "", "", fmt.Errorf("%q is not HOST:/PATH", s)
 	}
 	return s[:i], s[i+1:], nil
+}
+
+// loadServeConfig builds the configuration: defaults, then the file, then
+// the environment, then the flags that were given; and validates it.
+func loadServeConfig(fs *flag.FlagSet, f *serveFlags, getenv func(string) string) (*Config, error) {
+	path := f.config
+	if path == "" {
+		path = getenv("NFSCACHEPROXY_CONFIG")
+	}
+	cfg := DefaultConfig()
+	if path != "" {
+		var err error
+		if cfg, err = LoadConfig(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.ApplyEnv(getenv); err != nil {
+		return nil, err
+	}
+	if err := f.apply(fs, cfg); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// apply copies the flags that were set into cfg.
+func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if set["listen"] {
+		cfg.Listen = f.listen
+	}
+	if set["log-level"] {
+		cfg.Log.Level = f.logLevel
+	}
+	if set["log-format"] {
+		cfg.Log.Format = f.logFormat
+	}
+	if set["drain-timeout"] {
+		cfg.DrainTimeout = Duration{f.drain}
+	}
+	if set["upstream-conns"] {
+		cfg.Upstream.Conns = f.conns
+	}
+	if set["upstream-unprivileged-port"] {
+		cfg.Upstream.UnprivilegedPort = f.unprivPort
+	}
+	if set["cache-dir"] {
+		cfg.Cache.Dir = f.cacheDir
+	}
+	if set["cache-max-size"] {
+		n, err := ParseSize(f.cacheMaxSize)
+		if err != nil {
+			return fmt.Errorf("--cache-max-size: %w", err)
+		}
+		cfg.Cache.MaxSize = n
+	}
+	if set["metrics-listen"] {
+		cfg.Metrics.Listen = f.metricsListen
+	}
+	if set["portmap"] {
+		cfg.Portmap.Enabled = f.portmap
+	}
+	if set["portmap-listen"] {
+		cfg.Portmap.Listen = f.portmapListen
+	}
+	volFlags := []string{"upstream", "upstream-nfs-port", "upstream-mount-port", "name", "read-only", "coherency"}
+	if !slices.ContainsFunc(volFlags, func(n string) bool { return set[n] }) {
+		return nil
+	}
+	if f.volumeID < 1 || f.volumeID > 65535 {
+		return fmt.Errorf("--volume-id: %d not in 1..65535", f.volumeID)
+	}
+	i := slices.IndexFunc(cfg.Volumes, func(v VolumeConfig) bool { return v.ID == int(f.volumeID) })
+	if i < 0 {
+		if !set["upstream"] {
+			return fmt.Errorf("--volume-id %d: no such volume in the configuration; give --upstream to create it", f.volumeID)
+		}
+		v := DefaultVolume()
+		v.ID = int(f.volumeID)
+		cfg.Volumes = append(cfg.Volumes, v)
+		i = len(cfg.Volumes) - 1
+	}
+	v := &cfg.Volumes[i]
+	if set["upstream"] {
+		v.Upstream = f.upstream
+	}
+	if set["upstream-nfs-port"] {
+		v.NFSPort = f.nfsPort
+	}
+	if set["upstream-mount-port"] {
+		v.MountPort = f.mountPort
+	}
+	if set["name"] {
+		v.Name = f.name
+	}
+	if set["read-only"] {
+		v.ReadOnly = f.readOnly
+	}
+	if set["coherency"] {
+		v.Coherency.Mode = f.coherency
+	}
+	return nil
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -66,69 +186,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if f.upstream == "" {
-		return errors.New("upstream: required (HOST:/PATH)")
-	}
-	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	cfg, err := loadServeConfig(fs, &f, os.Getenv)
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", f.listen)
+	a, err := newApp(ctx, cfg, stderr)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	return runProxy(ctx, &f, l, log, nil)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := func() {
+		next, err := loadServeConfig(fs, &f, os.Getenv)
+		if err != nil {
+			a.log.Error("reload: configuration refused; keeping the running one", "err", err)
+			return
+		}
+		a.reload(next)
+	}
+	return a.run(ctx, hup, reload, nil)
 }
 
-// runProxy dials the upstream, serves l until ctx ends, then drains.
-// ready, when set, is called once the proxy is serving.
-func runProxy(ctx context.Context, f *serveFlags, l net.Listener, log *slog.Logger, ready func()) error {
-	host, export, err := parseUpstream(f.upstream)
-	if err != nil {
-		return err
-	}
-	if f.volumeID < 1 || f.volumeID > 65535 {
-		return fmt.Errorf("volume-id: %d not in 1..65535", f.volumeID)
-	}
-	name := f.name
-	if name == "" {
-		name = export
-	}
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	up, err := upstream.Dial(dctx, upstream.Options{
-		Server: host, Export: export, NFSPort: f.nfsPort, MountPort: f.mountPort,
-		Conns: f.conns, UnprivilegedPort: f.unprivPort, Logger: log,
-	})
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer up.Close()
-	srv, err := proxy.New(proxy.Options{
-		Volumes: []proxy.Volume{{ID: uint16(f.volumeID), Name: name, Upstream: up, ReadOnly: f.readOnly}},
-		Logger:  log,
-	})
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	log.Info("serving", "listen", l.Addr().String(), "upstream", f.upstream, "volume", f.volumeID, "name", name)
-	if ready != nil {
-		ready()
-	}
-	select {
-	case err := <-errc:
-		srv.Close()
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("draining", "timeout", f.drain)
-	sctx, cancel := context.WithTimeout(context.Background(), f.drain)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("drain incomplete", "err", err)
-	}
-	<-errc
-	return nil
-}
+var errStopped = errors.New("stopped")

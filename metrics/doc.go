@@ -1,0 +1,47 @@
+// Package metrics serves the proxy's operational HTTP endpoints on their own
+// listener: Prometheus exposition, liveness, readiness and, when enabled,
+// pprof. It also has small helpers that turn components' Stats() snapshots
+// and per-procedure latencies into Prometheus collectors, so that every
+// registration happens in one place (cmd/nfscacheproxy) on one registry
+// and no package keeps global metric state.
+//
+// Endpoints (Server):
+//
+//	/metrics          Prometheus text or OpenMetrics, from Server.Registry()
+//	/healthz          200 "ok" while the process runs (liveness)
+//	/readyz           200 "ok" when every readiness check passes, else 503
+//	                  and one line per failing check ("name: error")
+//	/debug/pprof/...  net/http/pprof, only with Options.Pprof
+//
+// Readiness checks run concurrently, each with Options.ReadyTimeout
+// (default 2s); a check that has not returned by then fails as timed out.
+// The result is kept for Options.ReadyCacheFor (default 1s), so a probe
+// storm runs the checks at most once a second; concurrent probes share one
+// evaluation.
+//
+// Metric names defined here (all prefixed nfscacheproxy_):
+//
+//	nfscacheproxy_<name>_duration_seconds{prog,proc}  histogram (ProcHistograms)
+//	nfscacheproxy_<name>_errors_total{prog,proc}      counter   (ProcHistograms)
+//
+// where <name> is ProcHistogramOpts.Name; the proxy uses "request" (client
+// requests: prog "nfs" or "mount", proc the lower-case procedure name,
+// e.g. nfscacheproxy_request_duration_seconds{prog="nfs",proc="read"}) and
+// "upstream_call" (calls to the upstream server). A request counts as an
+// error when its reply status is not OK (NFS3ERR_*, MNT3ERR_*, or an RPC
+// error). The request count is the histogram's _count.
+//
+// Metrics built with NewSnapshotCollector take their names from the caller
+// and must also start with nfscacheproxy_; the registry also carries the
+// standard go_* and process_* collectors and go_build_info.
+//
+// Errors: Serve returns nil after Shutdown and the listener's error
+// otherwise. A snapshot value whose labels do not match its description is
+// reported as a scrape error for that metric only (the rest is served).
+//
+// Concurrency: every method is safe for concurrent use. Readiness check
+// goroutines are owned by the Server: their context is cancelled by
+// Shutdown, which waits for them (up to its own context).
+//
+// Caching: the readiness result, for ReadyCacheFor. Nothing else.
+package metrics

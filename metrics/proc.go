@@ -1,0 +1,111 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ProcHistogramOpts configures ProcHistograms.
+type ProcHistogramOpts struct {
+	// Name is the middle of the metric names:
+	// nfscacheproxy_<Name>_duration_seconds and nfscacheproxy_<Name>_errors_total.
+	// Required, e.g. "request" or "upstream_call".
+	Name string
+	// Help describes what is timed, e.g. "client requests"; default Name.
+	Help string
+	// Prog is the prog label Observe uses (default "nfs").
+	Prog string
+	// Buckets in seconds; default DefaultBuckets().
+	Buckets []float64
+}
+
+// DefaultBuckets returns 16 exponential buckets from 100µs to 60s: from a
+// LAN round trip to a slow hard-mounted retry.
+func DefaultBuckets() []float64 { return prometheus.ExponentialBucketsRange(0.0001, 60, 16) }
+
+// ProcHistograms times calls by program and procedure: a latency histogram
+// and an error counter, labelled prog and proc. It is a
+// prometheus.Collector; register it on Server.Registry().
+type ProcHistograms struct {
+	prog   string
+	hist   *prometheus.HistogramVec
+	errors *prometheus.CounterVec
+}
+
+// RequestObserver is what a component that times its calls needs; the
+// proxy and the upstream client can declare it themselves (interfaces
+// belong to the consumer), and *ProcHistograms satisfies it.
+type RequestObserver interface {
+	ObserveRequest(prog, proc string, d time.Duration, ok bool)
+}
+
+var (
+	_ RequestObserver      = (*ProcHistograms)(nil)
+	_ prometheus.Collector = (*ProcHistograms)(nil)
+)
+
+// NewProcHistograms returns unregistered ProcHistograms. It panics when
+// opts.Name is empty (a programming error, like prometheus.MustRegister).
+func NewProcHistograms(opts ProcHistogramOpts) *ProcHistograms {
+	if opts.Name == "" {
+		panic("metrics: ProcHistogramOpts.Name: empty")
+	}
+	if opts.Help == "" {
+		opts.Help = opts.Name
+	}
+	if opts.Prog == "" {
+		opts.Prog = "nfs"
+	}
+	if opts.Buckets == nil {
+		opts.Buckets = DefaultBuckets()
+	}
+	labels := []string{"prog", "proc"}
+	return &ProcHistograms{
+		prog: opts.Prog,
+		hist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace,
+			Name:      opts.Name + "_duration_seconds",
+			Help:      "Latency of " + opts.Help + ", by RPC program and procedure.",
+			Buckets:   opts.Buckets,
+		}, labels),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace,
+			Name:      opts.Name + "_errors_total",
+			Help:      "Failed " + opts.Help + " (status not OK), by RPC program and procedure.",
+		}, labels),
+	}
+}
+
+// Namespace prefixes every metric name this package defines.
+const Namespace = "nfscacheproxy"
+
+// ObserveRequest records one call of proc in prog that took d; ok is false
+// when its reply status was not OK.
+func (h *ProcHistograms) ObserveRequest(prog, proc string, d time.Duration, ok bool) {
+	h.hist.WithLabelValues(prog, proc).Observe(d.Seconds())
+	if !ok {
+		h.errors.WithLabelValues(prog, proc).Inc()
+	}
+}
+
+// Observe records one call of proc in ProcHistogramOpts.Prog that took
+// seconds; err is true when it failed.
+func (h *ProcHistograms) Observe(proc string, seconds float64, err bool) {
+	h.hist.WithLabelValues(h.prog, proc).Observe(seconds)
+	if err {
+		h.errors.WithLabelValues(h.prog, proc).Inc()
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (h *ProcHistograms) Describe(ch chan<- *prometheus.Desc) {
+	h.hist.Describe(ch)
+	h.errors.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (h *ProcHistograms) Collect(ch chan<- prometheus.Metric) {
+	h.hist.Collect(ch)
+	h.errors.Collect(ch)
+}
