@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,60 +18,59 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// TestRPCInfo runs the real rpcinfo (Debian package rpcbind) against the
-// server. rpcinfo only asks port 111, so the server listens on
-// 127.0.0.2:111. When that is taken (an rpcbind on the wildcard address
-// holds it, as during integration tests) and we are root, the test re-runs
-// itself in a private network namespace, whose loopback is free; when that
-// is not possible either it is skipped and says why.
-func TestRPCInfo(t *testing.T) {
-	rpcinfo, err := exec.LookPath("rpcinfo")
-	if err != nil {
-		rpcinfo, err = exec.LookPath("/usr/sbin/rpcinfo")
-	}
-	if err != nil {
-		t.Skip("rpcinfo not installed (Debian package rpcbind): cannot test against a real client")
-	}
-	const host = "127.0.0.2"
-	l, err := net.Listen("tcp", host+":111")
-	if errors.Is(err, syscall.EADDRINUSE) {
-		if rerunInNetns(t, "TestRPCInfo") {
-			return
-		}
-		t.Skipf("%s:111/tcp is in use (probably rpcbind on the wildcard address): rpcinfo only asks port 111, so it cannot reach a test server: %v", host, err)
-	}
-	if err != nil {
-		t.Fatalf("listen %s:111/tcp: %v", host, err)
-	}
-	pc, err := net.ListenPacket("udp", host+":111")
-	if errors.Is(err, syscall.EADDRINUSE) {
-		l.Close()
-		if rerunInNetns(t, "TestRPCInfo") {
-			return
-		}
-		t.Skipf("%s:111/udp is in use (probably rpcbind on the wildcard address): rpcinfo only asks port 111, so it cannot reach a test server: %v", host, err)
-	}
-	if err != nil {
-		l.Close()
-		t.Fatalf("listen %s:111/udp: %v", host, err)
-	}
-	checkNoLeak(t)
+// The tests here run real clients against the server. They only ask port
+// 111, so the server listens on 127.0.0.2:111. When that is taken (an
+// rpcbind on the wildcard address holds it, as during integration tests)
+// and we are root, the test re-runs itself in a private network namespace,
+// whose loopback is free; when that is not possible either it is skipped
+// and says why.
 
-	// A stand-in NFS server that answers NULL for 100003 v3, which is what
-	// `rpcinfo -T tcp HOST 100003 3` calls once it has the address.
-	nfsl, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
+// tool returns the path of a client program, or skips t.
+func tool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
 	}
-	nfsDone := make(chan struct{})
-	go func() {
-		defer close(nfsDone)
-		serveNullOnly(nfsl, ProgNFS, 3)
-	}()
-	t.Cleanup(func() { nfsl.Close(); <-nfsDone })
-	nfsPort := uint32(nfsl.Addr().(*net.TCPAddr).Port)
+	t.Skipf("%s not installed (Debian package %s): cannot test against a real client", name, pkg)
+	return ""
+}
 
-	s, err := New(Options{Mappings: ProxyMappings(nfsPort, nfsPort, 111)})
+// servePortmap111 serves ms on 127.0.0.2:111, TCP and UDP, until the test
+// ends. It returns false when the test was run in a private network
+// namespace instead (the caller returns), and skips t when neither works.
+func servePortmap111(t *testing.T, ms []Mapping) bool {
+	t.Helper()
+	const addr = "127.0.0.2:111"
+	inUse := func(err error) bool {
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return false
+		}
+		if rerunInNetns(t, t.Name()) {
+			return true
+		}
+		t.Skipf("%s is in use (probably rpcbind on the wildcard address), and a private network namespace is not available; the client only asks port 111: %v", addr, err)
+		return true
+	}
+	l, err := net.Listen("tcp", addr)
+	if inUse(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("listen %s/tcp: %v", addr, err)
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		l.Close()
+	}
+	if inUse(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("listen %s/udp: %v", addr, err)
+	}
+	s, err := New(Options{Mappings: ms})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +82,40 @@ func TestRPCInfo(t *testing.T) {
 		<-errc
 		<-errc
 	})
+	return true
+}
+
+// fakeService serves prog/vers over TCP on 127.0.0.2 until the test ends:
+// results writes the results of proc and returns true, or returns false
+// for PROC_UNAVAIL. It returns the port.
+func fakeService(t *testing.T, prog, vers uint32, results func(proc uint32, w *xdr.Writer) bool) uint32 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serveRPC(l, prog, vers, results)
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return uint32(l.Addr().(*net.TCPAddr).Port)
+}
+
+// TestRPCInfo runs rpcinfo (Debian package rpcbind) against the server:
+// -p (portmap v2 DUMP), HOST (rpcbind DUMP), and -T tcp/udp (GETADDR or
+// GETPORT, then a NULL call to the address returned).
+func TestRPCInfo(t *testing.T) {
+	rpcinfo := tool(t, "rpcinfo", "rpcbind")
+	checkNoLeak(t)
+	const host = "127.0.0.2"
+	// A stand-in NFS server that answers NULL for 100003 v3, which is what
+	// `rpcinfo -T tcp HOST 100003 3` calls once it has the address.
+	nfsPort := fakeService(t, ProgNFS, 3, func(proc uint32, w *xdr.Writer) bool { return proc == 0 })
+	if !servePortmap111(t, ProxyMappings(nfsPort, nfsPort, 111)) {
+		return
+	}
 
 	run := func(args ...string) string {
 		t.Helper()
@@ -142,9 +176,10 @@ func TestRPCInfo(t *testing.T) {
 	}
 }
 
-// serveNullOnly answers NULL calls for prog/vers on l until it closes.
-// It waits for the connections it served, which their clients close.
-func serveNullOnly(l net.Listener, prog, vers uint32) {
+// serveRPC answers calls for prog/vers on l until it closes (see
+// fakeService). It waits for the connections it served, which their
+// clients close.
+func serveRPC(l net.Listener, prog, vers uint32, results func(proc uint32, w *xdr.Writer) bool) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -174,10 +209,12 @@ func serveNullOnly(l net.Listener, prog, vers uint32) {
 					rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProgMismatch)
 					w.Uint32(vers)
 					w.Uint32(vers)
-				case h.Proc != 0:
-					rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
 				default:
 					rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
+					if !results(h.Proc, w) {
+						w.Buf = w.Buf[:4]
+						rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
+					}
 				}
 				rpc.SetRecordHeader(w.Buf)
 				if _, err := c.Write(w.Buf); err != nil {
@@ -185,6 +222,46 @@ func serveNullOnly(l net.Listener, prog, vers uint32) {
 				}
 			}
 		}()
+	}
+}
+
+// TestShowmount runs showmount -e (Debian package nfs-common) against the
+// server: it finds MOUNT v3 through the portmapper and calls EXPORT.
+func TestShowmount(t *testing.T) {
+	showmount := tool(t, "showmount", "nfs-common")
+	checkNoLeak(t)
+	var exportCalls atomic.Int32
+	mountPort := fakeService(t, ProgMount, 3, func(proc uint32, w *xdr.Writer) bool {
+		switch proc {
+		case 0:
+			return true
+		case 5: // EXPORT: one export with one group
+			exportCalls.Add(1)
+			w.Bool(true)
+			w.String("/export")
+			w.Bool(true)
+			w.String("10.0.0.0/8")
+			w.Bool(false)
+			w.Bool(false)
+			return true
+		}
+		return false
+	})
+	if !servePortmap111(t, ProxyMappings(2049, mountPort, 111)) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, showmount, "-e", "127.0.0.2").CombinedOutput()
+	t.Logf("showmount -e 127.0.0.2:\n%s", out)
+	if err != nil {
+		t.Fatalf("showmount -e: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "/export") || !strings.Contains(string(out), "10.0.0.0/8") {
+		t.Errorf("showmount -e: got\n%s\nwant the export /export 10.0.0.0/8", out)
+	}
+	if n := exportCalls.Load(); n != 1 {
+		t.Errorf("MOUNT v3 EXPORT calls: got %d; want 1", n)
 	}
 }
 

@@ -944,22 +944,12 @@ func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 
 // serveFlagNames returns the names of the flags `serve` accepts, for
 // deploy_test.go to check the deployment files against. It reads them from
-// serveFlags.register, so it follows serve.go; pendingServeFlags adds those
-// announced for serve.go but not registered there yet.
+// serveFlags.register, so it follows serve.go.
 func serveFlagNames() []string {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var f serveFlags
 	f.register(fs)
 	var names []string
 	fs.VisitAll(func(fl *flag.Flag) { names = append(names, fl.Name) })
-	for _, n := range pendingServeFlags {
-		if fs.Lookup(n) == nil {
-			names = append(names, n)
-		}
-	}
 	return names
 }
-
-// pendingServeFlags are serve flags the deployment files use that
-// serve.go's register does not define yet; remove each once it does.
-var pendingServeFlags = []string{"config"}

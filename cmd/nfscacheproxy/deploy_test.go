@@ -1,0 +1,461 @@
+package main
+
+// Checks that the deployment files in deploy/ agree with the program and
+// with each other: flags exist, the configuration they carry validates,
+// and the config and cache paths match everywhere.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const deployDir = "../../deploy"
+
+// k8sDoc is one YAML document of deploy/k8s, generically decoded.
+type k8sDoc struct {
+	file string
+	obj  map[string]any
+}
+
+func (d k8sDoc) kind() string { s, _ := d.obj["kind"].(string); return s }
+func (d k8sDoc) name() string { s, _ := k8sDig(d.obj, "metadata", "name").(string); return s }
+
+// k8sDig walks maps by key and slices by int index; nil when a step is missing.
+func k8sDig(v any, keys ...any) any {
+	for _, k := range keys {
+		switch k := k.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			s, ok := v.([]any)
+			if !ok || k >= len(s) {
+				return nil
+			}
+			v = s[k]
+		}
+	}
+	return v
+}
+
+func k8sList(v any) []any { s, _ := v.([]any); return s }
+
+func k8sStr(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	}
+	return ""
+}
+
+func loadK8s(t *testing.T) []k8sDoc {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(deployDir, "k8s", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no deploy/k8s/*.yaml: %v", err)
+	}
+	var docs []k8sDoc
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		for {
+			var obj map[string]any
+			err := dec.Decode(&obj)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if obj == nil {
+				continue
+			}
+			docs = append(docs, k8sDoc{file: filepath.Base(f), obj: obj})
+		}
+	}
+	return docs
+}
+
+func findDoc(t *testing.T, docs []k8sDoc, kind, name string) k8sDoc {
+	t.Helper()
+	for _, d := range docs {
+		if d.kind() == kind && (name == "" || d.name() == name) {
+			return d
+		}
+	}
+	t.Fatalf("deploy/k8s: no %s %q", kind, name)
+	return k8sDoc{}
+}
+
+// checkServeArgv checks an argv of the form [BINARY] serve FLAGS… against
+// serveFlagNames and returns the flags' values (flag name → value; "" for
+// a bare boolean).
+func checkServeArgv(t *testing.T, where string, argv []string) map[string]string {
+	t.Helper()
+	if len(argv) > 0 && strings.HasSuffix(argv[0], "nfscacheproxy") {
+		argv = argv[1:]
+	}
+	if len(argv) == 0 || argv[0] != "serve" {
+		t.Errorf("%s: %q does not run the serve subcommand", where, argv)
+		return nil
+	}
+	known := serveFlagNames()
+	vals := map[string]string{}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if !strings.HasPrefix(a, "-") {
+			t.Errorf("%s: argument %q is not a flag (serve takes no positional arguments)", where, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !slices.Contains(known, name) {
+			t.Errorf("%s: flag -%s is not a serve flag (serve has %v)", where, name, known)
+			continue
+		}
+		if !hasVal && i+1 < len(argv) && !strings.HasPrefix(argv[i+1], "-") {
+			val = argv[i+1]
+			i++
+		}
+		vals[name] = val
+	}
+	return vals
+}
+
+// dockerfile is what the test reads from deploy/Dockerfile.
+type dockerfile struct {
+	entrypoint []string
+	volumes    []string
+	expose     []string
+	copies     []string // destinations of COPY
+}
+
+func readDockerfile(t *testing.T) dockerfile {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d dockerfile
+	var stages int
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		instr, rest, _ := strings.Cut(line, " ")
+		rest = strings.TrimSpace(rest)
+		switch strings.ToUpper(instr) {
+		case "FROM":
+			stages++
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(rest), &d.entrypoint); err != nil {
+				t.Fatalf("Dockerfile ENTRYPOINT %s: not the exec (JSON) form: %v", rest, err)
+			}
+		case "VOLUME":
+			d.volumes = append(d.volumes, strings.Fields(rest)...)
+		case "EXPOSE":
+			d.expose = append(d.expose, strings.Fields(rest)...)
+		case "COPY":
+			if f := strings.Fields(rest); len(f) > 0 {
+				d.copies = append(d.copies, f[len(f)-1])
+			}
+		}
+	}
+	if stages < 2 {
+		t.Errorf("Dockerfile: %d stages; want a multi-stage build", stages)
+	}
+	return d
+}
+
+// unitFile reads deploy/nfscacheproxy.service as key → values.
+func unitFile(t *testing.T) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(deployDir, "nfscacheproxy.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := map[string][]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '[' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Errorf("nfscacheproxy.service: line %q is not KEY=VALUE", line)
+			continue
+		}
+		u[k] = append(u[k], v)
+	}
+	return u
+}
+
+func portOf(t *testing.T, hostport string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(hostport)
+	n, err2 := strconv.Atoi(p)
+	if err != nil || err2 != nil {
+		t.Fatalf("%q: not HOST:PORT", hostport)
+	}
+	return n
+}
+
+// TestDeployConfigK8s checks the Kubernetes manifests: the embedded
+// configuration loads and validates, the container runs serve with real
+// flags, the config and cache paths match the ConfigMap, the
+// volumeClaimTemplate and the Dockerfile, and probes, ports, annotations
+// and services point at what the configuration serves.
+func TestDeployConfigK8s(t *testing.T) {
+	docs := loadK8s(t)
+	for _, d := range docs {
+		if d.kind() == "" || k8sStr(d.obj["apiVersion"]) == "" {
+			t.Errorf("%s: a document without apiVersion or kind", d.file)
+		}
+		if ns := k8sDig(d.obj, "metadata", "namespace"); ns != nil {
+			t.Errorf("%s: %s %s sets metadata.namespace %v; the manifests are namespace-agnostic", d.file, d.kind(), d.name(), ns)
+		}
+	}
+	df := readDockerfile(t)
+
+	sts := findDoc(t, docs, "StatefulSet", "")
+	pod := k8sDig(sts.obj, "spec", "template", "spec")
+	containers := k8sList(k8sDig(pod, "containers"))
+	if len(containers) != 1 {
+		t.Fatalf("StatefulSet: %d containers; want 1", len(containers))
+	}
+	c := containers[0]
+	var argv []string
+	for _, a := range append(k8sList(k8sDig(c, "command")), k8sList(k8sDig(c, "args"))...) {
+		argv = append(argv, k8sStr(a))
+	}
+	if k8sDig(c, "command") == nil { // args only: appended to the image's ENTRYPOINT
+		argv = append(slices.Clone(df.entrypoint), argv...)
+	}
+	if len(argv) > 0 && argv[0] != df.entrypoint[0] {
+		t.Errorf("StatefulSet command runs %q; the image has %q", argv[0], df.entrypoint[0])
+	}
+	flags := checkServeArgv(t, "StatefulSet container command/args", argv)
+	configPath := flags["config"]
+	if configPath == "" {
+		t.Fatalf("StatefulSet: no --config in %q", argv)
+	}
+	if want := checkServeArgv(t, "Dockerfile ENTRYPOINT", df.entrypoint)["config"]; configPath != want {
+		t.Errorf("StatefulSet --config %q; Dockerfile ENTRYPOINT has %q", configPath, want)
+	}
+
+	// Volumes: the ConfigMap at the config file's directory, the claim at cache.dir.
+	mounts := map[string]string{} // volume name → mountPath
+	for _, m := range k8sList(k8sDig(c, "volumeMounts")) {
+		mounts[k8sStr(k8sDig(m, "name"))] = k8sStr(k8sDig(m, "mountPath"))
+	}
+	var cmName, cmVolume string
+	for _, v := range k8sList(k8sDig(pod, "volumes")) {
+		if n := k8sStr(k8sDig(v, "configMap", "name")); n != "" {
+			cmName, cmVolume = n, k8sStr(k8sDig(v, "name"))
+		}
+	}
+	if mounts[cmVolume] != path.Dir(configPath) {
+		t.Errorf("ConfigMap volume %q mounted at %q; --config is %q", cmVolume, mounts[cmVolume], configPath)
+	}
+	cm := findDoc(t, docs, "ConfigMap", cmName)
+	text, ok := k8sDig(cm.obj, "data", path.Base(configPath)).(string)
+	if !ok {
+		t.Fatalf("ConfigMap %s: no data key %q", cmName, path.Base(configPath))
+	}
+	cfg, err := parseConfig([]byte(text))
+	if err != nil {
+		t.Fatalf("ConfigMap %s %s: %v", cmName, path.Base(configPath), err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("ConfigMap %s %s: Validate: %v", cmName, path.Base(configPath), err)
+	}
+	// And through LoadConfig, as the container reads it.
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(p, []byte(text), 0o644)
+	if c2, err := LoadConfig(p); err != nil || c2.Validate() != nil {
+		t.Fatalf("ConfigMap config via LoadConfig: %v", err)
+	}
+
+	claims := k8sList(k8sDig(sts.obj, "spec", "volumeClaimTemplates"))
+	if len(claims) != 1 {
+		t.Fatalf("StatefulSet: %d volumeClaimTemplates; want 1 (the cache)", len(claims))
+	}
+	claim := k8sStr(k8sDig(claims[0], "metadata", "name"))
+	if sc := k8sStr(k8sDig(claims[0], "spec", "storageClassName")); sc != "local-storage" {
+		t.Errorf("cache claim storageClassName %q; want local-storage", sc)
+	}
+	if cfg.Cache.Dir == "" || mounts[claim] != cfg.Cache.Dir {
+		t.Errorf("cache claim %q mounted at %q; cache.dir is %q", claim, mounts[claim], cfg.Cache.Dir)
+	}
+	if !slices.Contains(df.volumes, cfg.Cache.Dir) {
+		t.Errorf("Dockerfile VOLUME %v; cache.dir is %q", df.volumes, cfg.Cache.Dir)
+	}
+
+	// Ports, probes, annotations.
+	ports := map[string]int{} // name → containerPort
+	for _, pt := range k8sList(k8sDig(c, "ports")) {
+		ports[k8sStr(k8sDig(pt, "name"))], _ = strconv.Atoi(k8sStr(k8sDig(pt, "containerPort")))
+	}
+	metricsPort := portOf(t, cfg.Metrics.Listen)
+	nfsPort := portOf(t, cfg.Listen)
+	if ports["nfs"] != nfsPort || ports["metrics"] != metricsPort {
+		t.Errorf("container ports %v; the configuration serves nfs on %d and metrics on %d", ports, nfsPort, metricsPort)
+	}
+	if !cfg.Portmap.Enabled || ports["portmap-tcp"] != portOf(t, cfg.Portmap.Listen) || ports["portmap-udp"] != portOf(t, cfg.Portmap.Listen) {
+		t.Errorf("container ports %v; portmap %+v", ports, cfg.Portmap)
+	}
+	for probe, want := range map[string]string{"readinessProbe": "/readyz", "livenessProbe": "/healthz"} {
+		got := k8sStr(k8sDig(c, probe, "httpGet", "path"))
+		port := k8sStr(k8sDig(c, probe, "httpGet", "port"))
+		n, err := strconv.Atoi(port)
+		if err != nil { // a named port
+			n = ports[port]
+		}
+		if got != want || n != metricsPort {
+			t.Errorf("%s: GET %s on port %q; want %s on the metrics port %d", probe, got, port, want, metricsPort)
+		}
+	}
+	ann := k8sDig(sts.obj, "spec", "template", "metadata", "annotations")
+	if k8sStr(k8sDig(ann, "prometheus.io/scrape")) != "true" || k8sStr(k8sDig(ann, "prometheus.io/port")) != strconv.Itoa(metricsPort) || k8sStr(k8sDig(ann, "prometheus.io/path")) != "/metrics" {
+		t.Errorf("pod annotations %v; want prometheus.io/scrape \"true\", port %d, path /metrics", ann, metricsPort)
+	}
+
+	grace, _ := k8sDig(pod, "terminationGracePeriodSeconds").(int)
+	if time.Duration(grace)*time.Second <= cfg.DrainTimeout.Duration {
+		t.Errorf("terminationGracePeriodSeconds %d; want more than drain_timeout %v", grace, cfg.DrainTimeout)
+	}
+
+	// Services select the pods; target ports exist; the headless one governs.
+	podLabels, _ := k8sDig(sts.obj, "spec", "template", "metadata", "labels").(map[string]any)
+	var headless, client bool
+	for _, d := range docs {
+		if d.kind() != "Service" {
+			continue
+		}
+		for k, v := range k8sDig(d.obj, "spec", "selector").(map[string]any) {
+			if podLabels[k] != v {
+				t.Errorf("Service %s selects %s=%v; the pods have %v", d.name(), k, v, podLabels)
+			}
+		}
+		have := map[string]bool{}
+		for _, pt := range k8sList(k8sDig(d.obj, "spec", "ports")) {
+			target := k8sStr(k8sDig(pt, "targetPort"))
+			if _, ok := ports[target]; !ok {
+				t.Errorf("Service %s targets port %q; the container has %v", d.name(), target, ports)
+			}
+			have[k8sStr(k8sDig(pt, "port"))+"/"+k8sStr(k8sDig(pt, "protocol"))] = true
+		}
+		if k8sStr(k8sDig(d.obj, "spec", "clusterIP")) == "None" {
+			headless = true
+			if d.name() != k8sStr(k8sDig(sts.obj, "spec", "serviceName")) {
+				t.Errorf("headless Service %s; StatefulSet serviceName is %v", d.name(), k8sDig(sts.obj, "spec", "serviceName"))
+			}
+			continue
+		}
+		client = true
+		for _, want := range []string{"2049/TCP", "111/TCP", "111/UDP"} {
+			if !have[want] {
+				t.Errorf("Service %s: no port %s (has %v)", d.name(), want, have)
+			}
+		}
+		if k8sStr(k8sDig(d.obj, "spec", "sessionAffinity")) != "ClientIP" {
+			t.Errorf("Service %s: sessionAffinity %v; want ClientIP", d.name(), k8sDig(d.obj, "spec", "sessionAffinity"))
+		}
+	}
+	if !headless || !client {
+		t.Errorf("deploy/k8s: headless service %v, client service %v; want both", headless, client)
+	}
+}
+
+// TestDeployConfigDockerfile checks the image's entry point, volume and ports.
+func TestDeployConfigDockerfile(t *testing.T) {
+	df := readDockerfile(t)
+	flags := checkServeArgv(t, "Dockerfile ENTRYPOINT", df.entrypoint)
+	if flags["config"] != "/etc/nfscacheproxy/config.yaml" {
+		t.Errorf("ENTRYPOINT --config %q; want /etc/nfscacheproxy/config.yaml", flags["config"])
+	}
+	if !slices.Contains(df.copies, df.entrypoint[0]) {
+		t.Errorf("ENTRYPOINT runs %q, which no COPY puts there (%v)", df.entrypoint[0], df.copies)
+	}
+	if !slices.Equal(df.volumes, []string{"/var/cache/nfscacheproxy"}) {
+		t.Errorf("VOLUME %v; want [/var/cache/nfscacheproxy]", df.volumes)
+	}
+	for _, want := range []string{"2049", "111", "9102"} {
+		if !slices.ContainsFunc(df.expose, func(e string) bool { return e == want || strings.HasPrefix(e, want+"/") }) {
+			t.Errorf("EXPOSE %v: no %s", df.expose, want)
+		}
+	}
+	def := DefaultConfig()
+	for _, l := range []string{def.Listen, def.Portmap.Listen, def.Metrics.Listen} {
+		p := strconv.Itoa(portOf(t, l))
+		if !slices.ContainsFunc(df.expose, func(e string) bool { return e == p || strings.HasPrefix(e, p+"/") }) {
+			t.Errorf("EXPOSE %v: no default port %s", df.expose, p)
+		}
+	}
+}
+
+// TestDeployConfigSystemd checks the unit's ExecStart and directories
+// against serve's flags and the example configuration.
+func TestDeployConfigSystemd(t *testing.T) {
+	u := unitFile(t)
+	exec := u["ExecStart"]
+	if len(exec) != 1 {
+		t.Fatalf("ExecStart: %q; want one", exec)
+	}
+	argv := strings.Fields(exec[0])
+	if !path.IsAbs(argv[0]) {
+		t.Errorf("ExecStart binary %q is not absolute", argv[0])
+	}
+	flags := checkServeArgv(t, "systemd ExecStart", argv)
+	if conf := u["ConfigurationDirectory"]; len(conf) != 1 || flags["config"] != path.Join("/etc", conf[0], "config.yaml") {
+		t.Errorf("ExecStart --config %q; ConfigurationDirectory %q", flags["config"], conf)
+	}
+	example, err := LoadConfig(filepath.Join(deployDir, "nfscacheproxy.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cache := u["CacheDirectory"]; len(cache) != 1 || path.Join("/var/cache", cache[0]) != example.Cache.Dir {
+		t.Errorf("CacheDirectory %q; the example's cache.dir is %q", cache, example.Cache.Dir)
+	}
+	for key, want := range map[string]string{
+		"AmbientCapabilities":   "CAP_NET_BIND_SERVICE",
+		"CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
+		"StateDirectory":        "nfscacheproxy",
+		"NoNewPrivileges":       "yes",
+		"ProtectSystem":         "strict",
+	} {
+		if !slices.Contains(u[key], want) {
+			t.Errorf("%s: %q; want %q", key, u[key], want)
+		}
+	}
+	stop := u["TimeoutStopSec"]
+	if len(stop) != 1 {
+		t.Fatalf("TimeoutStopSec: %q; want one", stop)
+	}
+	if d, err := time.ParseDuration(stop[0]); err != nil || d <= example.DrainTimeout.Duration {
+		t.Errorf("TimeoutStopSec %s; want a duration above the example's drain_timeout %v", stop[0], example.DrainTimeout)
+	}
+}
