@@ -31,3 +31,12 @@ fuzz:
 
 vet:
 	$(GO) vet ./...
+
+# bench = the standard benchmark matrix: nfs-ganesha direct near and far, the
+# proxy cold and warm far, over an emulated 10ms-RTT WAN (user-space relay);
+# prints it and rewrites the matrix section of BENCHMARKS.md. Must run as
+# root (it starts rpcbind and nfs-ganesha, see scripts/deps.sh). About 2
+# minutes on 2 cores. Flags: make bench BENCHFLAGS='--rtt 40ms --concurrency 8'
+bench:
+	scripts/deps.sh
+	$(GO) run ./cmd/nfscacheproxy bench --matrix $(BENCHFLAGS)

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/bench"
+)
+
+const benchUsage = `Usage:
+  nfscacheproxy bench --target HOST:PORT:/EXPORT [flags]   drive one NFSv3 server
+  nfscacheproxy bench --matrix [flags]                     the standard matrix (as root: it starts nfs-ganesha)
+
+Workloads, and what one op is:
+%s
+Data sets are created once under /nfsbench in the export and kept.
+
+Flags:
+`
+
+// benchFlags are the flags of `bench`.
+type benchFlags struct {
+	target, host, export, metrics, label string
+	nfsPort, mountPort                   int
+	workloads                            string
+	size, bs                             string
+	p                                    bench.Params
+	jsonOut, matrix, quiet, privPort     bool
+	rtt                                  time.Duration
+	write                                string
+}
+
+func (f *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.target, "target", "", "server as HOST:PORT:/EXPORT (PORT serves NFS and MOUNT) or HOST:/EXPORT (portmapper)")
+	fs.StringVar(&f.host, "host", "", "server host (instead of --target)")
+	fs.IntVar(&f.nfsPort, "nfs-port", 0, "NFS port (0: portmapper; overrides --target)")
+	fs.IntVar(&f.mountPort, "mount-port", 0, "MOUNT port (0: the NFS port from --target, else portmapper)")
+	fs.StringVar(&f.export, "export", "", "export path (instead of --target)")
+	fs.StringVar(&f.metrics, "metrics", "", "the proxy's Prometheus URL, for upstream calls and bytes per client call and byte")
+	fs.StringVar(&f.label, "label", "", "name of this configuration in the report (default HOST:PORT)")
+	fs.StringVar(&f.workloads, "workloads", strings.Join(bench.Names(), ","), "comma-separated workloads to run")
+	fs.StringVar(&f.size, "size", "256MiB", "seqread/seqwrite total size")
+	fs.StringVar(&f.bs, "bs", "1MiB", "seqread/seqwrite block size")
+	fs.IntVar(&f.p.SeqFiles, "seq-files", 1, "seqread/seqwrite files (1: the workers share one file)")
+	fs.IntVar(&f.p.Files, "files", 2000, "stat: files")
+	fs.IntVar(&f.p.Entries, "entries", 5000, "list: directory entries")
+	fs.IntVar(&f.p.Listings, "listings", 8, "list: full listings")
+	fs.IntVar(&f.p.TreeEntries, "tree", 2000, "walk: about this many entries in the tree")
+	fs.IntVar(&f.p.SmallFiles, "smallfiles", 500, "smallfile: files created, written and removed")
+	fs.IntVar(&f.p.RandReads, "randreads", 2000, "randread: 4 KiB reads")
+	fs.IntVar(&f.p.Concurrency, "concurrency", 4, "workers (ops in flight)")
+	fs.IntVar(&f.p.Conns, "conns", 1, "TCP connections of the client")
+	fs.DurationVar(&f.p.Duration, "duration", 0, "bound each workload's timed run (0: none; mixed runs 5s)")
+	fs.Int64Var(&f.p.MaxOps, "ops", 0, "bound each workload's ops (0: none)")
+	fs.BoolVar(&f.privPort, "privileged-port", false, "bind a source port below 1024 (as root; for exports marked secure)")
+	fs.BoolVar(&f.jsonOut, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	fs.BoolVar(&f.matrix, "matrix", false, "run the standard matrix: ganesha direct near and far, the proxy cold and warm far (as root)")
+	fs.DurationVar(&f.rtt, "rtt", 10*time.Millisecond, "matrix: round trip the WAN relays add")
+	fs.StringVar(&f.write, "write", "", `matrix: Markdown file whose matrix section is replaced (default BENCHMARKS.md; "-": none)`)
+}
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f benchFlags
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		var wl strings.Builder
+		for _, w := range bench.Workloads() {
+			fmt.Fprintf(&wl, "  %-10s %s\n", w.Name, w.Doc)
+		}
+		fmt.Fprintf(stderr, benchUsage, wl.String())
+		fs.PrintDefaults()
+	}
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if f.p.Size, err = parseSize(f.size); err != nil {
+		return fmt.Errorf("size: %w", err)
+	}
+	bs, err := parseSize(f.bs)
+	if err != nil {
+		return fmt.Errorf("bs: %w", err)
+	}
+	f.p.BlockSize = int(bs)
+	var names []string
+	for _, n := range strings.Split(f.workloads, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	progress, tty := io.Writer(nil), false
+	if !f.quiet {
+		progress, tty = stderr, isTerminal(stderr)
+	}
+	if f.matrix {
+		return benchMatrix(ctx, &f, names, progress, tty, stdout)
+	}
+	target, err := f.parseTarget()
+	if err != nil {
+		return err
+	}
+	rep, err := bench.Run(ctx, bench.Options{
+		Target: target, Label: f.label, Workloads: names, Params: f.p,
+		Progress: progress, ProgressTTY: tty, PrivilegedPort: f.privPort,
+	})
+	if rep != nil && len(rep.Results) > 0 {
+		if perr := printReport(stdout, f.jsonOut, rep); perr != nil && err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
+func printReport(w io.Writer, asJSON bool, rep *bench.Report) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return bench.WriteTable(w, rep.Results)
+}
+
+// benchMatrix runs the matrix with this binary as the proxy.
+func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io.Writer, tty bool, stdout io.Writer) error {
+	if f.target != "" || f.host != "" {
+		return errors.New("matrix: --target/--host do not apply: the matrix starts its own upstream")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("matrix: must run as root (it starts nfs-ganesha and rpcbind)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("matrix: find own binary: %w", err)
+	}
+	m, err := bench.RunMatrix(ctx, bench.MatrixOptions{
+		Params: f.p, Workloads: names, RTT: f.rtt, Progress: progress, ProgressTTY: tty,
+		StartProxy: func(ctx context.Context, up bench.Target) (bench.Proxy, error) {
+			return bench.StartProxyProcess(ctx, bench.ProxyCommand{Path: exe, Upstream: up})
+		},
+	})
+	if m == nil || len(m.Runs) == 0 {
+		return err
+	}
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(m); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else if terr := m.WriteText(stdout); terr != nil && err == nil {
+		err = terr
+	}
+	if err != nil {
+		return err // a partial matrix is printed, never written
+	}
+	path := f.write
+	if path == "" {
+		path = "BENCHMARKS.md"
+	}
+	if path != "-" {
+		if err := bench.WriteSection(path, m.Markdown()); err != nil {
+			return err
+		}
+		fmt.Fprintf(progressOr(progress, stdout), "matrix written to %s\n", path)
+	}
+	return nil
+}
+
+func progressOr(p, w io.Writer) io.Writer {
+	if p != nil {
+		return p
+	}
+	return w
+}
+
+// parseTarget builds the target from --target and the separate flags.
+func (f *benchFlags) parseTarget() (bench.Target, error) {
+	t := bench.Target{Host: f.host, Export: f.export, MetricsURL: f.metrics}
+	if f.target != "" {
+		i := strings.Index(f.target, ":/")
+		if i <= 0 {
+			return t, fmt.Errorf("target: %q is not HOST:PORT:/EXPORT or HOST:/EXPORT", f.target)
+		}
+		hostPort := f.target[:i]
+		t.Export = f.target[i+1:]
+		t.Host = hostPort
+		if j := strings.LastIndex(hostPort, ":"); j >= 0 && !strings.HasSuffix(hostPort, "]") {
+			port, err := strconv.Atoi(hostPort[j+1:])
+			if err != nil || port <= 0 || port > 65535 {
+				return t, fmt.Errorf("target: bad port in %q", f.target)
+			}
+			t.Host, t.NFSPort, t.MountPort = strings.Trim(hostPort[:j], "[]"), port, port
+		}
+		if f.host != "" {
+			t.Host = f.host
+		}
+		if f.export != "" {
+			t.Export = f.export
+		}
+	}
+	if f.nfsPort != 0 {
+		t.NFSPort = f.nfsPort
+	}
+	if f.mountPort != 0 {
+		t.MountPort = f.mountPort
+	}
+	if t.Host == "" || t.Export == "" {
+		return t, errors.New("target: required: --target HOST:PORT:/EXPORT, or --host and --export")
+	}
+	return t, nil
+}
+
+// parseSize reads a byte count with an optional binary suffix: 4096, 64KiB,
+// 1MiB, 1G (K, M, G and the *iB forms are all powers of 1024).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q is not a size like 4096, 64KiB or 1GiB", s)
+	}
+	return n * mult, nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

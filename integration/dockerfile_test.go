@@ -1,0 +1,107 @@
+package integration
+
+import (
+	"bufio"
+	"debug/elf"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+)
+
+// TestDockerfileBuildSteps runs the Dockerfile's build step by hand (there
+// is no Docker engine here): the same `go build` command, then the image's
+// ENTRYPOINT (`serve --config FILE`) with a configuration file, in front of
+// ganesha; a client reads through it and /readyz answers.
+func TestDockerfileBuildSteps(t *testing.T) {
+	f, err := os.Open("../deploy/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var build string
+	var entry []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "RUN CGO_ENABLED=0 go build") {
+			build = strings.TrimSuffix(strings.TrimPrefix(line, "RUN "), " \\")
+		}
+		if strings.HasPrefix(line, "ENTRYPOINT ") {
+			for _, a := range strings.Split(strings.Trim(strings.TrimPrefix(line, "ENTRYPOINT "), "[]"), ",") {
+				entry = append(entry, strings.Trim(a, `"`))
+			}
+		}
+	}
+	if build == "" || len(entry) < 4 || entry[1] != "serve" || entry[2] != "--config" {
+		t.Fatalf("Dockerfile: build step %q, entrypoint %q; want a go build RUN line and serve --config", build, entry)
+	}
+	out := t.TempDir()
+	build = strings.ReplaceAll(build, "/out/", out+"/")
+	cmd := exec.Command("sh", "-c", build)
+	cmd.Dir = ".."
+	if o, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", build, err, o)
+	}
+	bin := filepath.Join(out, filepath.Base(entry[0]))
+	ef, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the image's binary is dynamically linked; distroless/static needs a static one")
+		}
+	}
+	ef.Close()
+
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	os.WriteFile(filepath.Join(g.Dir, "hello"), []byte("through the container's binary\n"), 0o644)
+	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
+	conf := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`listen: "127.0.0.1:%d"
+metrics: { listen: "127.0.0.1:%d" }
+cache: { dir: %q }
+upstream: { unprivileged_port: true }
+volumes:
+  - id: 1
+    upstream: "127.0.0.1:/export"
+    nfs_port: %d
+    mount_port: %d
+    squash: { root: false }
+`, port, mport, t.TempDir(), g.NFSPort, g.MountPort)), 0o644)
+	p := exec.Command(bin, append(entry[1:3], conf)...)
+	logs := &strings.Builder{}
+	p.Stdout, p.Stderr = logs, logs
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { p.Process.Kill(); p.Wait() }()
+	url := harness.LibNFSURL("127.0.0.1", port, port, "/export", "/hello")
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		out, _, err := harness.RunLibNFS(t.Context(), "nfs-cat", url)
+		if err == nil {
+			got = string(out)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nfs-cat through the binary: %v\n%s", err, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "through the container's binary\n" {
+		t.Fatalf("nfs-cat = %q", got)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", mport))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/readyz: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
