@@ -28,7 +28,7 @@ type Options struct {
 	// FRun, FCull, FStop are the same for free files (inodes).
 	FRun, FCull, FStop int
 	// Readahead is how many granules to prefetch ahead of a sequential
-	// reader: 0 means the default 8, a negative number turns it off.
+	// reader: 0 means the default 16, a negative number turns it off.
 	Readahead int
 	// MaxOpenObjects bounds the objects kept open (with a descriptor)
 	// while idle; default 1024.
@@ -50,7 +50,7 @@ type Options struct {
 
 const (
 	defaultGranule   = 256 << 10
-	defaultReadahead = 8
+	defaultReadahead = 16
 	maxReadahead     = 64
 )
 

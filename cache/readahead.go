@@ -83,7 +83,7 @@ func (s *Store) prefetchOne(ctx context.Context, o *object, coh Coherency, g int
 		if isReadahead {
 			s.ctr.readaheads.Add(1)
 		}
-		s.lead(ctx, o, fl, g, granuleLen(coh.Size, g, s.shift), fetch, true)
+		s.lead(ctx, o, fl, g, granuleLen(coh.Size, g, s.shift), fetch, false)
 	}
 	fl.release(s)
 }

@@ -28,6 +28,7 @@ Flags:
 
 // benchFlags are the flags of `bench`.
 type benchFlags struct {
+	proxyArgs                            string
 	target, host, export, metrics, label string
 	nfsPort, mountPort                   int
 	workloads                            string
@@ -39,6 +40,7 @@ type benchFlags struct {
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.proxyArgs, "proxy-args", "--actimeo=60s", "matrix: extra serve flags for the proxy (space-separated), e.g. the coherency settings of the deployment being modelled")
 	fs.StringVar(&f.target, "target", "", "server as HOST:PORT:/EXPORT (PORT serves NFS and MOUNT) or HOST:/EXPORT (portmapper)")
 	fs.StringVar(&f.host, "host", "", "server host (instead of --target)")
 	fs.IntVar(&f.nfsPort, "nfs-port", 0, "NFS port (0: portmapper; overrides --target)")
@@ -149,9 +151,12 @@ func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io
 	m, err := bench.RunMatrix(ctx, bench.MatrixOptions{
 		Params: f.p, Workloads: names, RTT: f.rtt, Progress: progress, ProgressTTY: tty,
 		StartProxy: func(ctx context.Context, up bench.Target) (bench.Proxy, error) {
-			return bench.StartProxyProcess(ctx, bench.ProxyCommand{Path: exe, Upstream: up})
+			return bench.StartProxyProcess(ctx, bench.ProxyCommand{Path: exe, Upstream: up, ExtraArgs: strings.Fields(f.proxyArgs)})
 		},
 	})
+	if m != nil && f.proxyArgs != "" {
+		m.Notes = append(m.Notes, "proxy started with serve flags: "+f.proxyArgs)
+	}
 	if m == nil || len(m.Runs) == 0 {
 		return err
 	}

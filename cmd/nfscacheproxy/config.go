@@ -124,13 +124,13 @@ type CacheConfig struct {
 	FCull int `yaml:"fcull"`
 	FStop int `yaml:"fstop"`
 	// readahead: granules fetched ahead of a sequential reader, 0..64;
-	// 0 turns readahead off. Default 8.
+	// 0 turns readahead off. Default 16.
 	Readahead int `yaml:"readahead"`
 }
 
 // UpstreamConfig is the `upstream:` section.
 type UpstreamConfig struct {
-	// conns: TCP connections to each upstream NFS server, 1..64. Default 2.
+	// conns: TCP connections to each upstream NFS server, 1..64. Default 4.
 	Conns int `yaml:"conns"`
 	// timeout: per attempt of an upstream call, > 0. Default 30s.
 	Timeout Duration `yaml:"timeout"`
@@ -237,9 +237,9 @@ func DefaultConfig() *Config {
 			Granule: 256 << 10,
 			BRun:    10, BCull: 7, BStop: 3,
 			FRun: 10, FCull: 7, FStop: 3,
-			Readahead: 8,
+			Readahead: 16,
 		},
-		Upstream: UpstreamConfig{Conns: 2, Timeout: Duration{30 * time.Second}, Retries: 2},
+		Upstream: UpstreamConfig{Conns: 4, Timeout: Duration{30 * time.Second}, Retries: 2},
 	}
 }
 

@@ -33,6 +33,7 @@ type serveFlags struct {
 	cacheDir      string
 	cacheMaxSize  string
 	coherency     string
+	actimeo       time.Duration
 	metricsListen string
 	portmap       bool
 	portmapListen string
@@ -46,7 +47,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", ":2049", "address to serve NFS and MOUNT on (both on one port)")
 	fs.UintVar(&f.volumeID, "volume-id", 1, "the volume the other volume flags apply to; part of every file handle: keep it stable, never reuse it (1-65535)")
 	fs.StringVar(&f.name, "name", "", "path clients mount (default: the upstream export path)")
-	fs.IntVar(&f.conns, "upstream-conns", 2, "TCP connections to each upstream")
+	fs.IntVar(&f.conns, "upstream-conns", 4, "TCP connections to each upstream")
 	fs.BoolVar(&f.readOnly, "read-only", false, "refuse every change to the volume with NFS3ERR_ROFS")
 	fs.BoolVar(&f.unprivPort, "upstream-unprivileged-port", false, "do not bind a source port below 1024 toward the upstream")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -55,6 +56,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "data cache directory (absolute); empty: no data cache")
 	fs.StringVar(&f.cacheMaxSize, "cache-max-size", "", "cap on cached bytes, e.g. 50GiB (default: only free-space limits)")
 	fs.StringVar(&f.coherency, "coherency", "", "coherency mode of the volume: ttl, cto or static")
+	fs.DurationVar(&f.actimeo, "actimeo", 0, "set the volume's acregmin, acregmax, acdirmin and acdirmax to this (like the Linux actimeo= mount option)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", ":9102", "address for /metrics, /healthz, /readyz; empty: off")
 	fs.BoolVar(&f.portmap, "portmap", false, "serve a portmapper so clients need no port options")
 	fs.StringVar(&f.portmapListen, "portmap-listen", ":111", "portmapper address (TCP and UDP)")
@@ -136,7 +138,7 @@ func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
 	if set["portmap-listen"] {
 		cfg.Portmap.Listen = f.portmapListen
 	}
-	volFlags := []string{"upstream", "upstream-nfs-port", "upstream-mount-port", "name", "read-only", "coherency"}
+	volFlags := []string{"upstream", "upstream-nfs-port", "upstream-mount-port", "name", "read-only", "coherency", "actimeo"}
 	if !slices.ContainsFunc(volFlags, func(n string) bool { return set[n] }) {
 		return nil
 	}
@@ -171,6 +173,10 @@ func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
 	}
 	if set["coherency"] {
 		v.Coherency.Mode = f.coherency
+	}
+	if set["actimeo"] {
+		d := Duration{f.actimeo}
+		v.Coherency.ACRegMin, v.Coherency.ACRegMax, v.Coherency.ACDirMin, v.Coherency.ACDirMax = d, d, d, d
 	}
 	return nil
 }
