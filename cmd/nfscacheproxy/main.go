@@ -21,6 +21,7 @@ Usage:
   nfscacheproxy serve --upstream HOST:/EXPORT [flags]   serve clients from an upstream NFSv3 export
   nfscacheproxy demo [flags]                            run an embedded upstream with the proxy in front of it
   nfscacheproxy bench [flags]                           measure an NFSv3 server, or the standard matrix (--matrix)
+  nfscacheproxy cache stats|check|cull|warm [flags]     inspect, verify, shrink or fill a cache directory
   nfscacheproxy help                                    this text
 
 Run "nfscacheproxy SUBCOMMAND -h" for a subcommand's flags.
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(ctx, args[1:], stdout, stderr)
+	case "cache":
+		err = cmdCache(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,77 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+)
+
+// TestCacheSubcommands: `cache warm` fills a running proxy's cache through
+// it, `cache stats` sees the objects beside the running proxy, and with
+// the proxy stopped `cache check` finds nothing wrong and `cache cull`
+// empties it.
+func TestCacheSubcommands(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	os.MkdirAll(filepath.Join(g.Dir, "tree/sub"), 0o755)
+	for i := 0; i < 5; i++ {
+		randomFile(t, filepath.Join(g.Dir, fmt.Sprintf("tree/sub/f%d", i)), 300_000)
+	}
+	randomFile(t, filepath.Join(g.Dir, "tree/top"), 100_000)
+	dir := t.TempDir()
+	port := freeLoopbackPort(t)
+	p := startBinary(t, g, port, "--cache-dir", dir)
+
+	out := run("cache", "warm", "--proxy", "127.0.0.1:"+strconv.Itoa(port), "tree")
+	if !strings.Contains(out, "warmed 6 files, 1600000 bytes") {
+		t.Fatalf("cache warm: %q; want 6 files, 1600000 bytes", out)
+	}
+	out = run("cache", "stats", "--dir", dir)
+	if totalObjects(out) != 6 {
+		t.Fatalf("cache stats beside the running proxy:\n%s\nwant 6 objects", out)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("proxy exit after SIGTERM: %v\n%s", err, p.log)
+	}
+	out = run("cache", "check", "--dir", dir)
+	if !strings.Contains(out, "objects 6,") || !strings.Contains(out, "bad records 0, bad granules 0") {
+		t.Fatalf("cache check: %q", out)
+	}
+	out = run("cache", "cull", "--dir", dir, "--to", "0")
+	if !strings.Contains(out, "culled 6 objects") {
+		t.Fatalf("cache cull --to 0: %q", out)
+	}
+	if out = run("cache", "stats", "--dir", dir); !strings.Contains(out, "graveyard: 0 entries") || totalObjects(out) != 0 {
+		t.Fatalf("cache stats after cull:\n%s\nwant 0 objects and an empty graveyard", out)
+	}
+}
+
+// totalObjects reads the objects column of `cache stats`' total line.
+func totalObjects(out string) int {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "total" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return -1
+}
