@@ -75,3 +75,36 @@ func totalObjects(out string) int {
 	}
 	return -1
 }
+
+// TestInvalidateCommand: on a static volume an upstream change stays
+// invisible until `cache invalidate` tells the running proxy to drop its
+// cached metadata.
+func TestInvalidateCommand(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	os.WriteFile(filepath.Join(g.Dir, "f"), []byte("one"), 0o644)
+	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
+	startBinary(t, g, port, "--coherency", "static", "--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport))
+	c := dialClient(t, "127.0.0.1", port, port, 0, 0)
+	fh := c.mustLookup(c.root(), "f")
+	if a, _ := c.getattr(fh); a.Size != 3 {
+		t.Fatalf("size %d; want 3", a.Size)
+	}
+	os.WriteFile(filepath.Join(g.Dir, "f"), []byte("second"), 0o644)
+	if a, _ := c.getattr(fh); a.Size != 3 {
+		t.Fatalf("static volume before invalidation: size %d; want the cached 3", a.Size)
+	}
+	out, err := exec.Command(bin, "cache", "invalidate", "--metrics", "http://127.0.0.1:"+strconv.Itoa(mport), "--volume", "1").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "invalidated 1 volume") {
+		t.Fatalf("cache invalidate: %v %s", err, out)
+	}
+	if a, _ := c.getattr(fh); a.Size != 6 {
+		t.Fatalf("after invalidation: size %d; want 6", a.Size)
+	}
+	if out, err := exec.Command(bin, "cache", "invalidate", "--metrics", "http://127.0.0.1:"+strconv.Itoa(mport), "--volume", "9").CombinedOutput(); err == nil {
+		t.Fatalf("invalidate of an unknown volume succeeded: %s", out)
+	}
+}

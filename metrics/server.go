@@ -106,6 +106,10 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // mounting elsewhere.
 func (s *Server) Handler() http.Handler { return s.mux }
 
+// Handle adds an operator endpoint (for example the proxy's cache
+// invalidation) beside the built-in ones. Call it before Serve.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // AddReadiness adds a check that must return nil for /readyz to pass. check
 // gets a context that ends after Options.ReadyTimeout or at Shutdown, and
 // should return when it ends. Names label the failures in the response.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -91,6 +92,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		return nil, err
 	}
 	a.registerMetrics()
+	a.mets.Handle("POST /admin/invalidate", http.HandlerFunc(a.serveInvalidate))
 
 	for _, addr := range []string{cfg.Listen, cfg.MountListen} {
 		if addr == "" {
@@ -281,6 +283,26 @@ func (a *app) close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// serveInvalidate drops the metadata caches of one volume (?volume=ID) or
+// of all: the explicit invalidation static volumes rely on. Cached data is
+// kept and revalidated against the fresh attributes on its next read.
+func (a *app) serveInvalidate(w http.ResponseWriter, r *http.Request) {
+	var n int
+	for _, vc := range a.cfg.Volumes {
+		if q := r.URL.Query().Get("volume"); q != "" && q != strconv.Itoa(vc.ID) {
+			continue
+		}
+		a.srv.Meta(uint16(vc.ID)).InvalidateAll(coherency.CauseExplicit)
+		a.log.Info("invalidated by request", "volume", vc.ID, "client", r.RemoteAddr)
+		n++
+	}
+	if n == 0 {
+		http.Error(w, "no such volume", http.StatusNotFound)
+		return
+	}
+	fmt.Fprintf(w, "invalidated %d volume(s)\n", n)
 }
 
 // reload applies what can change while serving: log level, and each

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,6 +26,9 @@ const cacheUsage = `Usage:
   nfscacheproxy cache cull --dir DIR --to SIZE     cull least recently used objects down to SIZE (proxy stopped)
   nfscacheproxy cache warm [--proxy HOST:PORT] [--export /PATH] PATH...
                                                    read files or trees through a running proxy, filling its cache
+  nfscacheproxy cache invalidate [--metrics URL] [--volume ID]
+                                                   make a running proxy drop its cached attributes, names and
+                                                   listings (all volumes, or one): for static volumes
 `
 
 func cmdCache(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -97,6 +101,31 @@ func cmdCache(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cerr
 	case "warm":
 		return cacheWarm(ctx, fs, args[1:], stdout)
+	case "invalidate":
+		base := fs.String("metrics", "http://127.0.0.1:9102", "the running proxy's metrics endpoint")
+		vol := fs.Int("volume", 0, "volume id; 0: every volume")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		u := strings.TrimRight(*base, "/") + "/admin/invalidate"
+		if *vol != 0 {
+			u += "?volume=" + strconv.Itoa(*vol)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("cache invalidate: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		fmt.Fprint(stdout, string(body))
+		return nil
 	}
 	fmt.Fprint(stderr, cacheUsage)
 	return fmt.Errorf("cache: unknown subcommand %q", args[0])
