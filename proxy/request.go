@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
@@ -49,7 +50,41 @@ func (req *request) resolve(fh *nfs3.FH) (*volume, nfs3.Stat) {
 		req.vol = v
 	}
 	*fh = ufh
+	if len(v.FSIDs) > 0 {
+		if st := req.checkFSID(v, ufh); st != nfs3.StatOK {
+			return nil, st
+		}
+	}
 	return v, nfs3.StatOK
+}
+
+// checkFSID makes sure ufh names an object of v's filesystems: from its
+// cached attributes (of any age: fsid never changes), or from a GETATTR
+// the first time the handle is seen.
+func (req *request) checkFSID(v *volume, ufh nfs3.FH) nfs3.Stat {
+	a, _, ok := v.meta.Attr(ufh)
+	if !ok {
+		var res nfs3.GetattrRes
+		if st := req.call(v, nfs3.ProcGetattr, &nfs3.GetattrArgs{Object: ufh}, &res); st != nfs3.StatOK {
+			return st
+		}
+		if res.Status != nfs3.StatOK {
+			return res.Status
+		}
+		a = res.Attr
+		if !slices.Contains(v.FSIDs, a.FSID) {
+			req.s.stats.foreignHandles.Add(1)
+			req.s.log.Warn("handle of another filesystem refused", "volume", v.ID, "fsid", a.FSID, "client", req.c.remote.String())
+			return nfs3.StatStale
+		}
+		v.meta.PutAttr(ufh, a)
+		return nfs3.StatOK
+	}
+	if !slices.Contains(v.FSIDs, a.FSID) {
+		req.s.stats.foreignHandles.Add(1)
+		return nfs3.StatStale
+	}
+	return nfs3.StatOK
 }
 
 // resolve2 resolves two handles that must lie in the same volume (RENAME,

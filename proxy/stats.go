@@ -11,19 +11,20 @@ import (
 const numNFSProcs = 22
 
 type serverStats struct {
-	connections atomic.Int64
-	inflight    atomic.Int64
-	garbage     atomic.Int64
-	authErrors  atomic.Int64
-	badRecords  atomic.Int64
-	panics      atomic.Int64
-	refused     atomic.Int64
-	drcHits     atomic.Int64
-	staleServed atomic.Int64
-	calls       [numNFSProcs]atomic.Int64
-	errors      [numNFSProcs]atomic.Int64
-	nanos       [numNFSProcs]atomic.Int64
-	mountCalls  atomic.Int64
+	connections    atomic.Int64
+	inflight       atomic.Int64
+	garbage        atomic.Int64
+	authErrors     atomic.Int64
+	badRecords     atomic.Int64
+	panics         atomic.Int64
+	refused        atomic.Int64
+	drcHits        atomic.Int64
+	staleServed    atomic.Int64
+	foreignHandles atomic.Int64
+	calls          [numNFSProcs]atomic.Int64
+	errors         [numNFSProcs]atomic.Int64
+	nanos          [numNFSProcs]atomic.Int64
+	mountCalls     atomic.Int64
 }
 
 // Lower-case procedure names for the Observer, computed once.
@@ -67,16 +68,17 @@ func (s *serverStats) observe(prog, proc uint32, d time.Duration, st nfs3.Stat) 
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
-	Connections int64 // open client connections
-	InFlight    int64 // requests being served
-	Garbage     int64 // requests answered GARBAGE_ARGS or dropped unparsed
-	AuthErrors  int64 // requests refused with AUTH_ERROR
-	BadRecords  int64 // connections closed for an oversized record
-	Panics      int64 // handler panics recovered
-	Refused     int64 // MNT or NFS calls refused by an export policy
-	DRCHits     int64 // retransmissions answered from the duplicate-request cache
-	StaleServed int64 // answers served from caches while the upstream was unreachable (serve-stale)
-	MountCalls  int64
+	Connections    int64 // open client connections
+	InFlight       int64 // requests being served
+	Garbage        int64 // requests answered GARBAGE_ARGS or dropped unparsed
+	AuthErrors     int64 // requests refused with AUTH_ERROR
+	BadRecords     int64 // connections closed for an oversized record
+	Panics         int64 // handler panics recovered
+	Refused        int64 // MNT or NFS calls refused by an export policy
+	DRCHits        int64 // retransmissions answered from the duplicate-request cache
+	StaleServed    int64 // answers served from caches while the upstream was unreachable (serve-stale)
+	ForeignHandles int64 // handles refused as STALE: their object lies outside the volume's filesystems
+	MountCalls     int64
 	// Calls, Errors and Nanos are indexed by NFSv3 procedure number;
 	// Errors counts replies whose status was not NFS3_OK.
 	Calls  [numNFSProcs]int64
@@ -87,16 +89,17 @@ type Stats struct {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Connections: s.stats.connections.Load(),
-		InFlight:    s.stats.inflight.Load(),
-		Garbage:     s.stats.garbage.Load(),
-		AuthErrors:  s.stats.authErrors.Load(),
-		BadRecords:  s.stats.badRecords.Load(),
-		Panics:      s.stats.panics.Load(),
-		Refused:     s.stats.refused.Load(),
-		DRCHits:     s.stats.drcHits.Load(),
-		StaleServed: s.stats.staleServed.Load(),
-		MountCalls:  s.stats.mountCalls.Load(),
+		Connections:    s.stats.connections.Load(),
+		InFlight:       s.stats.inflight.Load(),
+		Garbage:        s.stats.garbage.Load(),
+		AuthErrors:     s.stats.authErrors.Load(),
+		BadRecords:     s.stats.badRecords.Load(),
+		Panics:         s.stats.panics.Load(),
+		Refused:        s.stats.refused.Load(),
+		DRCHits:        s.stats.drcHits.Load(),
+		StaleServed:    s.stats.staleServed.Load(),
+		ForeignHandles: s.stats.foreignHandles.Load(),
+		MountCalls:     s.stats.mountCalls.Load(),
 	}
 	for i := range st.Calls {
 		st.Calls[i] = s.stats.calls[i].Load()

@@ -37,6 +37,11 @@ type Volume struct {
 	Data DataCache
 	// Failure says what clients see while the upstream is unreachable.
 	Failure Failure
+	// FSIDs, when set, are the upstream filesystem ids the volume's objects
+	// may have (the export root's, plus any it crosses into). A handle whose
+	// object has another fsid — one forged for another export of the same
+	// server — is NFS3ERR_STALE, checked before the call is forwarded.
+	FSIDs []uint64
 }
 
 // Failure is a volume's behaviour while its upstream does not answer.

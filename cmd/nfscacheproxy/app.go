@@ -16,6 +16,8 @@ import (
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/metrics"
 	"github.com/nfscacheproxy/nfscacheproxy/portmap"
 	"github.com/nfscacheproxy/nfscacheproxy/proxy"
@@ -160,12 +162,26 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 			AcDirMin: vc.Coherency.ACDirMin.Duration, AcDirMax: vc.Coherency.ACDirMax.Duration},
 		Failure: proxy.Failure{Soft: vc.Failure.Mode == "soft", SoftTimeout: vc.Failure.SoftTimeout.Duration, ServeStale: vc.Failure.ServeStale},
 	}
+	if !vc.CrossMounts {
+		ga, err := up.Getattr(dctx, &rootCred, &nfs3.GetattrArgs{Object: up.Root()})
+		if err != nil {
+			return proxy.Volume{}, nil, fmt.Errorf("getattr of the export root: %w", err)
+		}
+		if ga.Status != nfs3.StatOK {
+			return proxy.Volume{}, nil, fmt.Errorf("getattr of the export root: %w", ga.Status)
+		}
+		v.FSIDs = []uint64{ga.Attr.FSID}
+	}
 	if a.store != nil {
 		v.Data = proxy.StoreVolume(a.store, cache.VolumeKey{Server: host, Export: export, ID: uint16(vc.ID)})
 	}
 	a.mets.AddReadiness(fmt.Sprintf("volume %d upstream %s", vc.ID, vc.Upstream), up.Null)
 	return v, up, nil
 }
+
+// rootCred is the identity of the proxy's own calls (the export root's
+// attributes at start).
+var rootCred = rpc.Cred{Flavor: rpc.AuthSys, Machine: "nfscacheproxy"}
 
 // retriesOption maps the configuration's 0 = none to upstream's -1 = none.
 func retriesOption(n int) int {

@@ -175,6 +175,12 @@ type VolumeConfig struct {
 	Coherency CoherencyConfig `yaml:"coherency"`
 	// failure: what clients see while the upstream is unreachable.
 	Failure FailureConfig `yaml:"failure"`
+	// cross_mounts: serve objects of filesystems mounted below the export
+	// (upstream exports with crossmnt or nohide). When false, every handle
+	// a client presents must name an object on the export root's
+	// filesystem (fsid), so a handle forged for another export of the same
+	// server is NFS3ERR_STALE. Default false.
+	CrossMounts bool `yaml:"cross_mounts"`
 }
 
 // SquashConfig is a volume's `squash:` section.
