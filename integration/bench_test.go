@@ -6,20 +6,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/proxy"
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
-// benchPair is ganesha plus a proxy, with one client of each.
-type benchPair struct {
-	direct, proxied *nfsClient
+// benchSides are ganesha and two proxies in front of it, one client each:
+// "proxy" forwards every call (cto mode with attribute lifetimes of 1ns, no
+// data cache: the cost of the hop), "cached" is the default ttl mode with a
+// data cache.
+type benchSides struct {
+	direct, proxied, cached *nfsClient
 }
 
-func newBenchPair(b *testing.B) *benchPair {
-	b.Helper()
-	g := harness.StartGaneshaT(b, harness.GaneshaOptions{})
+func startBenchProxy(b *testing.B, g *harness.Ganesha, vol proxy.Volume) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	up, err := upstream.Dial(ctx, upstream.Options{Server: g.Host, Export: g.Export, NFSPort: g.NFSPort, MountPort: g.MountPort})
@@ -27,7 +30,8 @@ func newBenchPair(b *testing.B) *benchPair {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { up.Close() })
-	srv, err := proxy.New(proxy.Options{Volumes: []proxy.Volume{{ID: 1, Name: "/export", Upstream: up}}})
+	vol.ID, vol.Name, vol.Upstream = 1, "/export", up
+	srv, err := proxy.New(proxy.Options{Volumes: []proxy.Volume{vol}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,18 +41,33 @@ func newBenchPair(b *testing.B) *benchPair {
 	}
 	go srv.Serve(l)
 	b.Cleanup(func() { srv.Close() })
-	port := l.Addr().(*net.TCPAddr).Port
-	return &benchPair{
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func newBenchSides(b *testing.B) *benchSides {
+	b.Helper()
+	g := harness.StartGaneshaT(b, harness.GaneshaOptions{})
+	pass := startBenchProxy(b, g, proxy.Volume{Coherency: coherency.Options{Mode: coherency.ModeCTO,
+		AcRegMin: time.Nanosecond, AcRegMax: time.Nanosecond, AcDirMin: time.Nanosecond, AcDirMax: time.Nanosecond}})
+	store, err := cache.Open(cache.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	cached := startBenchProxy(b, g, proxy.Volume{Data: proxy.StoreVolume(store, cache.VolumeKey{Server: g.Host, Export: g.Export, ID: 1})})
+	return &benchSides{
 		direct:  dialClient(b, g.Host, g.NFSPort, g.MountPort, 0, 0),
-		proxied: dialClient(b, "127.0.0.1", port, port, 0, 0),
+		proxied: dialClient(b, "127.0.0.1", pass, pass, 0, 0),
+		cached:  dialClient(b, "127.0.0.1", cached, cached, 0, 0),
 	}
 }
 
 // BenchmarkDirectVsProxy measures GETATTR, LOOKUP, 1 MiB READ and 1 MiB
-// WRITE directly against ganesha and through the proxy (no data cache), one
-// client, one call at a time: the proxy's added latency per call.
+// WRITE directly against ganesha, through a proxy that forwards every call,
+// and through the default proxy with its caches; one client, one call at a
+// time, loopback.
 func BenchmarkDirectVsProxy(b *testing.B) {
-	p := newBenchPair(b)
+	p := newBenchSides(b)
 	data := make([]byte, 1<<20)
 	for i := range data {
 		data[i] = byte(i)
@@ -56,7 +75,7 @@ func BenchmarkDirectVsProxy(b *testing.B) {
 	for _, side := range []struct {
 		name string
 		c    *nfsClient
-	}{{"direct", p.direct}, {"proxy", p.proxied}} {
+	}{{"direct", p.direct}, {"proxy", p.proxied}, {"cached", p.cached}} {
 		c := side.c
 		f, st := c.create(c.root(), "bench-"+side.name, 0o644)
 		if st != nfs3.StatOK {

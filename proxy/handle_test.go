@@ -52,3 +52,15 @@ func FuzzSplitHandle(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkHandleWrapSplit(b *testing.B) {
+	v := &volume{Volume: Volume{ID: 3}}
+	ufh := make([]byte, 32)
+	b.ReportAllocs()
+	for b.Loop() {
+		fh, _ := v.wrap(ufh)
+		if _, _, ok := splitHandle(fh); !ok {
+			b.Fatal("split failed")
+		}
+	}
+}
