@@ -20,12 +20,16 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 )
 
+// binDir holds the binary buildBinary builds; TestMain removes it.
+var binDir string
+
 // buildBinary builds cmd/nfscacheproxy once per test binary run.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "nfscacheproxy-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "nfscacheproxy")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/nfscacheproxy/nfscacheproxy/cmd/nfscacheproxy").CombinedOutput()
 	if err != nil {

@@ -26,6 +26,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:2049", "address the proxy serves NFS and MOUNT on")
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9102", "address for /metrics; empty: off")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pmap := fs.Bool("portmap", false, "also serve the built-in portmapper on :111 (TCP and UDP), so clients need no port options; needs port 111 free (no system rpcbind)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,6 +56,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg.Log.Level = *logLevel
 	cfg.Cache.Dir = filepath.Join(tmp, "cache")
 	cfg.Upstream.UnprivilegedPort = true
+	if *pmap {
+		cfg.Portmap.Enabled, cfg.Portmap.Listen = true, ":111"
+	}
 	v := DefaultVolume()
 	v.ID, v.Upstream, v.NFSPort, v.MountPort = 1, "127.0.0.1:/export", up.Port(), up.Port()
 	v.Squash.Root = false
@@ -79,6 +83,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "\nMount it from a Linux client:\n  sudo mount -t nfs -o vers=3,proto=tcp,nolock,port=%d,mountport=%d %s:/export /mnt\n", port, port, host)
 		fmt.Fprintf(stdout, "or list it with libnfs:\n  nfs-ls 'nfs://%s/export?version=3&nfsport=%d&mountport=%d'\n", host, port, port)
+		if cfg.Portmap.Enabled {
+			fmt.Fprintf(stdout, "portmapper on %s: no port options needed:\n  nfs-ls nfs://%s/export\n  showmount -e %s\n", cfg.Portmap.Listen, host, host)
+		}
 		if cfg.Metrics.Listen != "" {
 			fmt.Fprintf(stdout, "metrics: curl http://%s/metrics\n", cfg.Metrics.Listen)
 		}

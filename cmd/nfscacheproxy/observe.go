@@ -49,65 +49,84 @@ func (a *app) registerMetrics() {
 			func(s proxy.Stats) float64 { return float64(s.StaleServed) }),
 	))
 
-	for i, up := range a.ups {
-		vol := strconv.Itoa(a.cfg.Volumes[i].ID)
-		reg.MustRegister(metrics.NewSnapshotCollector(up.Stats,
-			metrics.CounterVec("nfscacheproxy_upstream_calls_total", "Calls to the upstream, by volume and procedure.", []string{"volume", "proc"},
-				func(s upstream.Stats, emit func(float64, ...string)) {
-					for p, n := range s.ProcCalls {
-						if n > 0 {
-							emit(float64(n), vol, procName(p))
-						}
-					}
-				}),
-			metrics.GaugeVec("nfscacheproxy_upstream_in_flight", "Upstream calls waiting for a reply.", []string{"volume"},
-				func(s upstream.Stats, emit func(float64, ...string)) { emit(float64(s.InFlight), vol) }),
-			metrics.CounterVec("nfscacheproxy_upstream_retries_total", "Upstream call retries.", []string{"volume"},
-				func(s upstream.Stats, emit func(float64, ...string)) { emit(float64(s.Retries), vol) }),
-			metrics.CounterVec("nfscacheproxy_upstream_reconnects_total", "Upstream connections re-established.", []string{"volume"},
-				func(s upstream.Stats, emit func(float64, ...string)) { emit(float64(s.Reconnects), vol) }),
-			metrics.CounterVec("nfscacheproxy_upstream_errors_total", "Upstream calls that failed in transport.", []string{"volume"},
-				func(s upstream.Stats, emit func(float64, ...string)) { emit(float64(s.Errors), vol) }),
-			metrics.CounterVec("nfscacheproxy_upstream_read_bytes_total", "READ payload bytes fetched from the upstream.", []string{"volume"},
-				func(s upstream.Stats, emit func(float64, ...string)) { emit(float64(s.ReadBytes), vol) }),
-			metrics.CounterVec("nfscacheproxy_upstream_write_bytes_total", "WRITE payload bytes sent to the upstream.", []string{"volume"},
-				func(s upstream.Stats, emit func(float64, ...string)) { emit(float64(s.WriteBytes), vol) }),
-		))
-		meta := a.srv.Meta(uint16(a.cfg.Volumes[i].ID))
-		reg.MustRegister(metrics.NewSnapshotCollector(meta.Stats,
-			metrics.CounterVec("nfscacheproxy_meta_hits_total", "Metadata answers served from cache, by kind.", []string{"volume", "kind"},
-				func(s coherency.Stats, emit func(float64, ...string)) {
-					emit(float64(s.AttrHits), vol, "attr")
-					emit(float64(s.NameHits), vol, "name")
-					emit(float64(s.NegativeHits), vol, "negative_name")
-					emit(float64(s.ListingHits), vol, "listing")
-					emit(float64(s.AccessHits), vol, "access")
-					emit(float64(s.ReadlinkHits), vol, "readlink")
-				}),
-			metrics.CounterVec("nfscacheproxy_meta_misses_total", "Metadata lookups the cache could not answer, by kind.", []string{"volume", "kind"},
-				func(s coherency.Stats, emit func(float64, ...string)) {
-					emit(float64(s.AttrMisses), vol, "attr")
-					emit(float64(s.NameMisses), vol, "name")
-					emit(float64(s.ListingMisses), vol, "listing")
-					emit(float64(s.AccessMisses), vol, "access")
-					emit(float64(s.ReadlinkMisses), vol, "readlink")
-				}),
-			metrics.CounterVec("nfscacheproxy_meta_revalidations_total", "Attribute revalidations from upstream replies.", []string{"volume"},
-				func(s coherency.Stats, emit func(float64, ...string)) { emit(float64(s.AttrRevalidations), vol) }),
-			metrics.CounterVec("nfscacheproxy_meta_invalidations_total", "Metadata invalidations, by cause.", []string{"volume", "cause"},
-				func(s coherency.Stats, emit func(float64, ...string)) {
-					for c, n := range s.Invalidations {
-						emit(float64(n), vol, coherency.Cause(c).String())
-					}
-				}),
-			metrics.GaugeVec("nfscacheproxy_meta_entries", "Entries held by the metadata caches, by kind.", []string{"volume", "kind"},
-				func(s coherency.Stats, emit func(float64, ...string)) {
-					emit(float64(s.AttrEntries), vol, "attr")
-					emit(float64(s.NameEntries), vol, "name")
-					emit(float64(s.ListingPages), vol, "listing_page")
-				}),
-		))
+	// One collector per family for all volumes (a collector per volume
+	// would describe the same series twice), labelled by volume id.
+	type volStats struct {
+		id   string
+		up   upstream.Stats
+		meta coherency.Stats
 	}
+	snapshot := func() []volStats {
+		out := make([]volStats, len(a.ups))
+		for i, up := range a.ups {
+			id := a.cfg.Volumes[i].ID
+			out[i] = volStats{id: strconv.Itoa(id), up: up.Stats(), meta: a.srv.Meta(uint16(id)).Stats()}
+		}
+		return out
+	}
+	perVol := func(f func(v *volStats, emit func(float64, ...string))) func([]volStats, func(float64, ...string)) {
+		return func(vs []volStats, emit func(float64, ...string)) {
+			for i := range vs {
+				f(&vs[i], emit)
+			}
+		}
+	}
+	vol := []string{"volume"}
+	reg.MustRegister(metrics.NewSnapshotCollector(snapshot,
+		metrics.CounterVec("nfscacheproxy_upstream_calls_total", "Calls to the upstream, by volume and procedure.", []string{"volume", "proc"},
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				for p, n := range v.up.ProcCalls {
+					if n > 0 {
+						emit(float64(n), v.id, procName(p))
+					}
+				}
+			})),
+		metrics.GaugeVec("nfscacheproxy_upstream_in_flight", "Upstream calls waiting for a reply.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.InFlight), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_retries_total", "Upstream call retries.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Retries), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_reconnects_total", "Upstream connections re-established.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Reconnects), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_errors_total", "Upstream calls that failed in transport.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Errors), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_read_bytes_total", "READ payload bytes fetched from the upstream.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.ReadBytes), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_write_bytes_total", "WRITE payload bytes sent to the upstream.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.WriteBytes), v.id) })),
+		metrics.CounterVec("nfscacheproxy_meta_hits_total", "Metadata answers served from cache, by kind.", []string{"volume", "kind"},
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				s := &v.meta
+				emit(float64(s.AttrHits), v.id, "attr")
+				emit(float64(s.NameHits), v.id, "name")
+				emit(float64(s.NegativeHits), v.id, "negative_name")
+				emit(float64(s.ListingHits), v.id, "listing")
+				emit(float64(s.AccessHits), v.id, "access")
+				emit(float64(s.ReadlinkHits), v.id, "readlink")
+			})),
+		metrics.CounterVec("nfscacheproxy_meta_misses_total", "Metadata lookups the cache could not answer, by kind.", []string{"volume", "kind"},
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				s := &v.meta
+				emit(float64(s.AttrMisses), v.id, "attr")
+				emit(float64(s.NameMisses), v.id, "name")
+				emit(float64(s.ListingMisses), v.id, "listing")
+				emit(float64(s.AccessMisses), v.id, "access")
+				emit(float64(s.ReadlinkMisses), v.id, "readlink")
+			})),
+		metrics.CounterVec("nfscacheproxy_meta_revalidations_total", "Attribute revalidations from upstream replies.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.meta.AttrRevalidations), v.id) })),
+		metrics.CounterVec("nfscacheproxy_meta_invalidations_total", "Metadata invalidations, by cause.", []string{"volume", "cause"},
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				for c, n := range v.meta.Invalidations {
+					emit(float64(n), v.id, coherency.Cause(c).String())
+				}
+			})),
+		metrics.GaugeVec("nfscacheproxy_meta_entries", "Entries held by the metadata caches, by kind.", []string{"volume", "kind"},
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				emit(float64(v.meta.AttrEntries), v.id, "attr")
+				emit(float64(v.meta.NameEntries), v.id, "name")
+				emit(float64(v.meta.ListingPages), v.id, "listing_page")
+			})),
+	))
 
 	if a.store != nil {
 		c := func(name, help string, f func(cache.Stats) uint64) metrics.SnapshotMetric[cache.Stats] {
