@@ -22,7 +22,7 @@ func benchStore(b *testing.B, size int, opts Options) (*Store, *upstream, []byte
 	u := newUpstream(size, 1)
 	fh := []byte("benchmark-handle-0001")
 	p := make([]byte, size)
-	if _, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, 0, u.fetch); err != nil {
+	if _, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil {
 		b.Fatal(err)
 	}
 	settle(b, s)
@@ -32,7 +32,7 @@ func benchStore(b *testing.B, size int, opts Options) (*Store, *upstream, []byte
 func BenchmarkReadHit1MiB(b *testing.B) {
 	const size = 8 << 20
 	s, u, fh := benchStore(b, size, Options{})
-	ctx, coh, fetch := context.Background(), u.coh(), u.fetch
+	ctx, coh, fetch := context.Background(), u.coh(), FetcherFunc(u.fetch)
 	p := make([]byte, 1<<20)
 	calls := u.calls.Load()
 	b.SetBytes(1 << 20)
@@ -58,7 +58,7 @@ func BenchmarkReadHit4KiBRandom(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			const size = 64 << 20
 			s, u, fh := benchStore(b, size, Options{Paranoid: paranoid, Readahead: -1})
-			ctx, coh, fetch := context.Background(), u.coh(), u.fetch
+			ctx, coh, fetch := context.Background(), u.coh(), FetcherFunc(u.fetch)
 			offs := make([]int64, 4096)
 			r := rand.New(rand.NewPCG(1, 2))
 			for i := range offs {
@@ -87,7 +87,7 @@ func BenchmarkReadMiss1MiB(b *testing.B) {
 	}
 	defer s.Close()
 	u := newUpstream(1<<20, 3)
-	ctx, coh, fetch := context.Background(), u.coh(), u.fetch
+	ctx, coh, fetch := context.Background(), u.coh(), FetcherFunc(u.fetch)
 	p := make([]byte, 1<<20)
 	b.SetBytes(1 << 20)
 	b.ReportAllocs()

@@ -83,7 +83,7 @@ func TestReadStats(t *testing.T) {
 		readCheck(t, s, fhOf(i), newUpstream(testGranule, byte(i)), 0, testGranule)
 	}
 	u := newUpstream(2*testGranule, 9)
-	if _, err := s.ReadAt(t.Context(), other, fhOf(9), u.coh(), make([]byte, 2*testGranule), 0, u.fetch); err != nil {
+	if _, err := s.ReadAt(t.Context(), other, fhOf(9), u.coh(), make([]byte, 2*testGranule), 0, FetcherFunc(u.fetch)); err != nil {
 		t.Fatal(err)
 	}
 	settle(t, s)

@@ -214,7 +214,7 @@ func (s *Store) fetchGranule(ctx context.Context, fetch Fetcher, b []byte, off i
 	n := 0
 	for n < len(b) {
 		s.ctr.fetches.Add(1)
-		m, eof, err := fetch(ctx, b[n:], off+int64(n))
+		m, eof, err := fetch.Fetch(ctx, b[n:], off+int64(n))
 		m = max(0, min(m, len(b)-n))
 		n += m
 		switch {

@@ -113,7 +113,7 @@ func openTest(t testing.TB, opts Options) *Store {
 func readCheck(t testing.TB, s *Store, fh []byte, u *upstream, off int64, n int) {
 	t.Helper()
 	p := make([]byte, n)
-	got, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, off, u.fetch)
+	got, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, off, FetcherFunc(u.fetch))
 	if err != nil {
 		t.Fatalf("ReadAt(%d, %d): %v", off, n, err)
 	}

@@ -61,9 +61,20 @@ type Store struct {
 
 // Fetcher reads len(p) bytes at off from the upstream. p is granule
 // aligned and granule sized except at EOF (and when continuing after a
-// short read). It returns how many bytes it read and whether it reached
-// the end of the file.
-type Fetcher func(ctx context.Context, p []byte, off int64) (n int, eof bool, err error)
+// short read). Fetch returns how many bytes it read and whether it
+// reached the end of the file. It is an interface, not a func, so a caller
+// can pass a value it already holds and a cache hit allocates nothing.
+type Fetcher interface {
+	Fetch(ctx context.Context, p []byte, off int64) (n int, eof bool, err error)
+}
+
+// FetcherFunc adapts a function to Fetcher.
+type FetcherFunc func(ctx context.Context, p []byte, off int64) (n int, eof bool, err error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, p []byte, off int64) (int, bool, error) {
+	return f(ctx, p, off)
+}
 
 // Open opens (creating if needed) the cache at opts.Dir and takes its
 // lock. It reads no object: the index of objects for culling is built by

@@ -107,7 +107,7 @@ func TestUpstreamShorterThanCoherency(t *testing.T) {
 	coh := u.coh()
 	coh.Size = 3 * testGranule // stale attributes: the file shrank
 	p := make([]byte, 3*testGranule)
-	n, err := s.ReadAt(context.Background(), testVol, fhOf(4), coh, p, 0, u.fetch)
+	n, err := s.ReadAt(context.Background(), testVol, fhOf(4), coh, p, 0, FetcherFunc(u.fetch))
 	if err != nil || n != 2*testGranule {
 		t.Fatalf("ReadAt = %d, %v; want %d, nil", n, err, 2*testGranule)
 	}
@@ -345,7 +345,7 @@ func TestFetcherErrorIsReturned(t *testing.T) {
 	u := newUpstream(testGranule, 13)
 	boom := errors.New("upstream down")
 	u.err = boom
-	_, err := s.ReadAt(context.Background(), testVol, fhOf(13), u.coh(), make([]byte, 10), 0, u.fetch)
+	_, err := s.ReadAt(context.Background(), testVol, fhOf(13), u.coh(), make([]byte, 10), 0, FetcherFunc(u.fetch))
 	if !errors.Is(err, boom) {
 		t.Fatalf("ReadAt error = %v; want the fetcher's", err)
 	}

@@ -118,7 +118,7 @@ func TestFlightFromBeforeWriteIsNotJoined(t *testing.T) {
 	read := func(coh Coherency, want []byte) {
 		defer wg.Done()
 		p := make([]byte, testGranule)
-		if _, err := s.ReadAt(context.Background(), testVol, fh, coh, p, 0, u.fetch); err != nil {
+		if _, err := s.ReadAt(context.Background(), testVol, fh, coh, p, 0, FetcherFunc(u.fetch)); err != nil {
 			t.Error(err)
 		} else if !bytes.Equal(p, want) {
 			t.Errorf("read at version %d: wrong bytes", coh.Mtime.Sec)

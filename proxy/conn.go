@@ -3,10 +3,13 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -17,9 +20,19 @@ import (
 )
 
 // conn is one client connection.
+//
+// Resources: an idle connection holds its goroutine, a 4 KiB read buffer and
+// nothing else: no in-flight slot of the server and no record buffer. A
+// record buffer is taken when a record's mark arrives and grows with the
+// bytes that arrive, never ahead of them, so a client that announces a large
+// record and stalls holds only what it sent. The server's global slot is
+// taken once a whole record is in, so idle or stalled connections cannot
+// starve the others. The read deadline (IdleTimeout) runs from the wait for
+// a record mark and again from the mark to the record's last byte.
 type conn struct {
 	s      *Server
 	nc     net.Conn
+	br     *bufio.Reader
 	remote netip.AddrPort
 	slots  chan struct{} // per-connection in-flight bound
 	wg     sync.WaitGroup
@@ -27,8 +40,12 @@ type conn struct {
 	writeMu sync.Mutex // serialises replies onto nc
 }
 
+// readBufferSize is the connection's read buffer. Bigger reads (the body of
+// a WRITE) go straight from the socket into the record buffer.
+const readBufferSize = 4 << 10
+
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, slots: make(chan struct{}, s.opts.PerConnLimit)}
+	c := &conn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), slots: make(chan struct{}, s.opts.PerConnLimit)}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = ta.AddrPort()
 		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
@@ -46,42 +63,114 @@ func (c *conn) serve() {
 		c.wg.Wait()
 	}()
 	log := c.s.log.With("client", c.remote.String())
-	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
-		// Take the slots before reading, so a client at its bound is not
-		// read from (TCP pushes back) and we never hold a record we cannot
-		// start.
+		// Take a slot of the connection before reading, so a client at its
+		// bound is not read from (TCP pushes back).
 		select {
 		case c.slots <- struct{}{}:
 		case <-c.s.ctx.Done():
 			return
 		}
-		select {
-		case c.s.global <- struct{}{}:
-		case <-c.s.ctx.Done():
-			<-c.slots
-			return
-		}
-		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
-		bp := recordPool.Get().(*[]byte)
-		rec, err := rpc.ReadRecord(br, *bp, c.s.opts.MaxRecord)
+		bp, err := c.readRecord()
 		if err != nil {
-			recordPool.Put(bp)
-			<-c.s.global
 			<-c.slots
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				log.Debug("connection closed", "err", err)
+			switch {
+			case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				c.s.connStats.idleClosed.Add(1)
+				log.Debug("connection closed: idle or stalled", "idle_timeout", c.s.opts.IdleTimeout)
+			default:
 				if errors.Is(err, rpc.ErrRecordTooLarge) {
 					c.s.stats.badRecords.Add(1)
 				}
+				log.Debug("connection closed", "err", err)
 			}
 			return
 		}
-		*bp = rec
+		// The global slot is taken only now, with a whole record in hand:
+		// while the server is at its bound, each connection holds at most
+		// this one record.
+		select {
+		case c.s.global <- struct{}{}:
+		case <-c.s.ctx.Done():
+			recordPool.Put(bp)
+			<-c.slots
+			return
+		}
 		c.wg.Add(1)
 		c.s.stats.inflight.Add(1)
 		go c.handle(bp)
 	}
+}
+
+// lastFragment is the record mark bit of a record's last fragment.
+const lastFragment = 1 << 31
+
+// readRecord reads one record into a buffer from recordPool. It returns
+// io.EOF when the connection ends between records.
+func (c *conn) readRecord() (*[]byte, error) {
+	idle := c.s.opts.IdleTimeout
+	c.nc.SetReadDeadline(time.Now().Add(idle))
+	var mark [4]byte
+	if _, err := io.ReadFull(c.br, mark[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("proxy: read record mark: %w", err)
+		}
+		return nil, err
+	}
+	// The record has begun: the rest of it gets its own IdleTimeout.
+	c.nc.SetReadDeadline(time.Now().Add(idle))
+	bp := recordPool.Get().(*[]byte)
+	buf, err := readFragments(c.br, mark, (*bp)[:0], c.s.opts.MaxRecord)
+	*bp = buf
+	if err != nil {
+		recordPool.Put(bp)
+		return nil, err
+	}
+	return bp, nil
+}
+
+// readFragments reads the record (RFC 5531 §11 record marking, any number of
+// fragments, at most limit bytes) whose first fragment mark has been read, and
+// appends it to buf. The buffer grows with the bytes that arrive, doubling,
+// never with the size a mark announces, so it is at most twice what the
+// client sent (or the buffer it started with).
+func readFragments(r io.Reader, mark [4]byte, buf []byte, limit int) ([]byte, error) {
+	for {
+		h := binary.BigEndian.Uint32(mark[:])
+		n := int(h &^ lastFragment)
+		if len(buf)+n > limit {
+			return buf, fmt.Errorf("%w: %d > %d", rpc.ErrRecordTooLarge, len(buf)+n, limit)
+		}
+		for n > 0 {
+			if len(buf) == cap(buf) {
+				nb := make([]byte, len(buf), len(buf)+min(n, max(cap(buf), 4096)))
+				copy(nb, buf)
+				buf = nb
+			}
+			k := min(n, cap(buf)-len(buf))
+			start := len(buf)
+			buf = buf[:start+k]
+			if _, err := io.ReadFull(r, buf[start:]); err != nil {
+				return buf, fmt.Errorf("proxy: read fragment: %w", unexpected(err))
+			}
+			n -= k
+		}
+		if h&lastFragment != 0 {
+			return buf, nil
+		}
+		if _, err := io.ReadFull(r, mark[:]); err != nil {
+			return buf, fmt.Errorf("proxy: read fragment mark: %w", unexpected(err))
+		}
+	}
+}
+
+// unexpected turns io.EOF inside a record into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // handle serves one request and writes its reply.
@@ -109,6 +198,10 @@ func (c *conn) handle(bp *[]byte) {
 	if err != nil {
 		// A client that does not read its replies loses its connection;
 		// closing wakes the reader.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.s.connStats.writeTimeouts.Add(1)
+			c.s.log.Debug("connection closed: reply not read", "client", c.remote.String(), "write_timeout", c.s.opts.WriteTimeout)
+		}
 		c.nc.Close()
 	}
 }
@@ -183,8 +276,10 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 		return true
 	}
 
-	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.opts.RequestTimeout)
-	defer cancel()
+	// The request runs under the server's context; RequestTimeout bounds
+	// each upstream call (request.call), so a request answered from the
+	// caches sets up no timer.
+	ctx := c.s.ctx
 	if nonIdempotent(h.Prog, h.Proc) {
 		start := time.Now()
 		e, owner := c.s.drc.begin(makeDRCKey(c.remote.Addr(), h.XID, h.Proc, rec[r.Offset():]), start)
@@ -213,10 +308,12 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 
 // run executes handler and leaves the reply in w (from mark on).
 func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request, *xdr.Reader, *xdr.Writer) error, r *xdr.Reader, w *xdr.Writer, mark int) bool {
-	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred}
+	// The reader moves into the request (on the heap anyway), so the
+	// caller's stays on its stack.
+	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r}
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
 	start := time.Now()
-	err := handler(req, r, w)
+	err := handler(req, &req.r, w)
 	d := time.Since(start)
 	c.s.stats.observe(h.Prog, h.Proc, d, req.status)
 	c.s.observe(h.Prog, h.Proc, d, err == nil && req.status == nfs3.StatOK)

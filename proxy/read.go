@@ -8,6 +8,7 @@ import (
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
@@ -26,17 +27,24 @@ func read(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		return errGarbage
 	}
 	a.Count = min(a.Count, uint32(req.s.opts.MaxIO))
-	var res nfs3.ReadRes
 	v, st := req.resolve(&a.File)
+	if st == nfs3.StatOK && v.Data != nil && req.readCached(v, &a, w) {
+		return nil
+	}
+	if st == nfs3.StatOK && req.unreachable {
+		st = upstreamDown(v)
+	}
+	req.readForward(v, a, st, w)
+	return nil
+}
+
+// readForward answers a READ the cache did not serve: forwarded, or with
+// status st when that is not OK. (A separate function, so that only this
+// path pays for arguments and results on the heap.)
+func (req *request) readForward(v *volume, a nfs3.ReadArgs, st nfs3.Stat, w *xdr.Writer) {
+	var res nfs3.ReadRes
 	if st == nfs3.StatOK {
-		if v.Data != nil && req.readCached(v, &a, w) {
-			return nil
-		}
-		if req.unreachable {
-			st = upstreamDown(v)
-		} else {
-			st = req.forward(v, &a, &res)
-		}
+		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.ReadRes{Status: st}
@@ -46,7 +54,6 @@ func read(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	req.status = res.Status
 	res.Encode(w)
-	return nil
 }
 
 // notePostOp records post-op attributes of a forwarded call.
@@ -55,6 +62,41 @@ func (req *request) notePostOp(v *volume, fh nfs3.FH, p nfs3.PostOpAttr, st nfs3
 	if st == nfs3.StatStale {
 		req.stale(v, fh)
 	}
+}
+
+// fetcher fetches granules of one file for the data cache, with the
+// credential of the reader that caused the fetch. It lives in the request
+// (no allocation on a cache hit) and owns a copy of the handle, because
+// readahead may use it after the request's buffers are reused.
+type fetcher struct {
+	v     *volume
+	cred  rpc.Cred
+	coh   cache.Coherency
+	fhLen int
+	fh    [nfs3.FHSize]byte
+}
+
+var _ cache.Fetcher = (*fetcher)(nil)
+
+// Fetch implements cache.Fetcher: one upstream READ, whose post-op
+// attributes must still be the version being cached.
+func (f *fetcher) Fetch(ctx context.Context, p []byte, off int64) (int, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.v.fetchTimeout)
+	defer cancel()
+	fh := nfs3.FH(f.fh[:f.fhLen])
+	ra := nfs3.ReadArgs{File: fh, Offset: uint64(off), Count: uint32(len(p))}
+	var rr nfs3.ReadRes
+	if err := f.v.Upstream.Call(ctx, &f.cred, nfs3.ProcRead, &ra, &rr); err != nil {
+		return 0, false, err
+	}
+	if rr.Status != nfs3.StatOK {
+		return 0, false, rr.Status
+	}
+	if rr.Attr.Set && coherencyOf(&rr.Attr.Attr) != f.coh {
+		f.v.meta.PutAttr(fh, rr.Attr.Attr)
+		return 0, false, errChanged
+	}
+	return copy(p, rr.Data), rr.EOF, nil
 }
 
 // readCached tries the data cache; false means "forward instead" and
@@ -77,33 +119,6 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	} else if !permits(&attr, &req.cred, permRead) {
 		return false // let the upstream decide (and say ACCES)
 	}
-	if a.Offset >= attr.Size || a.Count == 0 {
-		req.encodeRead(w, &attr, nil, a.Offset >= attr.Size)
-		return true
-	}
-	count := int(min(uint64(a.Count), attr.Size-a.Offset))
-	coh := coherencyOf(&attr)
-	fh := a.File
-	cred := req.cred
-	var fetch cache.Fetcher = func(ctx context.Context, p []byte, off int64) (int, bool, error) {
-		ra := nfs3.ReadArgs{File: fh, Offset: uint64(off), Count: uint32(len(p))}
-		var rr nfs3.ReadRes
-		if err := v.Upstream.Call(ctx, &cred, nfs3.ProcRead, &ra, &rr); err != nil {
-			return 0, false, err
-		}
-		if rr.Status != nfs3.StatOK {
-			return 0, false, rr.Status
-		}
-		if rr.Attr.Set {
-			if coherencyOf(&rr.Attr.Attr) != coh {
-				v.meta.PutAttr(fh, rr.Attr.Attr)
-				return 0, false, errChanged
-			}
-		}
-		return copy(p, rr.Data), rr.EOF, nil
-	}
-
-	// Encode the reply head, then let the cache fill the payload in place.
 	mark := w.Len()
 	w.Uint32(uint32(nfs3.StatOK))
 	post := nfs3.PostOpAttr{Set: true, Attr: attr}
@@ -112,34 +127,37 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	w.Uint32(0) // count
 	w.Uint32(0) // eof
 	w.Uint32(0) // opaque length
+	if a.Offset >= attr.Size || a.Count == 0 {
+		if a.Offset >= attr.Size {
+			binary.BigEndian.PutUint32(w.Buf[countAt+4:], 1)
+		}
+		req.status = nfs3.StatOK
+		return true
+	}
+	count := int(min(uint64(a.Count), attr.Size-a.Offset))
+
+	f := &req.fetch
+	f.v, f.cred, f.coh, f.fhLen = v, req.cred, coherencyOf(&attr), copy(f.fh[:], a.File)
+	// The cache fills the payload in place, after the reply head.
 	start := w.Len()
 	w.Buf = slices.Grow(w.Buf, count+3)[:start+count]
-	n, err := v.Data.ReadAt(req.ctx, fh, coh, w.Buf[start:start+count], int64(a.Offset), fetch)
+	n, err := v.Data.ReadAt(req.ctx, f.fh[:f.fhLen], f.coh, w.Buf[start:start+count], int64(a.Offset), f)
 	if err != nil {
 		w.Buf = w.Buf[:mark]
 		// Forward instead: the client gets the upstream's own answer.
 		if st, ok := err.(nfs3.Stat); ok && st == nfs3.StatStale {
-			req.stale(v, fh)
+			req.stale(v, a.File)
 		}
 		return false
 	}
-	eof := a.Offset+uint64(n) >= attr.Size
-	w.Buf = w.Buf[:start+n]
-	w.Buf = append(w.Buf, zeroPad[:(4-n&3)&3]...)
+	w.Buf = append(w.Buf[:start+n], zeroPad[:(4-n&3)&3]...)
 	binary.BigEndian.PutUint32(w.Buf[countAt:], uint32(n))
-	if eof {
+	if a.Offset+uint64(n) >= attr.Size {
 		binary.BigEndian.PutUint32(w.Buf[countAt+4:], 1)
 	}
 	binary.BigEndian.PutUint32(w.Buf[countAt+8:], uint32(n))
 	req.status = nfs3.StatOK
 	return true
-}
-
-// encodeRead writes a successful READ reply with data.
-func (req *request) encodeRead(w *xdr.Writer, attr *nfs3.Fattr3, data []byte, eof bool) {
-	res := nfs3.ReadRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: *attr}, Count: uint32(len(data)), EOF: eof, Data: data}
-	req.status = nfs3.StatOK
-	res.Encode(w)
 }
 
 var zeroPad [4]byte

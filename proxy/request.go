@@ -27,6 +27,8 @@ type request struct {
 	// unreachable is set when an upstream call failed in transport (not
 	// with an NFS status): the condition serve-stale answers.
 	unreachable bool
+	fetch       fetcher    // the data cache's fetcher for this request's READ
+	r           xdr.Reader // the arguments
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place
@@ -120,12 +122,12 @@ func (req *request) forward(v *volume, args xdr.Encoder, res xdr.Decoder) nfs3.S
 
 // call sends proc upstream with the caller's (squashed) credential.
 func (req *request) call(v *volume, proc uint32, args xdr.Encoder, res xdr.Decoder) nfs3.Stat {
-	ctx := req.ctx
+	timeout := req.s.opts.RequestTimeout
 	if v.Failure.Soft {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, v.Failure.SoftTimeout)
-		defer cancel()
+		timeout = min(timeout, v.Failure.SoftTimeout)
 	}
+	ctx, cancel := context.WithTimeout(req.ctx, timeout)
+	defer cancel()
 	if err := v.Upstream.Call(ctx, &req.cred, proc, args, res); err != nil {
 		req.unreachable = true
 		st := upstreamStatus(err)

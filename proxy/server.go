@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -21,7 +22,8 @@ type Options struct {
 	PerConnLimit   int           // requests in flight per connection (default 64)
 	GlobalLimit    int           // requests in flight across the server (default 1024)
 	WriteTimeout   time.Duration // a reply that cannot be written in this time closes the connection (default 60s)
-	IdleTimeout    time.Duration // a connection with no request for this long is closed (default 15m)
+	IdleTimeout    time.Duration // a connection with no request for this long, or a record not complete this long after its mark, is closed (default 15m)
+	MaxConns       int           // open client connections; more are accepted and closed at once (default 4096)
 	RequestTimeout time.Duration // upstream work for one request (default 5m)
 	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
@@ -53,6 +55,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 15 * time.Minute
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = 4096
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 5 * time.Minute
@@ -96,6 +101,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("proxy: PerConnLimit: %d < 1", o.PerConnLimit)
 	case o.GlobalLimit < o.PerConnLimit:
 		return fmt.Errorf("proxy: GlobalLimit: %d < PerConnLimit", o.GlobalLimit)
+	case o.MaxConns < 1:
+		return fmt.Errorf("proxy: MaxConns: %d < 1", o.MaxConns)
+	case o.WriteTimeout < 0 || o.IdleTimeout < 0 || o.RequestTimeout < 0:
+		return errors.New("proxy: WriteTimeout, IdleTimeout, RequestTimeout: negative")
 	}
 	return nil
 }
@@ -110,6 +119,13 @@ type Server struct {
 	mounts mountTable
 	drc    *drc
 	stats  serverStats
+	// connStats counts connections closed by the server's own bounds.
+	connStats struct {
+		rejected      atomic.Int64
+		idleClosed    atomic.Int64
+		writeTimeouts atomic.Int64
+		lastRejectLog atomic.Int64 // unix nanoseconds of the last "too many connections" line
+	}
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // listeners, connections, requests
@@ -142,6 +158,10 @@ func New(opts Options) (*Server, error) {
 		v, err := newVolume(opts.Volumes[i])
 		if err != nil {
 			return nil, err
+		}
+		v.fetchTimeout = opts.RequestTimeout
+		if v.Failure.Soft {
+			v.fetchTimeout = min(v.fetchTimeout, v.Failure.SoftTimeout)
 		}
 		s.vols[v.ID] = v
 		s.byName[v.Name] = v
@@ -186,13 +206,19 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 func (s *Server) startConn(nc net.Conn) {
-	c := newConn(s, nc)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
+	if len(s.conns) >= s.opts.MaxConns {
+		s.mu.Unlock()
+		nc.Close()
+		s.rejectedConn(nc.RemoteAddr())
+		return
+	}
+	c := newConn(s, nc)
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -205,6 +231,34 @@ func (s *Server) startConn(nc net.Conn) {
 		s.mu.Unlock()
 		s.stats.connections.Add(-1)
 	}()
+}
+
+// rejectedConn counts a connection closed for MaxConns and logs it, at most
+// once a second.
+func (s *Server) rejectedConn(remote net.Addr) {
+	n := s.connStats.rejected.Add(1)
+	now := time.Now().UnixNano()
+	last := s.connStats.lastRejectLog.Load()
+	if now-last < int64(time.Second) || !s.connStats.lastRejectLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("too many connections: closing new ones", "client", remote.String(), "max_conns", s.opts.MaxConns, "rejected_total", n)
+}
+
+// ConnStats counts connections the server closed because of its own bounds.
+type ConnStats struct {
+	Rejected      int64 // accepted and closed at once: MaxConns were open
+	IdleClosed    int64 // no record, or no end of a started record, within IdleTimeout
+	WriteTimeouts int64 // a reply could not be written within WriteTimeout
+}
+
+// ConnStats returns a snapshot of the connection counters.
+func (s *Server) ConnStats() ConnStats {
+	return ConnStats{
+		Rejected:      s.connStats.rejected.Load(),
+		IdleClosed:    s.connStats.idleClosed.Load(),
+		WriteTimeouts: s.connStats.writeTimeouts.Load(),
+	}
 }
 
 // Close stops accepting, closes every connection, cancels requests in flight

@@ -64,6 +64,9 @@ type volume struct {
 	root nfs3.FH          // proxy handle of the upstream root
 	meta *coherency.Cache // attributes, names, listings, ACCESS, READLINK
 	live atomic.Pointer[liveAccess]
+	// fetchTimeout bounds one data-cache fetch (Options.RequestTimeout,
+	// or the soft timeout).
+	fetchTimeout time.Duration
 }
 
 // liveAccess is the part of a volume's configuration that can change while
