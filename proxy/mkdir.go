@@ -5,33 +5,12 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// mkdir serves NFSPROC3_MKDIR: forwarded with the caller's credential; the
-// new name and object go into the caches.
+// mkdir serves NFSPROC3_MKDIR (see serveCreate).
 func mkdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.MkdirArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	var res nfs3.MkdirRes
-	where := a.Where
-	v, st := req.resolve(&a.Where.Dir)
-	if st == nfs3.StatOK {
-		st = req.writable(v)
-	}
-	if st == nfs3.StatOK {
-		st = req.forward(v, &a, &res)
-	}
-	if st != nfs3.StatOK {
-		res = nfs3.MkdirRes{Status: st}
-	}
-	if v != nil {
-		where.Dir = a.Where.Dir
-		req.afterCreate(v, &where, res.Status, res.Obj, res.ObjAttr, res.DirWcc)
-		if res.Status == nfs3.StatOK {
-			req.wrapPostOpFH(v, &res.Obj)
-		}
-	}
-	req.status = res.Status
-	res.Encode(w)
+	req.serveCreate(&a, &a.Where, w)
 	return nil
 }

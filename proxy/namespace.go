@@ -3,12 +3,63 @@ package proxy
 import (
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
 // Cache upkeep after namespace operations the proxy forwarded itself.
 // Directory WCC data goes through coherency's ours-or-theirs rule; the
 // names touched are recorded or forgotten; objects whose link count or
 // ctime changed have their cached attributes dropped.
+
+// serveCreate serves CREATE, MKDIR, SYMLINK and MKNOD, whose results share
+// one wire shape (CREATE3res): forwarded with the caller's credential; the
+// new name and object go into the caches. where points into args, so
+// resolving it rewrites the arguments to the upstream handle.
+func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, w *xdr.Writer) {
+	var res nfs3.CreateRes
+	v, st := req.resolve(&where.Dir)
+	if st == nfs3.StatOK {
+		st = req.writable(v)
+	}
+	if st == nfs3.StatOK {
+		st = req.forward(v, args, &res)
+	}
+	if st != nfs3.StatOK {
+		res = nfs3.CreateRes{Status: st}
+	}
+	if v != nil {
+		req.afterCreate(v, where, res.Status, res.Obj, res.ObjAttr, res.DirWcc)
+		if res.Status == nfs3.StatOK {
+			req.wrapPostOpFH(v, &res.Obj)
+		}
+	}
+	req.status = res.Status
+	res.Encode(w)
+}
+
+// serveRemove serves REMOVE and RMDIR (one wire shape, REMOVE3res): the
+// name becomes a negative entry and the removed object's cached attributes
+// and data are dropped.
+func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Writer) {
+	var res nfs3.RemoveRes
+	var child nfs3.FH
+	v, st := req.resolve(&obj.Dir)
+	if st == nfs3.StatOK {
+		st = req.writable(v)
+	}
+	if st == nfs3.StatOK {
+		child = req.cachedChild(v, obj)
+		st = req.forward(v, args, &res)
+	}
+	if st != nfs3.StatOK {
+		res = nfs3.RemoveRes{Status: st}
+	}
+	if v != nil {
+		req.afterRemove(v, obj, res.Status, res.DirWcc, child)
+	}
+	req.status = res.Status
+	res.Encode(w)
+}
 
 // afterCreate records a CREATE, MKDIR, SYMLINK or MKNOD result.
 func (req *request) afterCreate(v *volume, where *nfs3.DirOpArgs, st nfs3.Stat, obj nfs3.PostOpFH, objAttr nfs3.PostOpAttr, dirWcc nfs3.WccData) {

@@ -5,31 +5,12 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// remove serves NFSPROC3_REMOVE: forwarded with the caller's credential; the
-// name becomes a negative entry and the removed object's attributes are
-// dropped.
+// remove serves NFSPROC3_REMOVE (see serveRemove).
 func remove(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.RemoveArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	var res nfs3.RemoveRes
-	var child nfs3.FH
-	v, st := req.resolve(&a.Object.Dir)
-	if st == nfs3.StatOK {
-		st = req.writable(v)
-	}
-	if st == nfs3.StatOK {
-		child = req.cachedChild(v, &a.Object)
-		st = req.forward(v, &a, &res)
-	}
-	if st != nfs3.StatOK {
-		res = nfs3.RemoveRes{Status: st}
-	}
-	if v != nil {
-		req.afterRemove(v, &a.Object, res.Status, res.DirWcc, child)
-	}
-	req.status = res.Status
-	res.Encode(w)
+	req.serveRemove(&a, &a.Object, w)
 	return nil
 }

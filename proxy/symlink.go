@@ -5,33 +5,12 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// symlink serves NFSPROC3_SYMLINK: forwarded with the caller's credential; the
-// new name and object go into the caches.
+// symlink serves NFSPROC3_SYMLINK (see serveCreate).
 func symlink(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.SymlinkArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	var res nfs3.SymlinkRes
-	where := a.Where
-	v, st := req.resolve(&a.Where.Dir)
-	if st == nfs3.StatOK {
-		st = req.writable(v)
-	}
-	if st == nfs3.StatOK {
-		st = req.forward(v, &a, &res)
-	}
-	if st != nfs3.StatOK {
-		res = nfs3.SymlinkRes{Status: st}
-	}
-	if v != nil {
-		where.Dir = a.Where.Dir
-		req.afterCreate(v, &where, res.Status, res.Obj, res.ObjAttr, res.DirWcc)
-		if res.Status == nfs3.StatOK {
-			req.wrapPostOpFH(v, &res.Obj)
-		}
-	}
-	req.status = res.Status
-	res.Encode(w)
+	req.serveCreate(&a, &a.Where, w)
 	return nil
 }
