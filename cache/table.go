@@ -174,8 +174,19 @@ func (s *Store) release(o *object) {
 	if closeF != nil {
 		closeF.Close()
 	}
+	// Closing is the flusher's job, but a burst over many files can open
+	// objects faster than one goroutine writes them out: past twice the
+	// bound the releasing caller closes its evictions itself, so open
+	// descriptors stay bounded (backpressure instead of EMFILE).
+	inline := s.nopen.Load() > 2*int64(s.opts.MaxOpenObjects)
 	for _, e := range evict {
-		if e != nil {
+		if e == nil {
+			continue
+		}
+		if inline {
+			s.closeObject(e, nil)
+			s.finishClose(e)
+		} else {
 			s.flush.push(e, true)
 		}
 	}
