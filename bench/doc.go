@@ -36,6 +36,20 @@
 // the proxy as a child process, in four configurations: direct-near,
 // direct-far, proxy-cold-far and proxy-warm-far.
 //
+// [RunSoak] runs the soak: [SoakParams.Clients] clients (each its own TCP
+// connection) for [SoakParams.Duration] against a real nfs-ganesha, which is
+// restarted every [SoakParams.RestartEvery], through the proxy as a child
+// process with a cache far smaller than the data set (so it culls all the
+// time): stamped reads of shared files, writes of each client's own file
+// read back, stats, listings and create/write/remove of scratch files.
+// Transient failures (JUKEBOX, lost connections) are retried and counted;
+// wrong data fails the soak at once. At the end every file is checked
+// through the proxy and on ganesha's disk. The proxy's RSS and open
+// descriptors (/proc) and goroutines (go_goroutines) are sampled every
+// [SoakParams.SampleEvery]; goroutines or descriptors whose median in the
+// second half of the run exceeds the first half's by more than a tolerance
+// fail the soak.
+//
 // # Errors
 //
 // The first failure of any worker stops the run (the others finish the op in
@@ -47,6 +61,7 @@
 //
 // [Run] owns its workers and its progress goroutine and waits for them before
 // returning; [RunMatrix] owns ganesha, the relays and the proxy process and
-// stops them (the proxy by PID) before returning. Nothing here is safe for
-// concurrent use unless stated, and nothing is cached.
+// stops them (the proxy by PID) before returning; so does [RunSoak] with
+// ganesha, the proxy, its clients, its sampler and its restarter. Nothing
+// here is safe for concurrent use unless stated, and nothing is cached.
 package bench

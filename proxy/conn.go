@@ -33,6 +33,7 @@ type conn struct {
 	s      *Server
 	nc     net.Conn
 	br     *bufio.Reader
+	mark   [4]byte // the fragment mark being read (here, not on the heap per record)
 	remote netip.AddrPort
 	slots  chan struct{} // per-connection in-flight bound
 	wg     sync.WaitGroup
@@ -111,8 +112,7 @@ const lastFragment = 1 << 31
 func (c *conn) readRecord() (*[]byte, error) {
 	idle := c.s.opts.IdleTimeout
 	c.nc.SetReadDeadline(time.Now().Add(idle))
-	var mark [4]byte
-	if _, err := io.ReadFull(c.br, mark[:]); err != nil {
+	if _, err := io.ReadFull(c.br, c.mark[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("proxy: read record mark: %w", err)
 		}
@@ -121,7 +121,7 @@ func (c *conn) readRecord() (*[]byte, error) {
 	// The record has begun: the rest of it gets its own IdleTimeout.
 	c.nc.SetReadDeadline(time.Now().Add(idle))
 	bp := recordPool.Get().(*[]byte)
-	buf, err := readFragments(c.br, mark, (*bp)[:0], c.s.opts.MaxRecord)
+	buf, err := readFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
 	*bp = buf
 	if err != nil {
 		recordPool.Put(bp)
@@ -131,11 +131,11 @@ func (c *conn) readRecord() (*[]byte, error) {
 }
 
 // readFragments reads the record (RFC 5531 §11 record marking, any number of
-// fragments, at most limit bytes) whose first fragment mark has been read, and
-// appends it to buf. The buffer grows with the bytes that arrive, doubling,
+// fragments, at most limit bytes) whose first fragment mark has been read
+// into mark (which receives the next ones), and appends it to buf. The buffer grows with the bytes that arrive, doubling,
 // never with the size a mark announces, so it is at most twice what the
 // client sent (or the buffer it started with).
-func readFragments(r io.Reader, mark [4]byte, buf []byte, limit int) ([]byte, error) {
+func readFragments(r io.Reader, mark *[4]byte, buf []byte, limit int) ([]byte, error) {
 	for {
 		h := binary.BigEndian.Uint32(mark[:])
 		n := int(h &^ lastFragment)

@@ -553,7 +553,7 @@ func TestReadFragments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mark := [4]byte(tt.in[:4])
-			got, err := readFragments(bytes.NewReader(tt.in[4:]), mark, make([]byte, 0, 16), tt.limit)
+			got, err := readFragments(bytes.NewReader(tt.in[4:]), &mark, make([]byte, 0, 16), tt.limit)
 			if tt.want == nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("got %d bytes, %v; want %v", len(got), err, tt.wantErr)
@@ -573,8 +573,8 @@ func TestReadFragments(t *testing.T) {
 // A mark announcing a large record, followed by a few bytes, allocates
 // about those bytes.
 func TestReadFragmentsGrowsWithData(t *testing.T) {
-	mark := binary.BigEndian.AppendUint32(nil, 1<<31|1<<20)
-	got, err := readFragments(bytes.NewReader(make([]byte, 10_000)), [4]byte(mark), nil, 2<<20)
+	mark := [4]byte(binary.BigEndian.AppendUint32(nil, 1<<31|1<<20))
+	got, err := readFragments(bytes.NewReader(make([]byte, 10_000)), &mark, nil, 2<<20)
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("got %v; want unexpected EOF", err)
 	}
@@ -596,7 +596,8 @@ func FuzzReadFragments(f *testing.F) {
 			return
 		}
 		want, werr := rpc.ReadRecord(bytes.NewReader(in), nil, limit)
-		got, gerr := readFragments(bytes.NewReader(in[4:]), [4]byte(in[:4]), nil, limit)
+		mark := [4]byte(in[:4])
+		got, gerr := readFragments(bytes.NewReader(in[4:]), &mark, nil, limit)
 		switch {
 		case werr == nil && gerr == nil:
 			if !bytes.Equal(got, want) {

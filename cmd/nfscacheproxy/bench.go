@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,10 @@ import (
 const benchUsage = `Usage:
   nfscacheproxy bench --target HOST:PORT:/EXPORT [flags]   drive one NFSv3 server
   nfscacheproxy bench --matrix [flags]                     the standard matrix (as root: it starts nfs-ganesha)
+  nfscacheproxy bench --soak [--duration D] [flags]        the soak: many clients against nfs-ganesha (restarted
+                                                           now and then) through the proxy, with a small cache;
+                                                           checks every byte and the proxy's goroutines and FDs
+                                                           for growth (as root)
 
 Workloads, and what one op is:
 %s
@@ -37,10 +42,13 @@ type benchFlags struct {
 	jsonOut, matrix, quiet, privPort     bool
 	rtt                                  time.Duration
 	write                                string
+	soak                                 bool
+	soakP                                bench.SoakParams
+	cacheMax                             string
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.proxyArgs, "proxy-args", "--actimeo=60s", "matrix: extra serve flags for the proxy (space-separated), e.g. the coherency settings of the deployment being modelled")
+	fs.StringVar(&f.proxyArgs, "proxy-args", "--actimeo=60s", "matrix and soak: extra serve flags for the proxy (space-separated), e.g. the coherency settings of the deployment being modelled")
 	fs.StringVar(&f.target, "target", "", "server as HOST:PORT:/EXPORT (PORT serves NFS and MOUNT) or HOST:/EXPORT (portmapper)")
 	fs.StringVar(&f.host, "host", "", "server host (instead of --target)")
 	fs.IntVar(&f.nfsPort, "nfs-port", 0, "NFS port (0: portmapper; overrides --target)")
@@ -60,13 +68,19 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.p.RandReads, "randreads", 2000, "randread: 4 KiB reads")
 	fs.IntVar(&f.p.Concurrency, "concurrency", 4, "workers (ops in flight)")
 	fs.IntVar(&f.p.Conns, "conns", 1, "TCP connections of the client")
-	fs.DurationVar(&f.p.Duration, "duration", 0, "bound each workload's timed run (0: none; mixed runs 5s)")
+	fs.DurationVar(&f.p.Duration, "duration", 0, "bound each workload's timed run (0: none; mixed runs 5s); soak: how long the clients run (0: 1m)")
 	fs.Int64Var(&f.p.MaxOps, "ops", 0, "bound each workload's ops (0: none)")
 	fs.BoolVar(&f.privPort, "privileged-port", false, "bind a source port below 1024 (as root; for exports marked secure)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&f.matrix, "matrix", false, "run the standard matrix: ganesha direct near and far, the proxy cold and warm far (as root)")
 	fs.DurationVar(&f.rtt, "rtt", 10*time.Millisecond, "matrix: round trip the WAN relays add")
+	fs.BoolVar(&f.soak, "soak", false, "run the soak (as root): --clients clients for --duration against nfs-ganesha through the proxy")
+	fs.IntVar(&f.soakP.Clients, "clients", 16, "soak: concurrent clients, one TCP connection each")
+	fs.StringVar(&f.cacheMax, "cache-max-size", "16MiB", "soak: the proxy's cache cap (below the data set, so culls run)")
+	fs.DurationVar(&f.soakP.RestartEvery, "restart-every", 0, "soak: interval between upstream restarts (0: duration/5 within 5s..1m; negative: none)")
+	fs.DurationVar(&f.soakP.Think, "think", 0, "soak: mean pause of a client between ops, to keep the CPU load moderate (0: 100ms)")
+	fs.DurationVar(&f.soakP.SampleEvery, "sample-every", 0, "soak: interval between samples of the proxy's RSS, goroutines and FDs (0: duration/40 within 1s..10s)")
 	fs.StringVar(&f.write, "write", "", `matrix: Markdown file whose matrix section is replaced (default BENCHMARKS.md; "-": none)`)
 }
 
@@ -107,6 +121,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	progress, tty := io.Writer(nil), false
 	if !f.quiet {
 		progress, tty = stderr, isTerminal(stderr)
+	}
+	if f.soak {
+		return benchSoak(ctx, &f, progress, tty, stdout)
 	}
 	if f.matrix {
 		return benchMatrix(ctx, &f, names, progress, tty, stdout)
@@ -183,6 +200,56 @@ func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io
 		fmt.Fprintf(progressOr(progress, stdout), "matrix written to %s\n", path)
 	}
 	return nil
+}
+
+// benchSoak runs the soak with this binary as the proxy. A failed soak
+// prints its report and returns an error (a non-zero exit).
+func benchSoak(ctx context.Context, f *benchFlags, progress io.Writer, tty bool, stdout io.Writer) error {
+	switch {
+	case f.matrix:
+		return errors.New("soak: --matrix and --soak are separate runs")
+	case f.target != "" || f.host != "":
+		return errors.New("soak: --target/--host do not apply: the soak starts its own upstream")
+	}
+	cacheMax, err := parseSize(f.cacheMax)
+	if err != nil {
+		return fmt.Errorf("cache-max-size: %w", err)
+	}
+	p := f.soakP
+	p.Duration, p.CacheMaxSize = f.p.Duration, cacheMax
+	if d := p.WithDefaults(); d.Validate() != nil {
+		return d.Validate()
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("soak: must run as root (it starts nfs-ganesha and rpcbind)")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("soak: find own binary: %w", err)
+	}
+	proxyArgs := strings.Fields(f.proxyArgs)
+	res, err := bench.RunSoak(ctx, bench.SoakOptions{
+		Params: p, Progress: progress, ProgressTTY: tty,
+		StartProxy: func(ctx context.Context, up bench.Target, cacheMax int64) (bench.SoakProxy, error) {
+			args := append(slices.Clone(proxyArgs), "--cache-max-size", strconv.FormatInt(cacheMax, 10))
+			return bench.StartProxyProcess(ctx, bench.ProxyCommand{Path: exe, Upstream: up, ExtraArgs: args})
+		},
+	})
+	if res == nil {
+		return err
+	}
+	if f.proxyArgs != "" {
+		res.Notes = append(res.Notes, "proxy started with serve flags: "+f.proxyArgs)
+	}
+	var perr error
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		perr = enc.Encode(res)
+	} else {
+		perr = res.WriteText(stdout)
+	}
+	return errors.Join(err, perr)
 }
 
 func progressOr(p, w io.Writer) io.Writer {

@@ -183,3 +183,29 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchSoakFlagErrors: the soak's flags are checked before anything
+// starts.
+func TestBenchSoakFlagErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"with matrix", []string{"--soak", "--matrix"}, "separate runs"},
+		{"with target", []string{"--soak", "--target", "h:1:/e"}, "do not apply"},
+		{"with host", []string{"--soak", "--host", "h"}, "do not apply"},
+		{"bad cache size", []string{"--soak", "--cache-max-size", "lots"}, "cache-max-size"},
+		{"no clients", []string{"--soak", "--clients", "-2"}, "Clients"},
+		{"short", []string{"--soak", "--duration", "10ms"}, "Duration"},
+		{"negative think", []string{"--soak", "--think", "-1s"}, "Think"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := cmdBench(context.Background(), tc.args, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v; want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,258 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+	"github.com/nfscacheproxy/nfscacheproxy/proxy"
+	"github.com/nfscacheproxy/nfscacheproxy/upstream"
+)
+
+// liveBytes returns the heap and stacks in use after a GC.
+func liveBytes() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc + m.StackInuse)
+}
+
+// recordMarked returns an RPC call record-marked, ready to write.
+func recordMarked(xid, proc uint32, args xdr.Encoder) []byte {
+	w := xdr.NewWriter(nil)
+	w.Uint32(0)
+	rpc.EncodeCall(w, xid, nfs3.Program, 3, proc, &rpc.Cred{Flavor: rpc.AuthSys, Machine: "abuse"})
+	if args != nil {
+		args.Encode(w)
+	}
+	rpc.SetRecordHeader(w.Buf)
+	return w.Buf
+}
+
+// serverClosed reports whether the server has closed nc (EOF or reset on
+// read within 20s, after draining what it wrote).
+func serverClosed(nc net.Conn) bool {
+	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 256<<10)
+	for {
+		if _, err := nc.Read(buf); err != nil {
+			return !errors.Is(err, os.ErrDeadlineExceeded)
+		}
+	}
+}
+
+// TestConnectionAbuseAgainstGanesha (issue 7): in front of nfs-ganesha, with
+// a data cache, the proxy faces at once clients that never read their
+// replies to 1 MiB READs, clients that stall halfway through a record, and
+// more idle connections than MaxConns. A well-behaved client keeps reading
+// and writing correct data throughout; the connection cap holds; every
+// abuser is closed (write timeout, idle timeout, or at once past the cap);
+// and goroutines and memory come back to where they started.
+func TestConnectionAbuseAgainstGanesha(t *testing.T) {
+	const (
+		maxConns     = 400
+		perConn      = 16
+		nonReaders   = 2
+		stallers     = 50
+		idleTimeout  = 4 * time.Second
+		writeTimeout = 2 * time.Second
+	)
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	big := randomFile(t, filepath.Join(g.Dir, "big"), 16<<20)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	up, err := upstream.Dial(ctx, upstream.Options{Server: g.Host, Export: g.Export, NFSPort: g.NFSPort, MountPort: g.MountPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	store, err := cache.Open(cache.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	srv, err := proxy.New(proxy.Options{
+		Volumes: []proxy.Volume{{ID: testVolume, Name: "/export", Upstream: up,
+			Data: proxy.StoreVolume(store, cache.VolumeKey{Server: g.Host, Export: g.Export, ID: testVolume})}},
+		MaxConns: maxConns, PerConnLimit: perConn, GlobalLimit: 256,
+		IdleTimeout: idleTimeout, WriteTimeout: writeTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(l) }()
+	defer func() { srv.Close(); <-served }()
+	addr := l.Addr().String()
+	port := l.Addr().(*net.TCPAddr).Port
+
+	// The well-behaved client: connected first, it reads and writes
+	// throughout and checks every byte.
+	good := dialClient(t, "127.0.0.1", port, port, 0, 0)
+	bigFH := good.mustLookup(good.root(), "big")
+	own, st := good.create(good.root(), "own", 0o644)
+	if st != nfs3.StatOK {
+		t.Fatalf("create own: %v", st)
+	}
+	var ownData []byte
+	goodRound := func(round int) {
+		t.Helper()
+		off := (round % 16) << 20
+		if res := good.read(bigFH, uint64(off), 1<<20); res.Status != nfs3.StatOK || !bytes.Equal(res.Data, big[off:off+1<<20]) {
+			t.Fatalf("good client round %d: READ at %d: %v, %d bytes, equal %v", round, off, res.Status, len(res.Data), bytes.Equal(res.Data, big[off:min(off+len(res.Data), len(big))]))
+		}
+		chunk := bytes.Repeat([]byte{byte(round), byte(round >> 8), 0x5a}, 21_845)
+		if w := good.write(own, uint64(len(ownData)), chunk, nfs3.FileSync); w.Status != nfs3.StatOK || int(w.Count) != len(chunk) {
+			t.Fatalf("good client round %d: WRITE: %v count %d", round, w.Status, w.Count)
+		}
+		ownData = append(ownData, chunk...)
+		if got := good.readAll(own); !bytes.Equal(got, ownData) {
+			t.Fatalf("good client round %d: read back %d bytes of own file, want %d (equal %v)", round, len(got), len(ownData), bytes.Equal(got, ownData))
+		}
+	}
+	goodRound(0)
+	baseline := liveBytes()
+	baseGoroutines := runtime.NumGoroutine()
+
+	// Clients that never read: each sends 200 READs of 1 MiB.
+	var abusers []net.Conn
+	defer func() {
+		for _, nc := range abusers {
+			nc.Close()
+		}
+	}()
+	dial := func() net.Conn {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abusers = append(abusers, nc)
+		return nc
+	}
+	var sendWG sync.WaitGroup
+	for i := range nonReaders {
+		nc := dial()
+		sendWG.Add(1)
+		go func() {
+			defer sendWG.Done()
+			nc.SetWriteDeadline(time.Now().Add(time.Minute))
+			for k := range 200 {
+				off := uint64((k+i)%16) << 20
+				if _, err := nc.Write(recordMarked(uint32(k), nfs3.ProcRead, &nfs3.ReadArgs{File: bigFH, Offset: off, Count: 1 << 20})); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	// Clients that announce the largest record and send 100 bytes of it.
+	mark := binary.BigEndian.AppendUint32(nil, 1<<31|uint32(1<<20+64<<10))
+	for range stallers {
+		if _, err := dial().Write(append(mark, make([]byte, 100)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goodRound(1)
+
+	// Idle connections up to the cap and 50 beyond it.
+	for srv.Stats().Connections < maxConns {
+		dial()
+		time.Sleep(time.Millisecond) // let the server count it
+	}
+	open := srv.Stats().Connections
+	var rejected []net.Conn
+	for range 50 {
+		rejected = append(rejected, dial())
+	}
+	for i, nc := range rejected {
+		if !serverClosed(nc) {
+			t.Fatalf("connection %d past MaxConns %d stayed open", i, maxConns)
+		}
+	}
+	peakMem := liveBytes() - baseline
+	peakGoroutines := runtime.NumGoroutine() - baseGoroutines
+	cs := srv.ConnStats()
+	if cs.Rejected < 50 {
+		t.Errorf("Rejected = %d after 50 connections past the cap; want at least 50", cs.Rejected)
+	}
+	if n := srv.Stats().Connections; n > maxConns {
+		t.Errorf("Connections = %d; want at most MaxConns %d", n, maxConns)
+	}
+	// The good client, connected before the cap was reached, is served.
+	goodRound(2)
+	goodRound(3)
+	t.Logf("at the cap: %d connections open (MaxConns %d), %d rejected; live memory +%.1f MiB, goroutines +%d, requests in flight %d",
+		open, maxConns, cs.Rejected, float64(peakMem)/(1<<20), peakGoroutines, srv.Stats().InFlight)
+	// Memory: the non-readers' replies (PerConnLimit × (1 MiB reply + 1 MiB
+	// from the upstream), with slack) plus a few tens of KiB per connection.
+	if limit := int64(nonReaders*perConn*4<<20 + maxConns*32<<10); peakMem > limit {
+		t.Errorf("live memory grew by %d bytes; want at most %d", peakMem, limit)
+	}
+	if peakGoroutines > maxConns+nonReaders*perConn+64 {
+		t.Errorf("goroutines grew by %d; want about one per connection plus one per request in flight", peakGoroutines)
+	}
+
+	// Every abuser is closed: by the write timeout, the idle timeout
+	// (stalled records included) or the cap. The non-readers first: reading
+	// their connections below would unblock them.
+	for deadline := time.Now().Add(30 * time.Second); srv.ConnStats().WriteTimeouts < nonReaders; {
+		if time.Now().After(deadline) {
+			t.Fatalf("WriteTimeouts = %d 30s after the non-readers started (WriteTimeout %v); want %d", srv.ConnStats().WriteTimeouts, writeTimeout, nonReaders)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, nc := range abusers {
+		if !serverClosed(nc) {
+			t.Fatalf("abusive connection %d still open", i)
+		}
+	}
+	sendWG.Wait()
+	cs = srv.ConnStats()
+	t.Logf("closed: %d by the write timeout, %d idle or stalled, %d rejected", cs.WriteTimeouts, cs.IdleClosed, cs.Rejected)
+	if cs.WriteTimeouts != nonReaders {
+		t.Errorf("WriteTimeouts = %d; want %d", cs.WriteTimeouts, nonReaders)
+	}
+	// All but the non-readers and the good client end idle or stalled.
+	if want := open - nonReaders - 1; cs.IdleClosed < want {
+		t.Errorf("IdleClosed = %d; want at least %d", cs.IdleClosed, want)
+	}
+	goodRound(4)
+
+	// Everything is released.
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.Stats().InFlight > 0 || srv.Stats().Connections > 1 || runtime.NumGoroutine() > baseGoroutines+10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the abuse: %d in flight, %d connections, goroutines %d (baseline %d)",
+				srv.Stats().InFlight, srv.Stats().Connections, runtime.NumGoroutine(), baseGoroutines)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	after := liveBytes() - baseline
+	t.Logf("after: live memory %+.1f MiB from the baseline, goroutines %d (baseline %d)", float64(after)/(1<<20), runtime.NumGoroutine(), baseGoroutines)
+
+	// A real client (libnfs) reads the file through the proxy.
+	out, _, err := harness.RunLibNFS(t.Context(), "nfs-cat", harness.LibNFSURL("127.0.0.1", port, port, "/export", "big"))
+	if err != nil || !bytes.Equal(out, big) {
+		t.Fatalf("nfs-cat big through the proxy: %v, %d bytes, equal %v", err, len(out), bytes.Equal(out, big))
+	}
+	if got, err := os.ReadFile(filepath.Join(g.Dir, "own")); err != nil || !bytes.Equal(got, ownData) {
+		t.Fatalf("own file on the upstream: %v, %d bytes, want %d", err, len(got), len(ownData))
+	}
+}
