@@ -49,6 +49,15 @@ func (a *app) registerMetrics() {
 			func(s proxy.Stats) float64 { return float64(s.StaleServed) }),
 	))
 
+	reg.MustRegister(metrics.NewSnapshotCollector(a.srv.ConnStats,
+		metrics.Counter("nfscacheproxy_connections_rejected_total", "Connections closed at once because the connection cap was reached.",
+			func(s proxy.ConnStats) float64 { return float64(s.Rejected) }),
+		metrics.Counter("nfscacheproxy_connections_idle_closed_total", "Connections closed for sending no request, or no end of one, within the idle timeout.",
+			func(s proxy.ConnStats) float64 { return float64(s.IdleClosed) }),
+		metrics.Counter("nfscacheproxy_connections_write_timeouts_total", "Connections closed because a reply could not be written in time (clients not reading).",
+			func(s proxy.ConnStats) float64 { return float64(s.WriteTimeouts) }),
+	))
+
 	// One collector per family for all volumes (a collector per volume
 	// would describe the same series twice), labelled by volume id.
 	type volStats struct {
