@@ -89,7 +89,10 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		a.ups = append(a.ups, up)
 		vols = append(vols, v)
 	}
-	a.srv, err = proxy.New(proxy.Options{Volumes: vols, Observer: reqHist, Logger: a.log})
+	l := &cfg.Limits
+	a.srv, err = proxy.New(proxy.Options{Volumes: vols, Observer: reqHist, Logger: a.log,
+		MaxConns: l.MaxConns, PerConnLimit: l.ConnRequests, GlobalLimit: l.Requests,
+		IdleTimeout: l.IdleTimeout.Duration, WriteTimeout: l.WriteTimeout.Duration, RequestTimeout: l.RequestTimeout.Duration})
 	if err != nil {
 		return nil, err
 	}
@@ -335,6 +338,9 @@ func (a *app) reload(next *Config) {
 	}
 	if next.Cache != a.cfg.Cache {
 		restart = append(restart, "cache")
+	}
+	if next.Limits != a.cfg.Limits {
+		restart = append(restart, "limits")
 	}
 	if next.Upstream != a.cfg.Upstream {
 		restart = append(restart, "upstream")

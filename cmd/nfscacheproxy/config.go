@@ -63,6 +63,8 @@ type Config struct {
 	// drain_timeout: on SIGTERM, how long requests in flight may take to
 	// finish before connections are closed. Default 10s; 0 closes at once.
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// limits: bounds on clients, so a misbehaving one cannot starve others.
+	Limits LimitsConfig `yaml:"limits"`
 	// cache: the on-disk data cache (package cache).
 	Cache CacheConfig `yaml:"cache"`
 	// upstream: settings of the upstream client, used for every volume.
@@ -126,6 +128,47 @@ type CacheConfig struct {
 	// readahead: granules fetched ahead of a sequential reader, 0..64;
 	// 0 turns readahead off. Default 16.
 	Readahead int `yaml:"readahead"`
+}
+
+// LimitsConfig is the `limits:` section.
+type LimitsConfig struct {
+	// max_conns: open client connections, 1..1000000; more are accepted
+	// and closed at once. Default 4096.
+	MaxConns int `yaml:"max_conns"`
+	// conn_requests: requests in flight per connection, 1..65536; a
+	// client at the bound is not read from. Default 64.
+	ConnRequests int `yaml:"conn_requests"`
+	// requests: requests in flight across the proxy, >= conn_requests.
+	// Default 1024.
+	Requests int `yaml:"requests"`
+	// idle_timeout: a connection that sends no request, or does not finish
+	// one it started, for this long is closed; > 0. Default 15m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// write_timeout: a reply that cannot be written for this long (the
+	// client does not read) closes the connection; > 0. Default 60s.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// request_timeout: how long one request may wait on the upstream
+	// (hard mode retries until then, then answers JUKEBOX); > 0. Default 5m.
+	RequestTimeout Duration `yaml:"request_timeout"`
+}
+
+func (l *LimitsConfig) validate(p *problems) {
+	switch {
+	case l.MaxConns < 1 || l.MaxConns > 1000000:
+		p.add("limits.max_conns", "%d is not in 1..1000000", l.MaxConns)
+	case l.ConnRequests < 1 || l.ConnRequests > 65536:
+		p.add("limits.conn_requests", "%d is not in 1..65536", l.ConnRequests)
+	case l.Requests < l.ConnRequests:
+		p.add("limits.requests", "%d must be at least limits.conn_requests (%d)", l.Requests, l.ConnRequests)
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"limits.idle_timeout", l.IdleTimeout}, {"limits.write_timeout", l.WriteTimeout}, {"limits.request_timeout", l.RequestTimeout}} {
+		if d.v.Duration <= 0 {
+			p.add(d.name, "%v must be above 0", d.v)
+		}
+	}
 }
 
 // UpstreamConfig is the `upstream:` section.
@@ -239,6 +282,8 @@ func DefaultConfig() *Config {
 		Metrics:      MetricsConfig{Listen: ":9102"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		DrainTimeout: Duration{10 * time.Second},
+		Limits: LimitsConfig{MaxConns: 4096, ConnRequests: 64, Requests: 1024,
+			IdleTimeout: Duration{15 * time.Minute}, WriteTimeout: Duration{time.Minute}, RequestTimeout: Duration{5 * time.Minute}},
 		Cache: CacheConfig{
 			Granule: 256 << 10,
 			BRun:    10, BCull: 7, BStop: 3,
@@ -433,6 +478,7 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout.Duration < 0 {
 		p.add("drain_timeout", "%v is negative", c.DrainTimeout)
 	}
+	c.Limits.validate(&p)
 	c.Cache.validate(&p)
 	c.Upstream.validate(&p)
 	if len(c.Volumes) == 0 {
