@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -74,7 +75,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		host, port := a.Addr().IP.String(), a.Addr().Port
 		fmt.Fprintf(stdout, "embedded upstream: go-nfs serving %s on 127.0.0.1:%d\n", *dir, up.Port())
 		fmt.Fprintf(stdout, "proxy: serving /export on %s, data cache in %s\n\n", a.Addr(), cfg.Cache.Dir)
-		if err := demoCheck(ctx, host, port); err != nil {
+		// Between the two reads, wait (briefly) for the first one's granule
+		// to be stored, so the second is a cache hit.
+		waitFill := func() {
+			for deadline := time.Now().Add(2 * time.Second); a.store.Stats().Fills == 0 && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		if err := demoCheck(ctx, host, port, waitFill); err != nil {
 			fmt.Fprintf(stdout, "self-check through the proxy FAILED: %v\n", err)
 		} else {
 			st := a.store.Stats()
@@ -93,8 +101,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})
 }
 
-// demoCheck mounts the proxy with our own client and reads hello.txt twice.
-func demoCheck(ctx context.Context, host string, port int) error {
+// demoCheck mounts the proxy with our own client and reads hello.txt twice,
+// calling between after the first read.
+func demoCheck(ctx context.Context, host string, port int, between func()) error {
 	c, err := upstream.Dial(ctx, upstream.Options{Server: host, Export: "/export", NFSPort: port, MountPort: port, UnprivilegedPort: true, Conns: 1})
 	if err != nil {
 		return err
@@ -118,6 +127,9 @@ func demoCheck(ctx context.Context, host string, port int) error {
 		}
 		if string(rd.Data) != demoText {
 			return fmt.Errorf("read %q", rd.Data)
+		}
+		if i == 0 {
+			between()
 		}
 	}
 	return nil
