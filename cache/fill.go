@@ -155,8 +155,10 @@ func (s *Store) endFlight(o *object, fl *flight, g int64) {
 // Space for it was reserved by the caller.
 func (s *Store) store(o *object, fl *flight, g int64, gLen int) {
 	// A flight overtaken by a write or invalidation writes nothing: its
-	// bytes could land over the newer ones. (Should it lose the race
-	// anyway, the newer granule's CRC catches it.)
+	// bytes could land over the newer ones. The check and the write are
+	// one step under o.wmu, which every writer of granule data holds.
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
 	o.mu.Lock()
 	current := o.flights[g] == fl && !o.dead && o.rec.coh == fl.coh && o.gen.Load() == fl.gen
 	o.mu.Unlock()

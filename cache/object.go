@@ -28,6 +28,13 @@ type object struct {
 	// last reference is dropped.
 	f File
 
+	// wmu serialises writes of granule data to f (background stores and
+	// WroteAt): each writer checks, under it, that its version is still
+	// current before writing, so bytes of an older version can never land
+	// over a granule a newer writer has marked present. Taken before mu;
+	// held across disk I/O, but only writers of this object wait on it.
+	wmu sync.Mutex
+
 	// Guarded by Store.mu.
 	refs               int
 	state              objState

@@ -92,6 +92,14 @@ func (s *Store) planWrite(o *object, pre, post Coherency, data []byte, off int64
 // applyWrite builds, writes and syncs each job's new granule, then marks
 // them present if nothing changed the object meanwhile.
 func (s *Store) applyWrite(o *object, post Coherency, gen uint64, jobs []writeJob, data []byte, off int64) {
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	o.mu.Lock()
+	current := !o.dead && o.gen.Load() == gen && o.rec.coh == post
+	o.mu.Unlock()
+	if !current {
+		return // a later write or invalidation superseded this one: write nothing
+	}
 	buf := s.getBuf()
 	defer s.putBuf(buf)
 	end := off + int64(len(data))
