@@ -109,7 +109,7 @@ func (s *Store) cullCheck(cull bool) {
 	if !need || !cull {
 		return
 	}
-	s.cullDown(func(i int) bool {
+	s.cullDown(true, func(i int) bool {
 		if i%16 == 15 {
 			bp, fp = s.space()
 		}
@@ -131,15 +131,20 @@ func (s *Store) CullTo(target int64) error {
 	case <-s.ctx.Done():
 		return fmt.Errorf("cache: cull to %d: %w", target, ErrClosed)
 	}
-	if !s.cullDown(func(int) bool { return s.used.Load() <= target }) {
+	if !s.cullDown(false, func(int) bool { return s.used.Load() <= target }) {
 		return fmt.Errorf("cache: cull to %d: %d bytes left: %w", target, s.used.Load(), ErrCullIncomplete)
 	}
 	return nil
 }
 
 // cullDown culls in LRU order until done(culled so far) holds, and
-// reports whether it does.
-func (s *Store) cullDown(done func(i int) bool) bool {
+// reports whether it does. Objects in use are skipped. With strict, a
+// skipped object also stops the pass: the automatic culler never jumps
+// over an older object that is busy (being read or stored) to cull a more
+// recently used one — it comes back on the next kick, when the busy one is
+// idle — so a hot object is not culled in place of a cold one that happens
+// to be in use. CullTo (an operator's explicit target) is not strict.
+func (s *Store) cullDown(strict bool, done func(i int) bool) bool {
 	if done(-1) {
 		return true
 	}
@@ -150,24 +155,29 @@ func (s *Store) cullDown(done func(i int) bool) bool {
 		if s.ctx.Err() != nil {
 			return false
 		}
-		if s.cullEntry(c.e) {
-			if done(i) {
-				return true
+		culled, busy := s.cullEntry(c.e)
+		if !culled {
+			if strict && busy {
+				return done(-1)
 			}
-			i++
+			continue
 		}
+		if done(i) {
+			return true
+		}
+		i++
 	}
 	return done(-1)
 }
 
-// cullEntry moves one object to the graveyard unless it is in use. A
-// busy placeholder keeps the object out of reach while its file moves.
-func (s *Store) cullEntry(e *entry) bool {
+// cullEntry moves one object to the graveyard unless it is in use (busy).
+// A busy placeholder keeps the object out of reach while its file moves.
+func (s *Store) cullEntry(e *entry) (culled, busy bool) {
 	rest, name := filepath.Split(e.path)
 	vdir := filepath.Base(filepath.Dir(filepath.Clean(rest)))
 	fh, ok := parseHandleName(name)
 	if !ok {
-		return false
+		return false, false
 	}
 	s.mu.Lock()
 	v := s.byDir[vdir]
@@ -177,7 +187,7 @@ func (s *Store) cullEntry(e *entry) bool {
 	o := v.objs[string(fh)]
 	if o != nil && (o.refs > 0 || o.busy != nil || o.state != stLive) {
 		s.mu.Unlock()
-		return false
+		return false, true
 	}
 	if o != nil {
 		o.state = stDead
@@ -198,7 +208,7 @@ func (s *Store) cullEntry(e *entry) bool {
 		}
 		o.f.Close()
 	}
-	culled := s.idx.remove(e)
+	culled = s.idx.remove(e)
 	if culled {
 		if err := s.bury(e.path); err != nil && !isNotExist(err) {
 			s.ioError("cull", nil, err)
@@ -215,5 +225,5 @@ func (s *Store) cullEntry(e *entry) bool {
 	close(ph.busy)
 	ph.busy = nil
 	s.mu.Unlock()
-	return culled
+	return culled, false
 }
