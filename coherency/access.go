@@ -6,10 +6,20 @@ import "github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 // ok is true only if fh's attributes are fresh, unchanged since the
 // results were stored, and every bit of want was asked before.
 func (c *Cache) Access(fh []byte, cred rpc.CredKey, want uint32) (granted uint32, ok bool) {
+	return c.access(fh, cred, want, true)
+}
+
+// AccessStale is Access without the freshness requirement, for serving
+// while the upstream is unreachable.
+func (c *Cache) AccessStale(fh []byte, cred rpc.CredKey, want uint32) (granted uint32, ok bool) {
+	return c.access(fh, cred, want, false)
+}
+
+func (c *Cache) access(fh []byte, cred rpc.CredKey, want uint32, wantFresh bool) (granted uint32, ok bool) {
 	s := c.attrShard(fh)
 	now := c.freshNow()
 	s.mu.Lock()
-	if n := s.nodes[string(fh)]; n != nil && c.freshLocked(n, now) {
+	if n := s.nodes[string(fh)]; n != nil && (!wantFresh || c.freshLocked(n, now)) {
 		for i := range n.access {
 			if e := &n.access[i]; e.cred == cred {
 				if want&^e.asked == 0 {

@@ -158,6 +158,13 @@ func (c *Cache) Attr(fh []byte) (a nfs3.Fattr3, fresh bool, ok bool) {
 // changed is true, telling the caller to drop the file's cached data.
 // Otherwise the TTL doubles (up to the maximum) if a TTL has passed since
 // it was last adapted. changed is false when nothing was cached for fh.
+// Attributes of the same file with an older ctime than the cached ones,
+// arriving within outOfOrderWindow of them, are ignored: they come from a
+// reply produced before a change the cache has already seen.
+// outOfOrderWindow bounds how long after caching attributes an older
+// version is taken for a late reply rather than the upstream's new word.
+const outOfOrderWindow = 2 * time.Second
+
 func (c *Cache) PutAttr(fh []byte, a nfs3.Fattr3) (changed bool) {
 	s := c.attrShard(fh)
 	now := c.now()
@@ -167,7 +174,16 @@ func (c *Cache) PutAttr(fh []byte, a nfs3.Fattr3) (changed bool) {
 	switch {
 	case n == nil:
 		c.insertLocked(s, fh, &a, now)
+	case n.attr.FileID == a.FileID && laterTime(n.attr.Ctime, a.Ctime) && now.Sub(n.validated) < outOfOrderWindow:
+		// A reply produced before the change just cached (replies are
+		// processed out of order within moments): do not roll back to
+		// it. Past the window the upstream's word wins again, so a server
+		// whose clock stepped back is not ignored for good.
+		c.ctr.attrOutOfOrder.Add(1)
 	case sameVersion(&n.attr, &a):
+		if n.attr.Mode != a.Mode || n.attr.UID != a.UID || n.attr.GID != a.GID {
+			n.access, n.accessNext = nil, 0 // a coarse ctime may not show a chmod
+		}
 		n.attr = a
 		n.validated = now
 		if now.Sub(n.ttlSince) >= n.ttl {
@@ -352,13 +368,13 @@ func (c *Cache) addParent(fh []byte, k nameKey) {
 	s.mu.Unlock()
 }
 
-// newerAttr returns the cached attributes of fh if they are a later
-// version (later ctime) of object fileid than one with ctime.
-func (c *Cache) newerAttr(fh []byte, fileid uint64, ctime nfs3.Time, haveAttr bool) (a nfs3.Fattr3, ok bool) {
+// freshAttrOf returns fh's cached attributes if they are fresh and of the
+// file fileid.
+func (c *Cache) freshAttrOf(fh []byte, fileid uint64) (a nfs3.Fattr3, ok bool) {
 	s := c.attrShard(fh)
+	now := c.freshNow()
 	s.mu.Lock()
-	if n := s.nodes[string(fh)]; n != nil && n.attr.FileID == fileid &&
-		(!haveAttr || laterTime(n.attr.Ctime, ctime)) {
+	if n := s.nodes[string(fh)]; n != nil && n.attr.FileID == fileid && c.freshLocked(n, now) {
 		a, ok = n.attr, true
 	}
 	s.mu.Unlock()

@@ -254,3 +254,24 @@ func TestApplyWccStaleAttrs(t *testing.T) {
 		t.Errorf("fresh = false; want true")
 	}
 }
+
+// TestLateReplyDoesNotRollBack: attributes with an older ctime arriving
+// just after newer ones (an out-of-order reply) are ignored; much later
+// they are the upstream's word again.
+func TestLateReplyDoesNotRollBack(t *testing.T) {
+	c, clk := newTest(t, Options{})
+	fh := []byte{1}
+	newer := nfs3.Fattr3{Type: nfs3.TypeReg, FileID: 5, Mode: 0o600, Size: 10, Ctime: nfs3.Time{Sec: 20}, Mtime: nfs3.Time{Sec: 20}}
+	older := newer
+	older.Mode, older.Ctime, older.Mtime = 0o644, nfs3.Time{Sec: 10}, nfs3.Time{Sec: 10}
+	c.PutAttr(fh, newer)
+	c.PutAttr(fh, older)
+	if a, _, _ := c.Attr(fh); a.Mode != 0o600 {
+		t.Fatalf("after a late reply: mode %o; want 600 (no rollback)", a.Mode)
+	}
+	clk.Advance(time.Minute)
+	c.PutAttr(fh, older)
+	if a, _, _ := c.Attr(fh); a.Mode != 0o644 {
+		t.Fatalf("a minute later: mode %o; want 644 (the upstream's word)", a.Mode)
+	}
+}

@@ -261,8 +261,14 @@ func (c *Cache) Readdirplus(dir []byte, args *nfs3.ReaddirplusArgs) (*nfs3.Readd
 		if e.Attr.Set {
 			fileid = e.Attr.Attr.FileID
 		}
-		if a, ok := c.newerAttr(e.FH.FH, fileid, e.Attr.Attr.Ctime, e.Attr.Set); ok {
+		// An entry's attributes are served only while the attribute cache
+		// holds them fresh; otherwise they are left out (post_op_attr
+		// allows it) and the client asks GETATTR. The page's own copy may
+		// be as old as the directory's last change.
+		if a, ok := c.freshAttrOf(e.FH.FH, fileid); ok {
 			e.Attr = nfs3.PostOpAttr{Set: true, Attr: a}
+		} else {
+			e.Attr = nfs3.PostOpAttr{}
 		}
 	}
 	c.ctr.listingHits.Add(1)

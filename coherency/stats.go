@@ -40,6 +40,7 @@ type Stats struct {
 	AttrMisses        int64 // Attr found none, or stale ones
 	AttrRevalidations int64 // PutAttr on an object already cached
 	AttrChanged       int64 // ... that found its version changed
+	AttrOutOfOrder    int64 // replies ignored: older ctime than the cached attributes
 	AttrEvictions     int64
 
 	NameHits      int64 // Lookup found a valid positive entry
@@ -73,15 +74,15 @@ type Stats struct {
 }
 
 type counters struct {
-	attrHits, attrMisses, attrRevalidations  atomic.Int64
-	attrChanged, attrEvictions               atomic.Int64
-	nameHits, negativeHits, nameMisses       atomic.Int64
-	nameEvictions                            atomic.Int64
-	listingHits, listingMisses, listingEvict atomic.Int64
-	accessHits, accessMisses                 atomic.Int64
-	readlinkHits, readlinkMisses             atomic.Int64
-	wccOurs, wccOthers                       atomic.Int64
-	invalidations                            [numCauses]atomic.Int64
+	attrHits, attrMisses, attrRevalidations    atomic.Int64
+	attrChanged, attrEvictions, attrOutOfOrder atomic.Int64
+	nameHits, negativeHits, nameMisses         atomic.Int64
+	nameEvictions                              atomic.Int64
+	listingHits, listingMisses, listingEvict   atomic.Int64
+	accessHits, accessMisses                   atomic.Int64
+	readlinkHits, readlinkMisses               atomic.Int64
+	wccOurs, wccOthers                         atomic.Int64
+	invalidations                              [numCauses]atomic.Int64
 
 	attrEntries, nameEntries                   atomic.Int64
 	listingEntries, listingPages, listingBytes atomic.Int64
@@ -101,6 +102,7 @@ func (c *Cache) Stats() Stats {
 		AttrMisses:        k.attrMisses.Load(),
 		AttrRevalidations: k.attrRevalidations.Load(),
 		AttrChanged:       k.attrChanged.Load(),
+		AttrOutOfOrder:    k.attrOutOfOrder.Load(),
 		AttrEvictions:     k.attrEvictions.Load(),
 		NameHits:          k.nameHits.Load(),
 		NegativeHits:      k.negativeHits.Load(),

@@ -29,7 +29,11 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		if st != nfs3.StatOK && req.serveStale(v) {
 			if attr, _, ok := v.meta.Attr(a.Object); ok {
 				req.s.stats.staleServed.Add(1)
-				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: accessFromMode(&attr, &req.cred, a.Access)}
+				granted, ok := v.meta.AccessStale(a.Object, req.cred.Key(), a.Access)
+				if !ok {
+					granted = accessFromMode(&attr, &req.cred, a.Access)
+				}
+				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: granted}
 				req.status = nfs3.StatOK
 				res.Encode(w)
 				return nil

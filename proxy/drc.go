@@ -71,7 +71,13 @@ func (d *drc) begin(k drcKey, now time.Time) (e *drcEntry, owner bool) {
 	defer d.mu.Unlock()
 	if el, ok := d.m[k]; ok {
 		e := el.Value.(*drcEntry)
-		if now.Sub(e.at) < d.ttl {
+		finishedEmpty := false
+		select {
+		case <-e.done:
+			finishedEmpty = e.reply == nil // the original sent nothing (a panic, a dropped reply): run it again
+		default:
+		}
+		if now.Sub(e.at) < d.ttl && !finishedEmpty {
 			return e, false
 		}
 		d.lru.Remove(el)

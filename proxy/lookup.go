@@ -35,7 +35,12 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		// negative) name only under the directory version the reply
 		// carried.
 		v.meta.PutLookup(a.What.Dir, a.What.Name, &res)
-		if res.Status == nfs3.StatStale {
+		switch res.Status {
+		case nfs3.StatOK, nfs3.StatNoEnt:
+			// The upstream searched the directory for this caller: it
+			// may (a cached answer needs no other proof, also for root).
+			v.meta.PutAccess(a.What.Dir, req.cred.Key(), nfs3.AccessLookup, nfs3.AccessLookup)
+		case nfs3.StatStale:
 			req.stale(v, a.What.Dir)
 		}
 	}
@@ -50,7 +55,7 @@ func (req *request) lookupCached(v *volume, a *nfs3.LookupArgs, res *nfs3.Lookup
 		return false
 	}
 	dattr, fresh, ok := v.meta.Attr(a.What.Dir)
-	if !ok || !fresh || !permits(&dattr, &req.cred, permExec) {
+	if !ok || !fresh || !req.mayAccess(v, a.What.Dir, &dattr, nfs3.AccessLookup, permExec) {
 		return false
 	}
 	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}
@@ -73,8 +78,15 @@ func (req *request) lookupStale(v *volume, a *nfs3.LookupArgs, res *nfs3.LookupR
 		return false
 	}
 	dattr, _, ok := v.meta.Attr(a.What.Dir)
-	if !ok || !permits(&dattr, &req.cred, permExec) {
+	if !ok {
 		return false
+	}
+	if granted, ok := v.meta.AccessStale(a.What.Dir, req.cred.Key(), nfs3.AccessLookup); ok {
+		if granted&nfs3.AccessLookup == 0 {
+			return false
+		}
+	} else if !permits(&dattr, &req.cred, permExec) {
+		return false // the upstream is down: nobody to ask for root
 	}
 	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}
 	if e.Negative {

@@ -36,14 +36,11 @@ const (
 
 // permits reports whether cred may use object a with the given rwx bits
 // by its mode: the check the upstream would make for a cached answer.
-// uid 0 (after squashing) may read and search anything, as on a server
-// without root squash; execute on a regular file still needs some x bit.
+// It never grants uid 0: whether the upstream squashes root is its own
+// export option, unknown here (see mayAccess).
 func permits(a *nfs3.Fattr3, c *rpc.Cred, bits uint32) bool {
 	if c.UID == 0 {
-		if bits&permExec != 0 && a.Type != nfs3.TypeDir && a.Mode&0o111 == 0 {
-			return false
-		}
-		return true
+		return false
 	}
 	var have uint32
 	switch {
@@ -55,4 +52,31 @@ func permits(a *nfs3.Fattr3, c *rpc.Cred, bits uint32) bool {
 		have = a.Mode & 7
 	}
 	return have&bits == bits
+}
+
+// mayAccess decides whether the caller may be given a cached answer that
+// needs the ACCESS bits access (mode bits modeBits) on fh: from a cached
+// ACCESS result for this very credential; else from the mode bits for
+// ordinary users; else — for uid 0, whom the upstream may squash — by
+// asking the upstream's ACCESS once and caching its answer.
+func (req *request) mayAccess(v *volume, fh nfs3.FH, a *nfs3.Fattr3, access, modeBits uint32) bool {
+	key := req.cred.Key()
+	if granted, ok := v.meta.Access(fh, key, access); ok {
+		return granted&access == access
+	}
+	if req.cred.UID != 0 {
+		return permits(a, &req.cred, modeBits)
+	}
+	var res nfs3.AccessRes
+	ask := nfs3.AccessRead | nfs3.AccessLookup | nfs3.AccessExecute
+	if st := req.call(v, nfs3.ProcAccess, &nfs3.AccessArgs{Object: fh, Access: ask}, &res); st != nfs3.StatOK || res.Status != nfs3.StatOK {
+		if req.serveStale(v) {
+			granted, ok := v.meta.AccessStale(fh, key, access)
+			return ok && granted&access == access
+		}
+		return false
+	}
+	v.meta.PutPostOp(fh, res.Attr)
+	v.meta.PutAccess(fh, key, ask, res.Access)
+	return res.Access&access == access
 }

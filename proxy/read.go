@@ -51,6 +51,9 @@ func (req *request) readForward(v *volume, a nfs3.ReadArgs, st nfs3.Stat, w *xdr
 	}
 	if v != nil {
 		req.notePostOp(v, a.File, res.Attr, res.Status)
+		if res.Status == nfs3.StatOK {
+			v.meta.PutAccess(a.File, req.cred.Key(), nfs3.AccessRead, nfs3.AccessRead) // it read: it may
+		}
 	}
 	req.status = res.Status
 	res.Encode(w)
@@ -92,7 +95,10 @@ func (f *fetcher) Fetch(ctx context.Context, p []byte, off int64) (int, bool, er
 	if rr.Status != nfs3.StatOK {
 		return 0, false, rr.Status
 	}
-	if rr.Attr.Set && coherencyOf(&rr.Attr.Attr) != f.coh {
+	if !rr.Attr.Set {
+		return 0, false, errChanged // no proof these bytes are the version being cached
+	}
+	if coherencyOf(&rr.Attr.Attr) != f.coh {
 		f.v.meta.PutAttr(fh, rr.Attr.Attr)
 		return 0, false, errChanged
 	}
@@ -112,11 +118,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	if !ok || attr.Type != nfs3.TypeReg {
 		return false
 	}
-	if granted, ok := v.meta.Access(a.File, req.cred.Key(), nfs3.AccessRead); ok {
-		if granted&nfs3.AccessRead == 0 {
-			return false
-		}
-	} else if !permits(&attr, &req.cred, permRead) {
+	if !req.mayAccess(v, a.File, &attr, nfs3.AccessRead, permRead) {
 		return false // let the upstream decide (and say ACCES)
 	}
 	mark := w.Len()

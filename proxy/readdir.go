@@ -28,6 +28,9 @@ func readdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if v != nil {
 		v.meta.PutReaddir(a.Dir, &a, &res)
+		if res.Status == nfs3.StatOK {
+			v.meta.PutAccess(a.Dir, req.cred.Key(), nfs3.AccessRead, nfs3.AccessRead) // it listed: it may
+		}
 		if res.Status == nfs3.StatStale {
 			req.stale(v, a.Dir)
 		}

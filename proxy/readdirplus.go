@@ -31,6 +31,9 @@ func readdirplus(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if v != nil {
 		v.meta.PutReaddirplus(a.Dir, &a, &res)
+		if res.Status == nfs3.StatOK {
+			v.meta.PutAccess(a.Dir, req.cred.Key(), nfs3.AccessRead, nfs3.AccessRead) // it listed: it may
+		}
 		if res.Status == nfs3.StatStale {
 			req.stale(v, a.Dir)
 		}
@@ -49,7 +52,7 @@ func (req *request) listingUsable(v *volume, dir nfs3.FH, cookie uint64) bool {
 	} else {
 		attr, ok = req.attrs(v, dir)
 	}
-	return ok && permits(&attr, &req.cred, permRead)
+	return ok && req.mayAccess(v, dir, &attr, nfs3.AccessRead, permRead)
 }
 
 func (req *request) finishReaddirplus(v *volume, res *nfs3.ReaddirplusRes, w *xdr.Writer) {

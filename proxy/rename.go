@@ -31,7 +31,11 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if v != nil {
 		v.meta.ApplyWcc(a.From.Dir, res.FromDirWcc)
-		v.meta.ApplyWcc(a.To.Dir, res.ToDirWcc)
+		if string(a.To.Dir) != string(a.From.Dir) {
+			// Within one directory both WCC records describe the same
+			// change: applying it twice would look like someone else's.
+			v.meta.ApplyWcc(a.To.Dir, res.ToDirWcc)
+		}
 		v.meta.ForgetName(a.From.Dir, a.From.Name)
 		v.meta.ForgetName(a.To.Dir, a.To.Name)
 		if res.Status == nfs3.StatOK {

@@ -374,6 +374,11 @@ func TestPerConnectionBound(t *testing.T) {
 	if xid, _, err := replyHead(t, other.readReply()); err != nil || xid != 99 {
 		t.Fatalf("other connection: xid %d err %v; want 99 served", xid, err)
 	}
+	// The other connection's NULL may still be on its way out; wait for it
+	// (bounded), then only the held READs remain.
+	for deadline := time.Now().Add(5 * time.Second); s.Stats().InFlight > 4 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	mu.Lock()
 	got := held
 	mu.Unlock()
