@@ -262,14 +262,16 @@ func (c *Cache) Readdirplus(dir []byte, args *nfs3.ReaddirplusArgs) (*nfs3.Readd
 			fileid = e.Attr.Attr.FileID
 		}
 		// An entry's attributes are served only while the attribute cache
-		// holds them fresh; otherwise they are left out (post_op_attr
-		// allows it) and the client asks GETATTR. The page's own copy may
-		// be as old as the directory's last change.
-		if a, ok := c.freshAttrOf(e.FH.FH, fileid); ok {
-			e.Attr = nfs3.PostOpAttr{Set: true, Attr: a}
-		} else {
-			e.Attr = nfs3.PostOpAttr{}
+		// holds them fresh (the page's own copy may be as old as the
+		// directory's last change). If one is not, the page is a miss: one
+		// READDIRPLUS upstream refreshes them all, where serving the page
+		// without them would make the client GETATTR every entry.
+		a, ok := c.freshAttrOf(e.FH.FH, fileid)
+		if !ok {
+			c.ctr.listingMisses.Add(1)
+			return nil, false
 		}
+		e.Attr = nfs3.PostOpAttr{Set: true, Attr: a}
 	}
 	c.ctr.listingHits.Add(1)
 	return res, true
