@@ -3,7 +3,7 @@
 #   make test   install the test dependencies (as root, Debian) and run every test
 GO ?= go
 
-.PHONY: demo test unit integration fuzz vet build bench
+.PHONY: demo test unit integration fuzz vet build bench kernel
 
 demo:
 	$(GO) run ./cmd/nfscacheproxy demo
@@ -12,12 +12,20 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/nfscacheproxy ./cmd/nfscacheproxy
 
 # test = deps + vet + every package under the race detector (the integration
-# tests start real nfs-ganesha and libnfs clients) + a bounded fuzz pass.
+# tests start real nfs-ganesha and libnfs clients) + a bounded fuzz pass +
+# the Linux kernel client's quick group in a QEMU guest (integration/kernel,
+# build tag "kernel": it runs alone, after the rest, as it takes a core).
 test:
 	scripts/deps.sh
 	$(GO) vet ./...
+	$(GO) vet -tags kernel ./integration/kernel/
 	$(GO) test -race -count=1 -timeout 40m ./...
 	scripts/fuzz.sh
+	NFSCACHEPROXY_KERNEL_GROUP=quick $(GO) test -tags kernel -count=1 -timeout 45m -run '^TestKernelClient$$' ./integration/kernel/
+
+# kernel = the full kernel-client suite (group auto, ~45 min under TCG).
+kernel:
+	scripts/kernel-suite.sh auto
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)

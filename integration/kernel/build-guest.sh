@@ -4,8 +4,8 @@
 #   OUT/vmlinuz     the kernel of linux-image-amd64
 #   OUT/initrd.img  its initramfs (initramfs-tools, a short module list)
 #   OUT/root.img    an ext4 image of a minimal bookworm (debootstrap minbase
-#                   + nfs-common, util-linux, procps, iproute2, kmod) whose
-#                   init is /sbin/ksuite-init
+#                   + nfs-common, netbase, util-linux, procps, iproute2, kmod)
+#                   whose init is /sbin/ksuite-init
 #   OUT/build.log   what debootstrap and apt said
 #
 # Usage: build-guest.sh OUT   (as root; OUT must not exist yet)
@@ -80,7 +80,7 @@ step "apt-get install kernel and userspace"
 chroot "$root" apt-get update -qq >>"$log" 2>&1
 chroot "$root" apt-get install -y -q --no-install-recommends \
 	linux-image-amd64 initramfs-tools zstd kmod \
-	nfs-common util-linux procps iproute2 psmisc >>"$log" 2>&1
+	nfs-common netbase util-linux procps iproute2 psmisc >>"$log" 2>&1
 
 step "initramfs with the virtio, ext4 and 9p modules"
 cat >"$root/etc/initramfs-tools/conf.d/ksuite.conf" <<'EOF'
@@ -151,6 +151,6 @@ echo "$kver" >"$work/kernel-version"
 size_mb=$(($(du -sm "$root" | cut -f1) + 384))
 mkfs.ext4 -q -F -L ksuite -d "$root" "$work/root.img" "${size_mb}M" >>"$log" 2>&1
 rm -rf "$root"
-mv "$work" "$out"
+mv -T "$work" "$out"
 trap - EXIT
 echo "build-guest.sh: built $out (kernel $kver, root.img ${size_mb} MiB)"

@@ -14,6 +14,7 @@
 //	ktool tree DIR                         a stable listing of a tree (for diff)
 //	ktool waitfor FILE TEXT TIMEOUT        poll until FILE's content is TEXT
 //	ktool ctl URL ACTION                   ask the host to do ACTION (e.g. restart)
+//	ktool smallfiles create DIR N SIZE | stat DIR | read DIR   (benchmark timings)
 //
 // Every command prints only deterministic lines on stdout (the suite's .out
 // files compare them) and its diagnostics on stderr; it exits 1 on a
@@ -31,15 +32,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"fsx":      {runFsx, "random read/write/truncate/mmap verifier"},
-	"fsstress": {runFsstress, "concurrent namespace workload, model-checked"},
-	"sparse":   {runSparse, "sparse file past 4 GiB"},
-	"odirect":  {runODirect, "O_DIRECT reads and writes"},
-	"pattern":  {runPattern, "write or verify a seeded pattern"},
-	"mkfiles":  {runMkfiles, "create many empty files"},
-	"tree":     {runTree, "stable listing of a tree"},
-	"waitfor":  {runWaitFor, "poll a file until it has some content"},
-	"ctl":      {runCtl, "ask the host test to act"},
+	"fsx":        {runFsx, "random read/write/truncate/mmap verifier"},
+	"fsstress":   {runFsstress, "concurrent namespace workload, model-checked"},
+	"sparse":     {runSparse, "sparse file past 4 GiB"},
+	"odirect":    {runODirect, "O_DIRECT reads and writes"},
+	"pattern":    {runPattern, "write or verify a seeded pattern"},
+	"mkfiles":    {runMkfiles, "create many empty files"},
+	"tree":       {runTree, "stable listing of a tree"},
+	"waitfor":    {runWaitFor, "poll a file until it has some content"},
+	"ctl":        {runCtl, "ask the host test to act"},
+	"smallfiles": {runSmallfiles, "time small-file create, stat or read"},
 }
 
 // usageError is a bad invocation (exit status 2).
