@@ -3,7 +3,6 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -104,9 +103,6 @@ func (c *conn) serve() {
 	}
 }
 
-// lastFragment is the record mark bit of a record's last fragment.
-const lastFragment = 1 << 31
-
 // readRecord reads one record into a buffer from recordPool. It returns
 // io.EOF when the connection ends between records.
 func (c *conn) readRecord() (*[]byte, error) {
@@ -121,56 +117,13 @@ func (c *conn) readRecord() (*[]byte, error) {
 	// The record has begun: the rest of it gets its own IdleTimeout.
 	c.nc.SetReadDeadline(time.Now().Add(idle))
 	bp := recordPool.Get().(*[]byte)
-	buf, err := readFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
+	buf, err := rpc.ReadFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
 	*bp = buf
 	if err != nil {
 		recordPool.Put(bp)
 		return nil, err
 	}
 	return bp, nil
-}
-
-// readFragments reads the record (RFC 5531 §11 record marking, any number of
-// fragments, at most limit bytes) whose first fragment mark has been read
-// into mark (which receives the next ones), and appends it to buf. The buffer grows with the bytes that arrive, doubling,
-// never with the size a mark announces, so it is at most twice what the
-// client sent (or the buffer it started with).
-func readFragments(r io.Reader, mark *[4]byte, buf []byte, limit int) ([]byte, error) {
-	for {
-		h := binary.BigEndian.Uint32(mark[:])
-		n := int(h &^ lastFragment)
-		if len(buf)+n > limit {
-			return buf, fmt.Errorf("%w: %d > %d", rpc.ErrRecordTooLarge, len(buf)+n, limit)
-		}
-		for n > 0 {
-			if len(buf) == cap(buf) {
-				nb := make([]byte, len(buf), len(buf)+min(n, max(cap(buf), 4096)))
-				copy(nb, buf)
-				buf = nb
-			}
-			k := min(n, cap(buf)-len(buf))
-			start := len(buf)
-			buf = buf[:start+k]
-			if _, err := io.ReadFull(r, buf[start:]); err != nil {
-				return buf, fmt.Errorf("proxy: read fragment: %w", unexpected(err))
-			}
-			n -= k
-		}
-		if h&lastFragment != 0 {
-			return buf, nil
-		}
-		if _, err := io.ReadFull(r, mark[:]); err != nil {
-			return buf, fmt.Errorf("proxy: read fragment mark: %w", unexpected(err))
-		}
-	}
-}
-
-// unexpected turns io.EOF inside a record into io.ErrUnexpectedEOF.
-func unexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // handle serves one request and writes its reply.

@@ -514,7 +514,7 @@ func frame(body []byte, size int) []byte {
 		end := min(i+size, len(body))
 		h := uint32(end - i)
 		if end == len(body) {
-			h |= lastFragment
+			h |= 1 << 31 // last fragment
 		}
 		out = binary.BigEndian.AppendUint32(out, h)
 		out = append(out, body[i:end]...)
@@ -553,7 +553,7 @@ func TestReadFragments(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mark := [4]byte(tt.in[:4])
-			got, err := readFragments(bytes.NewReader(tt.in[4:]), &mark, make([]byte, 0, 16), tt.limit)
+			got, err := rpc.ReadFragments(bytes.NewReader(tt.in[4:]), &mark, make([]byte, 0, 16), tt.limit)
 			if tt.want == nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Fatalf("got %d bytes, %v; want %v", len(got), err, tt.wantErr)
@@ -574,7 +574,7 @@ func TestReadFragments(t *testing.T) {
 // about those bytes.
 func TestReadFragmentsGrowsWithData(t *testing.T) {
 	mark := [4]byte(binary.BigEndian.AppendUint32(nil, 1<<31|1<<20))
-	got, err := readFragments(bytes.NewReader(make([]byte, 10_000)), &mark, nil, 2<<20)
+	got, err := rpc.ReadFragments(bytes.NewReader(make([]byte, 10_000)), &mark, nil, 2<<20)
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("got %v; want unexpected EOF", err)
 	}
@@ -597,7 +597,7 @@ func FuzzReadFragments(f *testing.F) {
 		}
 		want, werr := rpc.ReadRecord(bytes.NewReader(in), nil, limit)
 		mark := [4]byte(in[:4])
-		got, gerr := readFragments(bytes.NewReader(in[4:]), &mark, nil, limit)
+		got, gerr := rpc.ReadFragments(bytes.NewReader(in[4:]), &mark, nil, limit)
 		switch {
 		case werr == nil && gerr == nil:
 			if !bytes.Equal(got, want) {

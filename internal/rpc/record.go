@@ -10,40 +10,66 @@ const lastFragment = 1 << 31
 
 // ReadRecord reads one record-marked RPC message from r, appending its
 // fragments to buf[:0]. A record larger than max is refused with
-// ErrRecordTooLarge before its bytes are read into memory. The returned slice
-// may be a grown copy of buf.
+// ErrRecordTooLarge; see ReadFragments for how the buffer grows. The
+// returned slice may be a grown copy of buf.
 func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
-	buf = buf[:0]
-	var hdr [4]byte
+	var mark [4]byte
+	if _, err := io.ReadFull(r, mark[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("rpc: read fragment header: %w", err)
+		}
+		return nil, err
+	}
+	rec, err := ReadFragments(r, &mark, buf[:0], max)
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// ReadFragments reads the record (RFC 5531 §11 record marking, any number
+// of fragments, at most limit bytes) whose first fragment mark has been
+// read into mark (which receives the next ones), and appends it to buf.
+// The buffer grows with the bytes that arrive, doubling, never with the
+// size a mark announces, so it is at most twice what the peer sent (or the
+// buffer it started with): a hostile length costs nothing. End of input
+// inside a record is io.ErrUnexpectedEOF.
+func ReadFragments(r io.Reader, mark *[4]byte, buf []byte, limit int) ([]byte, error) {
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if err == io.ErrUnexpectedEOF || (err == io.EOF && len(buf) > 0) {
-				return nil, fmt.Errorf("rpc: read fragment header: %w", io.ErrUnexpectedEOF)
-			}
-			return nil, err
-		}
-		h := binary.BigEndian.Uint32(hdr[:])
+		h := binary.BigEndian.Uint32(mark[:])
 		n := int(h &^ lastFragment)
-		if len(buf)+n > max {
-			return nil, fmt.Errorf("%w: %d > %d", ErrRecordTooLarge, len(buf)+n, max)
+		if len(buf)+n > limit {
+			return buf, fmt.Errorf("%w: %d > %d", ErrRecordTooLarge, len(buf)+n, limit)
 		}
-		start := len(buf)
-		if cap(buf)-start < n {
-			nb := make([]byte, start, start+n)
-			copy(nb, buf)
-			buf = nb
-		}
-		buf = buf[:start+n]
-		if _, err := io.ReadFull(r, buf[start:]); err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
+		for n > 0 {
+			if len(buf) == cap(buf) {
+				nb := make([]byte, len(buf), len(buf)+min(n, max(cap(buf), 4096)))
+				copy(nb, buf)
+				buf = nb
 			}
-			return nil, fmt.Errorf("rpc: read fragment: %w", err)
+			k := min(n, cap(buf)-len(buf))
+			start := len(buf)
+			buf = buf[:start+k]
+			if _, err := io.ReadFull(r, buf[start:]); err != nil {
+				return buf, fmt.Errorf("rpc: read fragment: %w", unexpected(err))
+			}
+			n -= k
 		}
 		if h&lastFragment != 0 {
 			return buf, nil
 		}
+		if _, err := io.ReadFull(r, mark[:]); err != nil {
+			return buf, fmt.Errorf("rpc: read fragment header: %w", unexpected(err))
+		}
 	}
+}
+
+// unexpected turns io.EOF inside a record into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // RecordHeaderSize is the space a caller reserves at the front of a buffer
