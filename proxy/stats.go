@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,30 +26,15 @@ type serverStats struct {
 	mountCalls     atomic.Int64
 }
 
-// Lower-case procedure names for the Observer, computed once.
-var (
-	nfsProcNames   [numNFSProcs]string
-	mountProcNames [6]string
-)
-
-func init() {
-	for i := range nfsProcNames {
-		nfsProcNames[i] = strings.ToLower(nfs3.ProcName(uint32(i)))
-	}
-	for i := range mountProcNames {
-		mountProcNames[i] = strings.ToLower(nfs3.MountProcName(uint32(i)))
-	}
-}
-
 func (s *Server) observe(prog, proc uint32, d time.Duration, ok bool) {
 	if s.opts.Observer == nil {
 		return
 	}
 	switch {
 	case prog == nfsProgram && proc < numNFSProcs:
-		s.opts.Observer.ObserveRequest("nfs", nfsProcNames[proc], d, ok)
-	case prog == mountProgram && proc < uint32(len(mountProcNames)):
-		s.opts.Observer.ObserveRequest("mount", mountProcNames[proc], d, ok)
+		s.opts.Observer.ObserveRequest("nfs", nfs3.ProcLabel(proc), d, ok)
+	case prog == mountProgram && proc <= nfs3.MountProcExport:
+		s.opts.Observer.ObserveRequest("mount", nfs3.MountProcLabel(proc), d, ok)
 	}
 }
 

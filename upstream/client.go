@@ -280,7 +280,7 @@ func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint
 		}
 	}
 	if c.opts.Observer != nil && prog == nfs3.Program && proc < numProcs {
-		c.opts.Observer.ObserveRequest("nfs", procNames[proc], d, err == nil)
+		c.opts.Observer.ObserveRequest("nfs", nfs3.ProcLabel(proc), d, err == nil)
 	}
 	return err
 }

@@ -1,23 +1,11 @@
 package upstream
 
 import (
-	"strings"
-
-	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"sync/atomic"
 	"time"
 )
 
 const numProcs = 22
-
-// procNames are lower-case procedure names for the Observer.
-var procNames [numProcs]string
-
-func init() {
-	for i := range procNames {
-		procNames[i] = strings.ToLower(nfs3.ProcName(uint32(i)))
-	}
-}
 
 type counters struct {
 	calls      atomic.Int64

@@ -2,7 +2,6 @@ package main
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
@@ -16,7 +15,6 @@ import (
 // the one place metrics are registered. Names are documented in the README.
 func (a *app) registerMetrics() {
 	reg := a.mets.Registry()
-	procName := func(i int) string { return strings.ToLower(nfs3.ProcName(uint32(i))) }
 
 	reg.MustRegister(metrics.NewSnapshotCollector(a.srv.Stats,
 		metrics.Gauge("nfscacheproxy_connections", "Open client connections.",
@@ -26,13 +24,13 @@ func (a *app) registerMetrics() {
 		metrics.CounterVec("nfscacheproxy_requests_total", "NFS requests by procedure.", []string{"proc"},
 			func(s proxy.Stats, emit func(float64, ...string)) {
 				for i, n := range s.Calls {
-					emit(float64(n), procName(i))
+					emit(float64(n), nfs3.ProcLabel(uint32(i)))
 				}
 			}),
 		metrics.CounterVec("nfscacheproxy_request_failures_total", "NFS replies whose status was not NFS3_OK, by procedure.", []string{"proc"},
 			func(s proxy.Stats, emit func(float64, ...string)) {
 				for i, n := range s.Errors {
-					emit(float64(n), procName(i))
+					emit(float64(n), nfs3.ProcLabel(uint32(i)))
 				}
 			}),
 		metrics.Counter("nfscacheproxy_garbage_requests_total", "Requests answered GARBAGE_ARGS or dropped unparsed.",
@@ -86,7 +84,7 @@ func (a *app) registerMetrics() {
 			perVol(func(v *volStats, emit func(float64, ...string)) {
 				for p, n := range v.up.ProcCalls {
 					if n > 0 {
-						emit(float64(n), v.id, procName(p))
+						emit(float64(n), v.id, nfs3.ProcLabel(uint32(p)))
 					}
 				}
 			})),

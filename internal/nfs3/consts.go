@@ -1,6 +1,9 @@
 package nfs3
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // RPC program and version numbers.
 const (
@@ -161,3 +164,31 @@ const (
 	FSFHomogeneous uint32 = 0x0008 // FSF3_HOMOGENEOUS
 	FSFCanSetTime  uint32 = 0x0010 // FSF3_CANSETTIME
 )
+
+// Lower-case procedure names, computed once, for metric labels.
+var procLabels, mountProcLabels = lowerAll(procNames[:]), lowerAll(mountProcNames[:])
+
+func lowerAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.ToLower(n)
+	}
+	return out
+}
+
+// ProcLabel is ProcName in lower case ("getattr"), without allocating for
+// a known procedure: the label metrics use.
+func ProcLabel(p uint32) string {
+	if p < uint32(len(procLabels)) {
+		return procLabels[p]
+	}
+	return strings.ToLower(ProcName(p))
+}
+
+// MountProcLabel is MountProcName in lower case ("mnt").
+func MountProcLabel(p uint32) string {
+	if p < uint32(len(mountProcLabels)) {
+		return mountProcLabels[p]
+	}
+	return strings.ToLower(MountProcName(p))
+}
