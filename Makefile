@@ -1,9 +1,22 @@
 # nfscacheproxy — the two commands a newcomer needs:
 #   make demo   run the proxy in front of an embedded upstream and print the mount command
-#   make test   install the test dependencies (as root, Debian) and run every test
+#   make test   install the test dependencies (Debian) and run every test
+# Both work as root on a minimal Debian image (no sudo there) and as a normal
+# user: the targets that need root re-run themselves through sudo only when
+# they are not root.
 GO ?= go
 
-.PHONY: demo test unit integration fuzz vet build bench kernel
+# AS_ROOT re-runs the current target through sudo when make is not root,
+# keeping PATH (for go) and the Go caches; as root it is empty.
+UID := $(shell id -u)
+ifeq ($(UID),0)
+AS_ROOT :=
+else
+AS_ROOT = @command -v sudo >/dev/null 2>&1 || { echo "make $@: must run as root (it installs Debian packages and starts rpcbind and nfs-ganesha) and sudo is not installed" >&2; exit 1; }; \
+	exec sudo env PATH="$$PATH" HOME="$$HOME" GOCACHE="$$($(GO) env GOCACHE)" GOMODCACHE="$$($(GO) env GOMODCACHE)" $(MAKE) $@
+endif
+
+.PHONY: demo test unit integration fuzz vet build bench kernel stress
 
 demo:
 	$(GO) run ./cmd/nfscacheproxy demo
@@ -16,12 +29,31 @@ build:
 # the Linux kernel client's quick group in a QEMU guest (integration/kernel,
 # build tag "kernel": it runs alone, after the rest, as it takes a core).
 test:
+ifneq ($(UID),0)
+	$(AS_ROOT)
+else
 	scripts/deps.sh
 	$(GO) vet ./...
 	$(GO) vet -tags kernel ./integration/kernel/
 	$(GO) test -race -count=1 -timeout 40m ./...
 	scripts/fuzz.sh
 	NFSCACHEPROXY_KERNEL_GROUP=quick $(GO) test -tags kernel -count=1 -timeout 45m -run '^TestKernelClient$$' ./integration/kernel/
+endif
+
+# stress = the flakiness hunt: every unit package 20 times and the integration
+# packages 3 times under the race detector. Run it beside a CPU-heavy job
+# (e.g. stress-ng --cpu 2) to see what a busy CI machine sees. Not part of
+# make test: it takes about an hour on 2 cores.
+STRESS_UNIT_COUNT ?= 20
+STRESS_INTEGRATION_COUNT ?= 3
+stress:
+ifneq ($(UID),0)
+	$(AS_ROOT)
+else
+	scripts/deps.sh
+	$(GO) test -race -count=$(STRESS_UNIT_COUNT) -timeout 120m $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=$(STRESS_INTEGRATION_COUNT) -timeout 120m ./integration/...
+endif
 
 # kernel = the full kernel-client suite (group auto, ~45 min under TCG).
 kernel:
@@ -31,8 +63,12 @@ unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)
 
 integration:
+ifneq ($(UID),0)
+	$(AS_ROOT)
+else
 	scripts/deps.sh
 	$(GO) test -race -count=1 -timeout 40m ./integration/...
+endif
 
 fuzz:
 	scripts/fuzz.sh
@@ -46,5 +82,9 @@ vet:
 # root (it starts rpcbind and nfs-ganesha, see scripts/deps.sh). About 2
 # minutes on 2 cores. Flags: make bench BENCHFLAGS='--rtt 40ms --concurrency 8'
 bench:
+ifneq ($(UID),0)
+	$(AS_ROOT)
+else
 	scripts/deps.sh
 	$(GO) run ./cmd/nfscacheproxy bench --matrix $(BENCHFLAGS)
+endif
