@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -26,6 +27,10 @@ func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if v != nil {
 		v.meta.ApplyWcc(a.Link.Dir, res.LinkDirWcc)
 		v.meta.PutPostOp(a.File, res.FileAttr)
+		if res.Status == nfs3.StatOK && !res.FileAttr.Set {
+			// The link count changed and the reply did not say to what.
+			v.meta.Invalidate(a.File, coherency.CauseOwnOp)
+		}
 		v.meta.ForgetName(a.Link.Dir, a.Link.Name)
 		if res.Status == nfs3.StatOK {
 			v.meta.PutName(a.Link.Dir, a.Link.Name, a.File)

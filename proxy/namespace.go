@@ -48,7 +48,7 @@ func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Wr
 		st = req.writable(v)
 	}
 	if st == nfs3.StatOK {
-		child = req.cachedChild(v, obj)
+		child = req.childOf(v, obj)
 		st = req.forward(v, args, &res)
 	}
 	if st != nfs3.StatOK {
@@ -75,14 +75,33 @@ func (req *request) afterCreate(v *volume, where *nfs3.DirOpArgs, st nfs3.Stat, 
 	}
 }
 
-// cachedChild returns the handle the name cache holds for dir/name, if any,
-// without counting toward hit statistics' meaning: it is only used to know
-// which object an operation will touch.
-func (req *request) cachedChild(v *volume, d *nfs3.DirOpArgs) nfs3.FH {
-	if e, ok := v.meta.Lookup(d.Dir, d.Name); ok && !e.Negative {
+// childOf returns the handle of the object d names, for the upkeep after
+// an operation that removes or replaces it, or nil if there is none: from
+// the name cache, else (the name is not cached, not even as absent) from
+// one upstream LOOKUP with the caller's credential, whose answer is cached
+// like any other. Knowing the object matters because its cached attributes
+// (link count, ctime) change with the operation: without the LOOKUP, a
+// name the cache had forgotten — a RENAME forgets both names — left them
+// stale (the Connectathon sequence CREATE f; RENAME f n; LINK n f;
+// REMOVE n; GETATTR f answered nlink 2 from the cache). The LOOKUP costs a
+// round trip only when the name is not cached; clients (the Linux one
+// among them) look a name up before removing it, so it usually is.
+func (req *request) childOf(v *volume, d *nfs3.DirOpArgs) nfs3.FH {
+	if e, ok := v.meta.Lookup(d.Dir, d.Name); ok {
+		if e.Negative {
+			return nil
+		}
 		return e.FH
 	}
-	return nil
+	if d.Name == "." || d.Name == ".." {
+		return nil
+	}
+	var res nfs3.LookupRes
+	if st := req.call(v, nfs3.ProcLookup, &nfs3.LookupArgs{What: *d}, &res); st != nfs3.StatOK || res.Status != nfs3.StatOK {
+		return nil
+	}
+	v.meta.PutLookup(d.Dir, d.Name, &res)
+	return res.Object
 }
 
 // afterRemove records a REMOVE or RMDIR of d whose object was child (nil if
@@ -105,4 +124,15 @@ func (req *request) afterRemove(v *volume, d *nfs3.DirOpArgs, st nfs3.Stat, dirW
 	case nfs3.StatStale:
 		req.stale(v, d.Dir)
 	}
+}
+
+// cachedChild returns the handle the name cache holds for dir/name, if
+// any, without asking the upstream: for the object a RENAME moves, whose
+// link count does not change (its ctime does; the cached attributes are
+// dropped when the handle is known, and otherwise age out by the mode).
+func (req *request) cachedChild(v *volume, d *nfs3.DirOpArgs) nfs3.FH {
+	if e, ok := v.meta.Lookup(d.Dir, d.Name); ok && !e.Negative {
+		return e.FH
+	}
+	return nil
 }

@@ -23,7 +23,7 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if st == nfs3.StatOK {
 		moved = req.cachedChild(v, &a.From)
-		replaced = req.cachedChild(v, &a.To)
+		replaced = req.childOf(v, &a.To)
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
