@@ -14,9 +14,13 @@ type CallHeader struct {
 	Vers     uint32
 	Proc     uint32
 	Cred     Cred
-	CredErr  error // set when the credential is of a known flavor but malformed, or of an unsupported flavor
-	VerfFlav uint32
+	CredErr  error  // set when the credential is of a known flavor but malformed, or of an unsupported flavor
+	VerfFlav uint32 // VerfUnreadable when the verifier could not be read
 }
+
+// VerfUnreadable is CallHeader.VerfFlav for a verifier that could not be
+// decoded: not AUTH_NONE, so it is answered with AUTH_BADVERF.
+const VerfUnreadable = ^uint32(0)
 
 // DecodeCall decodes the call header from r (positioned at the start of a
 // record). The RPC version is returned, not checked: a wrong version gets an
@@ -37,11 +41,23 @@ func DecodeCall(r *xdr.Reader, h *CallHeader) error {
 	h.Vers = r.Uint32()
 	h.Proc = r.Uint32()
 	flavor := r.Uint32()
-	body := r.Opaque(MaxAuthBytes)
-	h.VerfFlav = r.Uint32()
-	r.Opaque(MaxAuthBytes)
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("rpc: decode call: %w", err)
+	}
+	// From here on the call can be answered (its xid is known): a
+	// credential or verifier that cannot be read — longer than RFC 5531's
+	// 400 bytes, or cut short — gets AUTH_ERROR rather than silence.
+	body := r.Opaque(MaxAuthBytes)
+	if err := r.Err(); err != nil {
+		h.Cred = Cred{Flavor: flavor}
+		h.CredErr = fmt.Errorf("%w: %w", ErrBadCred, err)
+		h.VerfFlav = AuthNone
+		return nil
+	}
+	h.VerfFlav = r.Uint32()
+	r.Opaque(MaxAuthBytes)
+	if r.Err() != nil {
+		h.VerfFlav = VerfUnreadable
 	}
 	h.CredErr = nil
 	switch flavor {
