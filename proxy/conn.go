@@ -37,6 +37,13 @@ type conn struct {
 	slots  chan struct{} // per-connection in-flight bound
 	wg     sync.WaitGroup
 
+	// ctx ends when the connection does: idempotent requests still waiting
+	// on the upstream are abandoned there (nobody is left to answer), while
+	// non-idempotent ones run to completion so their reply lands in the
+	// DRC for the client's retransmission on a new connection.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	writeMu sync.Mutex // serialises replies onto nc
 }
 
@@ -46,6 +53,7 @@ const readBufferSize = 4 << 10
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), slots: make(chan struct{}, s.opts.PerConnLimit)}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = ta.AddrPort()
 		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
@@ -60,6 +68,7 @@ var recordPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return 
 func (c *conn) serve() {
 	defer func() {
 		c.nc.Close()
+		c.cancel()
 		c.wg.Wait()
 	}()
 	log := c.s.log.With("client", c.remote.String())
@@ -229,11 +238,13 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 		return true
 	}
 
-	// The request runs under the server's context; RequestTimeout bounds
+	// The request runs under the connection's context (the server's for
+	// non-idempotent ones, see conn.ctx); RequestTimeout bounds
 	// each upstream call (request.call), so a request answered from the
 	// caches sets up no timer.
-	ctx := c.s.ctx
-	if nonIdempotent(h.Prog, h.Proc) {
+	ctx := c.ctx
+	if ctx == nil || nonIdempotent(h.Prog, h.Proc) {
+		ctx = c.s.ctx // (a conn built without newConn, in tests, has none)
 		start := time.Now()
 		e, owner := c.s.drc.begin(makeDRCKey(c.remote.Addr(), h.XID, h.Proc, rec[r.Offset():]), start)
 		if !owner {

@@ -239,6 +239,7 @@ func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint
 	c.stats.inflight.Add(1)
 	defer c.stats.inflight.Add(-1)
 	var err error
+	lost := 0 // attempts that reached the wire and then lost their connection
 	for attempt := 0; ; attempt++ {
 		var rec []byte
 		rec, err = c.attempt(ctx, bp, cred, prog, vers, proc, args)
@@ -257,6 +258,18 @@ func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint
 		}
 		if !idem && !errors.Is(err, ErrNotSent) {
 			break // it may have run: never replay it blindly
+		}
+		if errors.Is(err, ErrConnLost) {
+			// A call in flight each time the connection died may be what
+			// kills the upstream (nfs-ganesha 4.3 aborts on some LOOKUP
+			// names): it is not sent a third time, whatever the mode.
+			if lost++; lost >= maxLostAttempts {
+				c.stats.poisoned.Add(1)
+				c.log.Error("upstream connection died twice with this call in flight; not sending it again",
+					"proc", nfs3.ProcName(proc), "fh", fmt.Sprintf("%x", firstHandle(args)), "err", err)
+				err = fmt.Errorf("%w: %s: %w", ErrSuspectCall, nfs3.ProcName(proc), err)
+				break
+			}
 		}
 		c.stats.retries.Add(1)
 		backoff := time.Duration(50<<min(attempt, 5)) * time.Millisecond
@@ -315,4 +328,21 @@ func idempotent(proc uint32, args xdr.Encoder) bool {
 		return ok && !a.Guard
 	}
 	return true
+}
+
+// maxLostAttempts is how many times a call may be on the wire when its
+// connection dies before it is failed instead of sent again.
+const maxLostAttempts = 2
+
+// firstHandle returns the file handle that starts an NFSv3 call's
+// arguments (every procedure but NULL starts with one), for logging.
+func firstHandle(args xdr.Encoder) []byte {
+	w := xdr.NewWriter(nil)
+	args.Encode(w)
+	r := xdr.NewReader(w.Bytes())
+	fh := r.Opaque(nfs3.FHSize)
+	if r.Err() != nil {
+		return nil
+	}
+	return fh
 }

@@ -16,6 +16,9 @@ var (
 	ErrNotSent     = errors.New("upstream: call not sent")
 	ErrBadReply    = errors.New("upstream: malformed reply")
 	ErrMountDenied = errors.New("upstream: mount refused")
+	// ErrSuspectCall: the connection died twice while the call was in
+	// flight, so it is not sent again (it may be what kills the upstream).
+	ErrSuspectCall = errors.New("upstream: call abandoned: the connection died twice while it was in flight")
 )
 
 // Class says what a caller should do about an upstream failure.
@@ -30,7 +33,7 @@ const (
 
 // Classify maps an error from a call (or an NFS status) to a Class.
 func Classify(err error) Class {
-	if err == nil {
+	if err == nil || errors.Is(err, ErrSuspectCall) {
 		return Fail
 	}
 	var st nfs3.Stat

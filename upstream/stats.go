@@ -12,6 +12,7 @@ type counters struct {
 	inflight   atomic.Int64
 	retries    atomic.Int64
 	reconnects atomic.Int64
+	poisoned   atomic.Int64
 	errors     atomic.Int64
 	procCalls  [numProcs]atomic.Int64
 	procNanos  [numProcs]atomic.Int64
@@ -35,7 +36,10 @@ type Stats struct {
 	InFlight   int64
 	Retries    int64
 	Reconnects int64
-	Errors     int64
+	// Abandoned counts calls failed rather than sent a third time because
+	// their connection died twice while they were in flight.
+	Abandoned int64
+	Errors    int64
 	// ProcCalls and ProcNanos are indexed by NFSv3 procedure number.
 	ProcCalls [numProcs]int64
 	ProcNanos [numProcs]int64
@@ -51,6 +55,7 @@ func (c *Client) Stats() Stats {
 		InFlight:   c.stats.inflight.Load(),
 		Retries:    c.stats.retries.Load(),
 		Reconnects: c.stats.reconnects.Load(),
+		Abandoned:  c.stats.poisoned.Load(),
 		Errors:     c.stats.errors.Load(),
 		ReadBytes:  c.stats.readBytes.Load(),
 		WriteBytes: c.stats.writeBytes.Load(),

@@ -94,6 +94,8 @@ func (a *app) registerMetrics() {
 			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Retries), v.id) })),
 		metrics.CounterVec("nfscacheproxy_upstream_reconnects_total", "Upstream connections re-established.", vol,
 			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Reconnects), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_abandoned_calls_total", "Upstream calls failed (NFS3ERR_IO) instead of sent a third time: their connection died twice while they were in flight.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Abandoned), v.id) })),
 		metrics.CounterVec("nfscacheproxy_upstream_errors_total", "Upstream calls that failed in transport.", vol,
 			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Errors), v.id) })),
 		metrics.CounterVec("nfscacheproxy_upstream_read_bytes_total", "READ payload bytes fetched from the upstream.", vol,
