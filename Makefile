@@ -52,7 +52,8 @@ ifneq ($(UID),0)
 else
 	scripts/deps.sh
 	$(GO) test -race -count=$(STRESS_UNIT_COUNT) -timeout 120m $$($(GO) list ./... | grep -v /integration)
-	$(GO) test -race -count=$(STRESS_INTEGRATION_COUNT) -timeout 120m ./integration/...
+	NFSCACHEPROXY_MODEL_STEPS=3000 NFSCACHEPROXY_MODEL_SEEDS=1,2,3,4,5,6,7,8 \
+		$(GO) test -race -count=$(STRESS_INTEGRATION_COUNT) -timeout 120m ./integration/...
 endif
 
 # kernel = the full kernel-client suite (group auto, ~45 min under TCG).

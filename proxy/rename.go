@@ -38,8 +38,15 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		}
 		v.meta.ForgetName(a.From.Dir, a.From.Name)
 		v.meta.ForgetName(a.To.Dir, a.To.Name)
-		if res.Status == nfs3.StatOK {
+		// A rename onto itself, or between two names of one file, succeeds
+		// and leaves both names in place (POSIX rename(2)): the old name is
+		// known gone only when the target was absent or another object.
+		sameFile := replaced != nil && (moved == nil || string(moved) == string(replaced))
+		sameName := string(a.From.Dir) == string(a.To.Dir) && a.From.Name == a.To.Name
+		if res.Status == nfs3.StatOK && !sameFile && !sameName {
 			v.meta.PutNegative(a.From.Dir, a.From.Name)
+		}
+		if res.Status == nfs3.StatOK {
 			if replaced != nil {
 				v.meta.Invalidate(replaced, coherency.CauseOwnOp)
 			}
