@@ -177,6 +177,7 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 	if err := rpc.DecodeCall(&r, &h); err != nil {
 		// Not a call, or a header too short to answer: drop it.
 		c.s.stats.garbage.Add(1)
+		c.s.reject(reasonCallHeader, 0, 0, c.remote)
 		return false
 	}
 	mark := w.Len()
@@ -284,6 +285,7 @@ func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request
 	if err != nil {
 		if errors.Is(err, errGarbage) {
 			c.s.stats.garbage.Add(1)
+			c.s.noteGarbage(req, err)
 			w.Buf = w.Buf[:mark]
 			rpc.EncodeAcceptedHeader(w, h.XID, rpc.GarbageArgs)
 			return true

@@ -7,13 +7,22 @@ import (
 )
 
 // link serves NFSPROC3_LINK: forwarded; the new name and the file's new
-// attributes (link count) go into the caches.
+// attributes (link count) go into the caches. The new name is checked
+// first (checkName).
 func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.LinkArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
 	var res nfs3.LinkRes
+	if st, err := req.checkName(a.Link.Name, useCreate); err != nil {
+		return err
+	} else if st != nfs3.StatOK {
+		res = nfs3.LinkRes{Status: st}
+		req.status = st
+		res.Encode(w)
+		return nil
+	}
 	v, st := req.resolve2(&a.File, &a.Link.Dir)
 	if st == nfs3.StatOK {
 		st = req.writable(v)

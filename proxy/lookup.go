@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -8,13 +10,28 @@ import (
 // lookup serves NFSPROC3_LOOKUP: from the name cache (positive and
 // negative) while the directory is unchanged and fresh and the caller may
 // search it; otherwise from the upstream, whose answer fills the caches.
+// The name is checked first (checkName); ".." in the volume's root is the
+// root itself, answered here whatever the upstream would make of it.
 func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.LookupArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
 	var res nfs3.LookupRes
+	if st, err := req.checkName(a.What.Name, useLookup); err != nil {
+		return err
+	} else if st != nfs3.StatOK {
+		res.Status = st
+		req.status = st
+		res.Encode(w)
+		return nil
+	}
 	v, st := req.resolve(&a.What.Dir)
+	if st == nfs3.StatOK && a.What.Name == ".." && bytes.Equal(a.What.Dir, v.Upstream.Root()) {
+		req.lookupRootParent(v, a.What.Dir, &res)
+		req.finishLookup(v, &res, w)
+		return nil
+	}
 	if st == nfs3.StatOK {
 		if req.lookupCached(v, &a, &res) {
 			req.finishLookup(v, &res, w)
@@ -46,6 +63,37 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	req.finishLookup(v, &res, w)
 	return nil
+}
+
+// lookupRootParent answers LOOKUP(root, ".."): the root, as knfsd answers
+// at an export's root, after the same search-permission check as any
+// LOOKUP. Its attributes come from the cache while fresh, else from a
+// GETATTR.
+func (req *request) lookupRootParent(v *volume, root nfs3.FH, res *nfs3.LookupRes) {
+	attr, fresh, cached := v.meta.Attr(root)
+	if !cached || !fresh {
+		var g nfs3.GetattrRes
+		st := req.call(v, nfs3.ProcGetattr, &nfs3.GetattrArgs{Object: root}, &g)
+		if st == nfs3.StatOK {
+			req.noteGetattr(v, root, &g)
+			st = g.Status
+		}
+		switch {
+		case st == nfs3.StatOK:
+			attr = g.Attr
+		case cached && req.serveStale(v):
+			req.s.stats.staleServed.Add(1)
+		default:
+			*res = nfs3.LookupRes{Status: st}
+			return
+		}
+	}
+	dir := nfs3.PostOpAttr{Set: true, Attr: attr}
+	if !req.mayAccess(v, root, &attr, nfs3.AccessLookup, permExec) {
+		*res = nfs3.LookupRes{Status: nfs3.StatAcces, DirAttr: dir}
+		return
+	}
+	*res = nfs3.LookupRes{Status: nfs3.StatOK, Object: root, ObjAttr: dir, DirAttr: dir}
 }
 
 // lookupCached answers from the caches when it can.

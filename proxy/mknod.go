@@ -11,6 +11,5 @@ func mknod(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	req.serveCreate(&a, &a.Where, w)
-	return nil
+	return req.serveCreate(&a, &a.Where, nil, w)
 }

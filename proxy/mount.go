@@ -56,15 +56,24 @@ func (s *Server) lookupVolume(path string) *volume {
 	return s.byName[path]
 }
 
-// mnt serves MOUNTPROC3_MNT: the proxy handle of the volume's root.
+// mnt serves MOUNTPROC3_MNT: the proxy handle of the volume's root. A
+// dirpath over MNTPATHLEN, relative, or with NUL or "." or ".."
+// components is refused before the volumes are searched (checkMountPath).
 func mnt(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.MntArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
 	var res nfs3.MntRes
-	v := req.s.lookupVolume(a.Path)
+	var v *volume
+	mv := checkMountPath(a.Path)
+	if mv.why == reasonNone {
+		v = req.s.lookupVolume(a.Path)
+	}
 	switch {
+	case mv.why != reasonNone:
+		req.s.reject(mv.why, req.prog, req.proc, req.c.remote, "limit", mv.limit, "len", len(a.Path), "status", mv.status.String())
+		res.Status = mv.status
 	case v == nil:
 		res.Status = nfs3.MountErrNoEnt
 	case !v.live.Load().Policy.allows(req.c.remote):

@@ -14,9 +14,24 @@ import (
 // serveCreate serves CREATE, MKDIR, SYMLINK and MKNOD, whose results share
 // one wire shape (CREATE3res): forwarded with the caller's credential; the
 // new name and object go into the caches. where points into args, so
-// resolving it rewrites the arguments to the upstream handle.
-func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, w *xdr.Writer) {
+// resolving it rewrites the arguments to the upstream handle. The name
+// (and target, SYMLINK's, nil for the others) is checked first: a refused one is answered
+// without a call upstream and leaves the caches alone.
+func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, target *string, w *xdr.Writer) error {
 	var res nfs3.CreateRes
+	st, err := req.checkName(where.Name, useCreate)
+	if target != nil && st == nfs3.StatOK && err == nil {
+		st, err = req.refuse(checkSymlinkTarget(*target), len(*target))
+	}
+	if err != nil {
+		return err
+	}
+	if st != nfs3.StatOK {
+		res = nfs3.CreateRes{Status: st}
+		req.status = st
+		res.Encode(w)
+		return nil
+	}
 	v, st := req.resolve(&where.Dir)
 	if st == nfs3.StatOK {
 		st = req.writable(v)
@@ -35,14 +50,24 @@ func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, w *xdr.
 	}
 	req.status = res.Status
 	res.Encode(w)
+	return nil
 }
 
 // serveRemove serves REMOVE and RMDIR (one wire shape, REMOVE3res): the
 // name becomes a negative entry and the removed object's cached attributes
-// and data are dropped.
-func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Writer) {
+// and data are dropped. A refused name (checkName) is answered without a
+// call upstream.
+func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Writer) error {
 	var res nfs3.RemoveRes
 	var child nfs3.FH
+	if st, err := req.checkName(obj.Name, useRemove); err != nil {
+		return err
+	} else if st != nfs3.StatOK {
+		res = nfs3.RemoveRes{Status: st}
+		req.status = st
+		res.Encode(w)
+		return nil
+	}
 	v, st := req.resolve(&obj.Dir)
 	if st == nfs3.StatOK {
 		st = req.writable(v)
@@ -59,6 +84,7 @@ func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Wr
 	}
 	req.status = res.Status
 	res.Encode(w)
+	return nil
 }
 
 // afterCreate records a CREATE, MKDIR, SYMLINK or MKNOD result.

@@ -9,7 +9,8 @@ import (
 // rename serves NFSPROC3_RENAME. The data cache is keyed by handle, so a
 // rename costs it nothing; the names in both directories are updated and
 // the attributes of the moved object and of any object it replaced are
-// dropped (their ctime or link count changed).
+// dropped (their ctime or link count changed). Both names are checked
+// first (checkName); a refused one is answered without a call upstream.
 func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.RenameArgs
 	if a.Decode(r) != nil {
@@ -17,6 +18,19 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	var res nfs3.RenameRes
 	var moved, replaced nfs3.FH
+	st, err := req.checkName(a.From.Name, useRename)
+	if st == nfs3.StatOK && err == nil {
+		st, err = req.checkName(a.To.Name, useRename)
+	}
+	if err != nil {
+		return err
+	}
+	if st != nfs3.StatOK {
+		res = nfs3.RenameRes{Status: st}
+		req.status = st
+		res.Encode(w)
+		return nil
+	}
 	v, st := req.resolve2(&a.From.Dir, &a.To.Dir)
 	if st == nfs3.StatOK {
 		st = req.writable(v)

@@ -11,6 +11,5 @@ func rmdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	req.serveRemove(&a, &a.Object, w)
-	return nil
+	return req.serveRemove(&a, &a.Object, w)
 }

@@ -119,6 +119,8 @@ type Server struct {
 	mounts mountTable
 	drc    *drc
 	stats  serverStats
+	// rejects counts refused names and limits and GARBAGE_ARGS by reason (reject.go).
+	rejects rejections
 	// connStats counts connections closed by the server's own bounds.
 	connStats struct {
 		rejected      atomic.Int64

@@ -5,12 +5,12 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// symlink serves NFSPROC3_SYMLINK (see serveCreate).
+// symlink serves NFSPROC3_SYMLINK (see serveCreate); its target is checked
+// too (checkSymlinkTarget).
 func symlink(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.SymlinkArgs
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	req.serveCreate(&a, &a.Where, w)
-	return nil
+	return req.serveCreate(&a, &a.Where, &a.Path, w)
 }

@@ -47,6 +47,15 @@ func (a *app) registerMetrics() {
 			func(s proxy.Stats) float64 { return float64(s.StaleServed) }),
 	))
 
+	reg.MustRegister(metrics.NewSnapshotCollector(a.srv.Rejections,
+		metrics.CounterVec("nfscacheproxy_rejected_requests_total", "Requests refused for a bad name or a protocol limit, and GARBAGE_ARGS, by reason.", []string{"reason"},
+			func(s proxy.RejectStats, emit func(float64, ...string)) {
+				for reason, n := range s.ByReason {
+					emit(float64(n), reason)
+				}
+			}),
+	))
+
 	reg.MustRegister(metrics.NewSnapshotCollector(a.srv.ConnStats,
 		metrics.Counter("nfscacheproxy_connections_rejected_total", "Connections closed at once because the connection cap was reached.",
 			func(s proxy.ConnStats) float64 { return float64(s.Rejected) }),

@@ -76,11 +76,27 @@ func MountProcName(p uint32) string {
 	return "PROC(" + strconv.FormatUint(uint64(p), 10) + ")"
 }
 
-// Size limits. Decoders enforce them; encoders do not.
+// Size limits. Decoders enforce the hard caps (FHSize, MaxNameDecode,
+// MaxPathDecode, MaxData, MaxListLen); the protocol limits a server answers
+// with a status (MaxName, MaxSymlinkPath, MountPathLen) are for the server to
+// check after decoding, so a name one byte too long gets NFS3ERR_NAMETOOLONG
+// rather than GARBAGE_ARGS. Encoders enforce nothing.
 const (
-	FHSize         = 64      // NFS3_FHSIZE, also FHSIZE3: max nfs_fh3 length
-	MaxName        = 255     // max filename3 length; also MNTNAMLEN
-	MaxPath        = 1024    // max nfspath3 length; also MNTPATHLEN
+	FHSize = 64 // NFS3_FHSIZE, also FHSIZE3: max nfs_fh3 length
+	// MaxName is the longest filename3 a server accepts (NAME_MAX, as
+	// Linux and nfs-ganesha); longer is NFS3ERR_NAMETOOLONG. Also MNTNAMLEN.
+	MaxName = 255
+	// MaxNameDecode is the hard cap on a decoded filename3.
+	MaxNameDecode = 4096
+	// MaxSymlinkPath is the longest symlink target (the nfspath3 of SYMLINK
+	// and READLINK), Linux's PATH_MAX. RFC 1813 bounds nfspath3 by nothing;
+	// knfsd answers a longer SYMLINK target NFS3ERR_NAMETOOLONG.
+	MaxSymlinkPath = 4096
+	// MountPathLen is MNTPATHLEN, the longest MOUNT dirpath; longer is
+	// MNT3ERR_NAMETOOLONG.
+	MountPathLen = 1024
+	// MaxPathDecode is the hard cap on a decoded nfspath3 or dirpath.
+	MaxPathDecode  = 64 << 10
 	CookieVerfSize = 8       // NFS3_COOKIEVERFSIZE
 	CreateVerfSize = 8       // NFS3_CREATEVERFSIZE
 	WriteVerfSize  = 8       // NFS3_WRITEVERFSIZE

@@ -36,12 +36,12 @@ func (a *ReadlinkRes) Encode(w *xdr.Writer) {
 	}
 }
 
-// Decode reads a READLINK3res; the path may be at most MaxPath bytes.
+// Decode reads a READLINK3res; the path may be at most MaxSymlinkPath bytes.
 func (a *ReadlinkRes) Decode(r *xdr.Reader) error {
 	*a = ReadlinkRes{Status: Stat(r.Uint32())}
 	a.Attr.Decode(r)
 	if a.Status == StatOK {
-		a.Path = r.String(MaxPath)
+		a.Path = r.String(MaxSymlinkPath)
 	}
 	return r.Err()
 }

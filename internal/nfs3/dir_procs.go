@@ -158,12 +158,14 @@ func (a *SymlinkArgs) Encode(w *xdr.Writer) {
 	w.String(a.Path)
 }
 
-// Decode reads a SYMLINK3args; the path may be at most MaxPath bytes.
+// Decode reads a SYMLINK3args; the name may be at most MaxNameDecode bytes
+// and the path at most MaxPathDecode (the server checks MaxName and
+// MaxSymlinkPath).
 func (a *SymlinkArgs) Decode(r *xdr.Reader) error {
 	*a = SymlinkArgs{}
 	a.Where.Decode(r)
 	a.Attr.Decode(r)
-	a.Path = r.String(MaxPath)
+	a.Path = r.String(MaxPathDecode)
 	return r.Err()
 }
 

@@ -17,10 +17,12 @@
 // Time of a SetTime whose How is not SetToClientTime, and so on) are not
 // written. Encode allocates nothing beyond growing the Writer's slice.
 //
-// Decoding: every variable-length field is read with its RFC limit
-// (FHSize, MaxName, MaxPath, MaxData) and every linked list is capped at
+// Decoding: every variable-length field is read with a hard cap (FHSize,
+// MaxNameDecode, MaxPathDecode, MaxData) and every linked list is capped at
 // MaxListLen elements, so hostile input cannot make the decoder allocate
-// without bound. Enumerations with a closed range (ftype3, stable_how,
+// without bound. Names and paths are capped above their protocol limits
+// (MaxName, MaxSymlinkPath, MountPathLen): those the server checks after
+// decoding and answers with a status (NAMETOOLONG), as RFC 1813 asks. Enumerations with a closed range (ftype3, stable_how,
 // createmode3, time_how) are checked. Status values are not: any status
 // other than OK selects the failure arm. Trailing bytes after a complete
 // value are ignored. Decode resets the value first, so a reused struct holds

@@ -14,9 +14,10 @@ type MntArgs struct {
 // Encode writes a.
 func (a *MntArgs) Encode(w *xdr.Writer) { w.String(a.Path) }
 
-// Decode reads a dirpath of at most MaxPath bytes.
+// Decode reads a dirpath of at most MaxPathDecode bytes; the server checks
+// MountPathLen.
 func (a *MntArgs) Decode(r *xdr.Reader) error {
-	a.Path = r.String(MaxPath)
+	a.Path = r.String(MaxPathDecode)
 	return r.Err()
 }
 
@@ -74,9 +75,10 @@ type UmntArgs struct {
 // Encode writes a.
 func (a *UmntArgs) Encode(w *xdr.Writer) { w.String(a.Path) }
 
-// Decode reads a dirpath of at most MaxPath bytes.
+// Decode reads a dirpath of at most MaxPathDecode bytes; the server checks
+// MountPathLen.
 func (a *UmntArgs) Decode(r *xdr.Reader) error {
-	a.Path = r.String(MaxPath)
+	a.Path = r.String(MaxPathDecode)
 	return r.Err()
 }
 
@@ -103,12 +105,12 @@ func (a *DumpRes) Encode(w *xdr.Writer) {
 }
 
 // Decode reads a mountlist: at most MaxListLen entries, host names of at
-// most MaxName bytes, directories of at most MaxPath bytes.
+// most MaxName bytes, directories of at most MountPathLen bytes.
 func (a *DumpRes) Decode(r *xdr.Reader) error {
 	*a = DumpRes{}
 	for more(r, len(a.Mounts)) {
 		host := r.String(MaxName)
-		dir := r.String(MaxPath)
+		dir := r.String(MountPathLen)
 		if r.Err() != nil {
 			break
 		}
@@ -146,12 +148,12 @@ func (a *ExportRes) Encode(w *xdr.Writer) {
 }
 
 // Decode reads an exports list: at most MaxListLen exports with at most
-// MaxListLen groups each, directories of at most MaxPath bytes and group
+// MaxListLen groups each, directories of at most MountPathLen bytes and group
 // names of at most MaxName bytes.
 func (a *ExportRes) Decode(r *xdr.Reader) error {
 	*a = ExportRes{}
 	for more(r, len(a.Exports)) {
-		e := ExportNode{Dir: r.String(MaxPath)}
+		e := ExportNode{Dir: r.String(MountPathLen)}
 		for more(r, len(e.Groups)) {
 			g := r.String(MaxName)
 			if r.Err() != nil {

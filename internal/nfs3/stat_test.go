@@ -175,7 +175,8 @@ func TestConstants(t *testing.T) {
 	}{
 		{"Program", Program, 100003}, {"Version", Version, 3},
 		{"MountProgram", MountProgram, 100005}, {"MountVersion", MountVersion, 3},
-		{"FHSize", FHSize, 64}, {"MaxName", MaxName, 255}, {"MaxPath", MaxPath, 1024},
+		{"FHSize", FHSize, 64}, {"MaxName", MaxName, 255}, {"MaxNameDecode", MaxNameDecode, 4096},
+		{"MaxSymlinkPath", MaxSymlinkPath, 4096}, {"MountPathLen", MountPathLen, 1024}, {"MaxPathDecode", MaxPathDecode, 64 << 10},
 		{"TypeReg", uint64(TypeReg), 1}, {"TypeFIFO", uint64(TypeFIFO), 7},
 		{"FileSync", uint64(FileSync), 2}, {"CreateExclusive", uint64(CreateExclusive), 2},
 		{"SetToClientTime", uint64(SetToClientTime), 2},

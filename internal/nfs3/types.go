@@ -325,9 +325,10 @@ func (d *DirOpArgs) Encode(w *xdr.Writer) {
 	w.String(d.Name)
 }
 
-// Decode reads a diropargs3; the name may be at most MaxName bytes.
+// Decode reads a diropargs3; the name may be at most MaxNameDecode bytes
+// (the server checks MaxName, so a longer name is NFS3ERR_NAMETOOLONG).
 func (d *DirOpArgs) Decode(r *xdr.Reader) error {
 	d.Dir.Decode(r)
-	d.Name = r.String(MaxName)
+	d.Name = r.String(MaxNameDecode)
 	return r.Err()
 }
