@@ -154,10 +154,10 @@ func (m *modelSide) resolve(p string) (nfs3.FH, nfs3.Stat) {
 // parent resolves the directory of p and returns it with p's last name.
 func (m *modelSide) parent(p string) (nfs3.FH, string, nfs3.Stat) {
 	dir, name := path.Split(p)
-	fh, st := m.resolve(strings.TrimSuffix(dir, "/"))
 	if dir == "" {
-		fh, st = m.top, nfs3.StatOK
+		return m.top, name, nfs3.StatOK
 	}
+	fh, st := m.resolve(strings.TrimSuffix(dir, "/"))
 	return fh, name, st
 }
 
