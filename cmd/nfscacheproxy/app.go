@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"io"
 	"log/slog"
 	"net"
@@ -39,6 +40,8 @@ type app struct {
 	pmapU   net.PacketConn
 	metL    net.Listener
 	closers []func()
+
+	invalidateLimit *rate.Limiter // POST /admin/invalidate
 }
 
 // Addr returns the address NFS and MOUNT are served on.
@@ -97,6 +100,10 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		return nil, err
 	}
 	a.registerMetrics()
+	// At most one invalidation a second (bursts of 5): each empties
+	// metadata caches, so a loop of POSTs would turn the proxy into a
+	// pass-through and flood the log.
+	a.invalidateLimit = rate.NewLimiter(rate.Every(time.Second), 5)
 	a.mets.Handle("POST /admin/invalidate", http.HandlerFunc(a.serveInvalidate))
 
 	for _, addr := range []string{cfg.Listen, cfg.MountListen} {
@@ -143,6 +150,12 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 	mode, err := coherency.ParseMode(vc.Coherency.Mode)
 	if err != nil {
 		return proxy.Volume{}, nil, err
+	}
+	if len(clients) == 0 {
+		// Like an exports(5) line with "*": AUTH_SYS trusts the uid the
+		// client claims, so say so where an operator looks.
+		a.log.Warn("volume is open to every client address: set volumes[].clients to the networks that may mount it",
+			"volume", vc.ID, "name", vc.MountPath(), "read_only", vc.ReadOnly)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -308,20 +321,25 @@ func (a *app) close() {
 // of all: the explicit invalidation static volumes rely on. Cached data is
 // kept and revalidated against the fresh attributes on its next read.
 func (a *app) serveInvalidate(w http.ResponseWriter, r *http.Request) {
-	var n int
+	if !a.invalidateLimit.Allow() {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many invalidations: at most one a second", http.StatusTooManyRequests)
+		return
+	}
+	var ids []int
 	for _, vc := range a.cfg.Volumes {
 		if q := r.URL.Query().Get("volume"); q != "" && q != strconv.Itoa(vc.ID) {
 			continue
 		}
 		a.srv.Meta(uint16(vc.ID)).InvalidateAll(coherency.CauseExplicit)
-		a.log.Info("invalidated by request", "volume", vc.ID, "client", r.RemoteAddr)
-		n++
+		ids = append(ids, vc.ID)
 	}
-	if n == 0 {
+	if len(ids) == 0 {
 		http.Error(w, "no such volume", http.StatusNotFound)
 		return
 	}
-	fmt.Fprintf(w, "invalidated %d volume(s)\n", n)
+	a.log.Info("invalidated by request", "volumes", ids, "client", r.RemoteAddr)
+	fmt.Fprintf(w, "invalidated %d volume(s)\n", len(ids))
 }
 
 // reload applies what can change while serving: log level, and each
