@@ -64,10 +64,10 @@ func serverClosed(nc net.Conn) bool {
 // and goroutines and memory come back to where they started.
 func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	const (
-		maxConns     = 400
-		perConn      = 16
-		nonReaders   = 2
-		stallers     = 50
+		maxConns   = 400
+		perConn    = 16
+		nonReaders = 2
+		stallers   = 50
 		// The idle timeout must outlast the set-up on a busy machine: the
 		// good client idles while 400 connections are dialled, and were
 		// it closed then, its reconnection would meet the cap.
