@@ -15,6 +15,7 @@ import (
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -43,9 +44,9 @@ func recordMarked(xid, proc uint32, args xdr.Encoder) []byte {
 }
 
 // serverClosed reports whether the server has closed nc (EOF or reset on
-// read within 20s, after draining what it wrote).
+// read within await.Deadline, after draining what it wrote).
 func serverClosed(nc net.Conn) bool {
-	nc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	nc.SetReadDeadline(time.Now().Add(await.Deadline))
 	buf := make([]byte, 256<<10)
 	for {
 		if _, err := nc.Read(buf); err != nil {
@@ -63,11 +64,14 @@ func serverClosed(nc net.Conn) bool {
 // and goroutines and memory come back to where they started.
 func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	const (
-		maxConns     = 400
-		perConn      = 16
-		nonReaders   = 2
-		stallers     = 50
-		idleTimeout  = 4 * time.Second
+		maxConns   = 400
+		perConn    = 16
+		nonReaders = 2
+		stallers   = 50
+		// The idle timeout must outlast the set-up on a busy machine: the
+		// good client idles while 400 connections are dialled, and were
+		// it closed then, its reconnection would meet the cap.
+		idleTimeout  = 20 * time.Second
 		writeTimeout = 2 * time.Second
 	)
 	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
@@ -172,9 +176,15 @@ func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	goodRound(1)
 
 	// Idle connections up to the cap and 50 beyond it.
-	for srv.Stats().Connections < maxConns {
+	// After each dial, wait until the server counts it (or closes
+	// another connection meanwhile, which may hide the count going up).
+	closedSoFar := func() int64 { cs := srv.ConnStats(); return cs.Rejected + cs.IdleClosed + cs.WriteTimeouts }
+	for n := srv.Stats().Connections; n < maxConns; n = srv.Stats().Connections {
+		closed := closedSoFar()
 		dial()
-		time.Sleep(time.Millisecond) // let the server count it
+		await.Until(t, "the server to count a new idle connection", func() bool {
+			return srv.Stats().Connections > n || closedSoFar() > closed
+		})
 	}
 	open := srv.Stats().Connections
 	var rejected []net.Conn
@@ -212,12 +222,7 @@ func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	// Every abuser is closed: by the write timeout, the idle timeout
 	// (stalled records included) or the cap. The non-readers first: reading
 	// their connections below would unblock them.
-	for deadline := time.Now().Add(30 * time.Second); srv.ConnStats().WriteTimeouts < nonReaders; {
-		if time.Now().After(deadline) {
-			t.Fatalf("WriteTimeouts = %d 30s after the non-readers started (WriteTimeout %v); want %d", srv.ConnStats().WriteTimeouts, writeTimeout, nonReaders)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	await.Until(t, "a write timeout on each non-reader", func() bool { return srv.ConnStats().WriteTimeouts >= nonReaders })
 	for i, nc := range abusers {
 		if !serverClosed(nc) {
 			t.Fatalf("abusive connection %d still open", i)
@@ -236,13 +241,11 @@ func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	goodRound(4)
 
 	// Everything is released.
-	deadline := time.Now().Add(20 * time.Second)
-	for srv.Stats().InFlight > 0 || srv.Stats().Connections > 1 || runtime.NumGoroutine() > baseGoroutines+10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after the abuse: %d in flight, %d connections, goroutines %d (baseline %d)",
-				srv.Stats().InFlight, srv.Stats().Connections, runtime.NumGoroutine(), baseGoroutines)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !await.Poll(await.Deadline, func() bool {
+		return srv.Stats().InFlight == 0 && srv.Stats().Connections <= 1 && runtime.NumGoroutine() <= baseGoroutines+10
+	}) {
+		t.Fatalf("after the abuse: %d in flight, %d connections, goroutines %d; want 0, at most 1, at most %d",
+			srv.Stats().InFlight, srv.Stats().Connections, runtime.NumGoroutine(), baseGoroutines+10)
 	}
 	after := liveBytes() - baseline
 	t.Logf("after: live memory %+.1f MiB from the baseline, goroutines %d (baseline %d)", float64(after)/(1<<20), runtime.NumGoroutine(), baseGoroutines)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 )
 
@@ -42,7 +43,7 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 type proxyProcess struct {
 	cmd  *exec.Cmd
 	port int
-	log  *bytes.Buffer
+	log  *lockedBuffer // read while the process still writes
 }
 
 func freeLoopbackPort(t *testing.T) int {
@@ -66,7 +67,7 @@ func startBinary(t *testing.T, g *harness.Ganesha, port int, extra ...string) *p
 		"--upstream-nfs-port", strconv.Itoa(g.NFSPort), "--upstream-mount-port", strconv.Itoa(g.MountPort),
 		"--listen", "127.0.0.1:" + strconv.Itoa(port), "--metrics-listen", "", "--upstream-unprivileged-port"}, extra...)
 	cmd := exec.Command(bin, args...)
-	p := &proxyProcess{cmd: cmd, port: port, log: &bytes.Buffer{}}
+	p := &proxyProcess{cmd: cmd, port: port, log: &lockedBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -77,19 +78,16 @@ func startBinary(t *testing.T, g *harness.Ganesha, port int, extra ...string) *p
 			cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err = nil
+	if !await.Poll(await.Deadline, func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		_, err := harness.MountRoot(ctx, "127.0.0.1:"+strconv.Itoa(port), "/export")
-		cancel()
-		if err == nil {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy did not come up: %v\n%s", err, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+		defer cancel()
+		_, err = harness.MountRoot(ctx, "127.0.0.1:"+strconv.Itoa(port), "/export")
+		return err == nil
+	}) {
+		t.Fatalf("proxy did not answer MNT within %v: %v\n%s", await.Deadline, err, p.log)
 	}
+	return p
 }
 
 // TestKill9WhileFilling: the proxy is killed with SIGKILL while many
@@ -104,8 +102,8 @@ func TestKill9WhileFilling(t *testing.T) {
 		want[i] = randomFile(t, filepath.Join(g.Dir, fmt.Sprintf("f%02d", i)), 600_000+i*37_000)
 	}
 	cacheDir := t.TempDir()
-	port := freeLoopbackPort(t)
-	p := startBinary(t, g, port, "--cache-dir", cacheDir)
+	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
+	p := startBinary(t, g, port, "--cache-dir", cacheDir, "--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport))
 
 	c := dialClient(t, "127.0.0.1", port, port, 0, 0)
 	fhs := make([]nfs3.FH, files)
@@ -120,7 +118,7 @@ func TestKill9WhileFilling(t *testing.T) {
 			defer wg.Done()
 			// Short-lived clients without retries: the kill ends them.
 			for i := w; i < files; i += 4 {
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				cc, err := dialNoFail("127.0.0.1", port)
 				if err != nil {
 					cancel()
@@ -136,7 +134,15 @@ func TestKill9WhileFilling(t *testing.T) {
 			}
 		}(w)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The crash point: granules have been stored and READs are still being
+	// served (so more fills are under way) when the kill lands.
+	var fills, inFlight float64
+	await.Until(t, "a stored granule and a READ in flight", func() bool {
+		_, body := scrape(t, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics")
+		fills, inFlight = sample(body, "nfscacheproxy_cache_fills_total"), sample(body, "nfscacheproxy_requests_in_flight")
+		return fills >= 1 && inFlight >= 1
+	})
+	t.Logf("kill -9 with %v granules stored and %v requests in flight", fills, inFlight)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 // TestDockerfileBuildSteps runs the Dockerfile's build step by hand (there
@@ -77,7 +77,7 @@ volumes:
     squash: { root: false }
 `, port, mport, t.TempDir(), g.NFSPort, g.MountPort)), 0o644)
 	p := exec.Command(bin, append(entry[1:3], conf)...)
-	logs := &strings.Builder{}
+	logs := &lockedBuffer{} // read while the process still writes
 	p.Stdout, p.Stderr = logs, logs
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
@@ -85,16 +85,14 @@ volumes:
 	defer func() { p.Process.Kill(); p.Wait() }()
 	url := harness.LibNFSURL("127.0.0.1", port, port, "/export", "/hello")
 	var got string
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		out, _, err := harness.RunLibNFS(t.Context(), "nfs-cat", url)
-		if err == nil {
-			got = string(out)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nfs-cat through the binary: %v\n%s", err, logs)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var catErr error
+	if !await.Poll(await.Deadline, func() bool {
+		var out []byte
+		out, _, catErr = harness.RunLibNFS(t.Context(), "nfs-cat", url)
+		got = string(out)
+		return catErr == nil
+	}) {
+		t.Fatalf("nfs-cat through the binary for %v: %v\n%s", await.Deadline, catErr, logs)
 	}
 	if got != "through the container's binary\n" {
 		t.Fatalf("nfs-cat = %q", got)

@@ -7,27 +7,30 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/proxy"
 )
 
 // writeRetrying writes like a hard-mounted client: JUKEBOX means wait and
-// send again.
+// send again, for up to await.Deadline.
 func writeRetrying(t *testing.T, c *nfsClient, fh nfs3.FH, off uint64, data []byte) *nfs3.WriteRes {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		res, err := c.c.Write(c.ctx, &c.cred, &nfs3.WriteArgs{File: fh, Offset: off, Count: uint32(len(data)), Stable: nfs3.FileSync, Data: data})
-		if err == nil && res.Status != nfs3.StatJukebox {
-			return res
-		}
-		time.Sleep(100 * time.Millisecond)
+	var res *nfs3.WriteRes
+	var err error
+	if !await.Poll(await.Deadline, func() bool {
+		res, err = c.c.Write(c.ctx, &c.cred, &nfs3.WriteArgs{File: fh, Offset: off, Count: uint32(len(data)), Stable: nfs3.FileSync, Data: data})
+		return err == nil && res.Status != nfs3.StatJukebox
+	}) {
+		t.Errorf("write at %d never succeeded in %v: %v %v", off, await.Deadline, err, res)
+		return &nfs3.WriteRes{Status: nfs3.StatIO}
 	}
-	t.Error("write never succeeded")
-	return &nfs3.WriteRes{Status: nfs3.StatIO}
+	return res
 }
 
 // TestUpstreamRestartMidWorkload: ganesha is restarted while clients write
@@ -48,6 +51,20 @@ func TestUpstreamRestartMidWorkload(t *testing.T) {
 	readme := randomFile(t, filepath.Join(e.g.Dir, "readme"), 2<<20)
 	rfh := c.mustLookup(c.root(), "readme")
 
+	// The workload runs until the restart is over (and at least chunks
+	// writes and 30 reads each), so the restart lands in its middle however
+	// fast or slow the machine; the restart starts once every worker has
+	// made progress.
+	restarted := make(chan struct{})
+	over := func() bool {
+		select {
+		case <-restarted:
+			return true
+		default:
+			return false
+		}
+	}
+	var progress atomic.Int64
 	var wg sync.WaitGroup
 	acked := make([][]byte, writers)
 	for i := 0; i < writers; i++ {
@@ -55,7 +72,7 @@ func TestUpstreamRestartMidWorkload(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			wc := e.proxyClient(0, 0)
-			for k := 0; k < chunks; k++ {
+			for k := 0; k < chunks || !over(); k++ {
 				data := bytes.Repeat([]byte{byte('a' + i), byte(k)}, chunk/2)
 				res := writeRetrying(t, wc, fhs[i], uint64(k*chunk), data)
 				if res.Status != nfs3.StatOK || res.Committed != nfs3.FileSync || int(res.Count) != chunk {
@@ -63,7 +80,9 @@ func TestUpstreamRestartMidWorkload(t *testing.T) {
 					return
 				}
 				acked[i] = append(acked[i], data...)
-				time.Sleep(5 * time.Millisecond)
+				if k == 0 {
+					progress.Add(1)
+				}
 			}
 		}(i)
 	}
@@ -71,7 +90,7 @@ func TestUpstreamRestartMidWorkload(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		rc := e.proxyClient(0, 0)
-		for k := 0; k < 30; k++ {
+		for k := 0; k < 30 || !over(); k++ {
 			res, err := rc.c.Read(rc.ctx, &rc.cred, &nfs3.ReadArgs{File: rfh, Offset: uint64(k%8) << 18, Count: 1 << 18})
 			if err != nil {
 				t.Errorf("reader: %v", err)
@@ -80,13 +99,18 @@ func TestUpstreamRestartMidWorkload(t *testing.T) {
 			if res.Status == nfs3.StatOK && !bytes.Equal(res.Data, readme[(k%8)<<18:(k%8+1)<<18]) {
 				t.Errorf("reader got wrong bytes at %d", (k%8)<<18)
 			}
-			time.Sleep(10 * time.Millisecond)
+			if k == 0 {
+				progress.Add(1)
+			}
 		}
 	}()
-	time.Sleep(150 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	await.Until(t, "every writer and the reader to make progress", func() bool { return progress.Load() == writers+1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	if err := e.g.Restart(ctx); err != nil {
+	err := e.g.Restart(ctx)
+	close(restarted)
+	if err != nil {
+		wg.Wait()
 		t.Fatalf("restart ganesha: %v", err)
 	}
 	wg.Wait()
@@ -130,7 +154,7 @@ func TestServeStale(t *testing.T) {
 	fh := c.mustLookup(c.root(), "f")
 	c.readAll(fh)
 	e.g.Stop()
-	time.Sleep(2 * ttl) // every cached answer is now past its TTL
+	time.Sleep(2 * ttl) // the TTL's expiry is the behaviour: every cached answer is now past it
 	if got, st := c.lookup(c.root(), "f"); st != nfs3.StatOK || !bytes.Equal(got, fh) {
 		t.Fatalf("LOOKUP while down: %v; want the cached answer", st)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
 	"github.com/nfscacheproxy/nfscacheproxy/integration/wanrelay"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
@@ -84,24 +85,26 @@ func startServe(t *testing.T, port int, args ...string) *serveProc {
 			<-p.exited
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	err = nil
+	exited := false
+	if !await.Poll(await.Deadline, func() bool {
 		select {
 		case <-p.exited:
-			t.Fatalf("nfscacheproxy serve exited during start-up: %v\n%s", p.err, p.log)
+			exited = true
+			return true
 		default:
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		err := harness.PingRPC(ctx, p.addr, nfs3.Program, 3)
-		cancel()
-		if err == nil {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("proxy did not come up: %v\n%s", err, p.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+		defer cancel()
+		err = harness.PingRPC(ctx, p.addr, nfs3.Program, 3)
+		return err == nil
+	}) {
+		t.Fatalf("proxy did not answer NFS NULL within %v: %v\n%s", await.Deadline, err, p.log)
 	}
+	if exited {
+		t.Fatalf("nfscacheproxy serve exited during start-up: %v\n%s", p.err, p.log)
+	}
+	return p
 }
 
 // writeConfig writes a YAML configuration file and returns its path.
@@ -410,7 +413,10 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 
 	c := dialClient(t, "127.0.0.1", port, port, 0, 0)
 	fh := c.mustLookup(c.root(), "f")
-	const delay = 2 * time.Second
+	// The relay's delay keeps the READ in flight (its reply is 2×delay
+	// away) while the test sends SIGTERM and sees new connections refused;
+	// it is long so that a busy machine still fits all that in.
+	const delay = 5 * time.Second
 	relay.SetDelay(delay)
 
 	type result struct {
@@ -435,12 +441,12 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 		_, body := scrape(t, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics")
 		return sample(body, "nfscacheproxy_requests_in_flight")
 	}
-	for inFlight() < 1 || relay.Stats().Buffered == 0 {
-		if time.Since(start) > delay {
-			t.Fatalf("the READ was not in flight upstream within the relay's delay (requests_in_flight %v, relay %+v)", inFlight(), relay.Stats())
+	await.Until(t, "the READ in flight upstream (requests_in_flight >= 1, bytes held by the relay)", func() bool {
+		if len(readc) > 0 {
+			t.Fatalf("the READ finished before it was seen in flight (requests_in_flight %v, relay %+v)", inFlight(), relay.Stats())
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return inFlight() >= 1 && relay.Stats().Buffered > 0
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -449,24 +455,22 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 	// New connections are refused while the READ is still in flight. A dial
 	// racing the listener's close may still connect, or be reset from the
 	// accept queue; the next one must be refused.
-	for {
+	await.Until(t, "a new connection refused after SIGTERM", func() bool {
 		nc, err := net.DialTimeout("tcp", p.addr, time.Second)
 		switch {
 		case err == nil:
 			nc.Close()
 		case errors.Is(err, syscall.ECONNREFUSED):
+			return true
 		case errors.Is(err, syscall.ECONNRESET):
 		default:
 			t.Fatalf("dial after SIGTERM: %v; want connection refused", err)
 		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			break
+		if len(readc) > 0 {
+			t.Fatalf("new connections still accepted %v after SIGTERM, when the READ in flight was answered", time.Since(termAt))
 		}
-		if time.Since(termAt) > delay {
-			t.Fatalf("new connections still accepted %v after SIGTERM", time.Since(termAt))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 	refusedAt := time.Now()
 	select {
 	case r := <-readc:
@@ -768,12 +772,10 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	// The granule is stored (fdatasync'd) after the reply went out; a READ
 	// arriving before that joins the fetch and is still a miss. Wait for
 	// the fill so the second READ has something to hit.
-	for deadline := time.Now().Add(30 * time.Second); cold.fills == before.fills; cold = get() {
-		if time.Now().After(deadline) {
-			t.Fatalf("cache_fills_total still %v 30s after a cold READ; want the granule stored", cold.fills)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	await.Until(t, "cache_fills_total to grow after a cold READ (the granule stored)", func() bool {
+		cold = get()
+		return cold.fills != before.fills
+	})
 	readOnce()
 	warm := get()
 	t.Logf("after a second READ: %+v", warm)
@@ -790,16 +792,11 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	if err := g.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		code, body := scrape(t, base+"/readyz")
-		if code == http.StatusServiceUnavailable {
-			t.Logf("/readyz with the upstream stopped: %d %q", code, strings.TrimSpace(body))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz 30s after the upstream stopped: %d %q; want 503", code, body)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	var code int
+	var body string
+	await.Until(t, "/readyz to answer 503 with the upstream stopped", func() bool {
+		code, body = scrape(t, base+"/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	t.Logf("/readyz with the upstream stopped: %d %q", code, strings.TrimSpace(body))
 }

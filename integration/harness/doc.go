@@ -24,7 +24,9 @@
 //
 // ganesha refuses to start unless it can register with a portmapper, so
 // [StartGanesha] calls [EnsureRPCBind] first. That uses an rpcbind already
-// answering on 127.0.0.1:111, or starts "rpcbind -w", which daemonizes and is
+// answering on 127.0.0.1:111 and on its local socket /run/rpcbind.sock (which
+// ganesha registers through), or starts "rpcbind -w" and waits until it
+// answers on both; rpcbind daemonizes and is
 // deliberately left running: it is shared by every instance in every test
 // process on the machine, and killing it would break the others. Note that
 // all instances register the same programs, so the portmapper only knows the

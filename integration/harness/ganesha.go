@@ -120,8 +120,9 @@ func (g *Ganesha) makeDirs() error {
 // a port between our pick and ganesha's bind). With retryBusy, a taken port
 // is retried until the start timeout (a restart may race the old process's
 // sockets); otherwise a taken fixed port fails at once. A failed rpcbind
-// registration (a ganesha started outside this harness raced ours) is
-// retried a few times.
+// registration (a ganesha started outside this harness raced ours, or
+// rpcbind stopped answering) is retried a few times, each after making sure
+// rpcbind answers again.
 func (g *Ganesha) startLocked(ctx context.Context, pickPorts, retryBusy bool) error {
 	ctx, cancel := context.WithTimeout(ctx, g.opts.StartTimeout)
 	defer cancel()
@@ -149,6 +150,11 @@ func (g *Ganesha) startLocked(ctx context.Context, pickPorts, retryBusy bool) er
 		case <-ctx.Done():
 			return err
 		case <-time.After(100 * time.Millisecond):
+		}
+		if errors.Is(err, errRegister) {
+			if rerr := EnsureRPCBind(ctx); rerr != nil {
+				return fmt.Errorf("%w\nthen: %w", err, rerr)
+			}
 		}
 	}
 }
@@ -216,7 +222,7 @@ func (g *Ganesha) startOnce(ctx context.Context) error {
 		switch {
 		case strings.Contains(logged, "Address already in use"):
 			err = fmt.Errorf("%w: %w", errPortInUse, err)
-		case strings.Contains(logged, "Cannot register"):
+		case strings.Contains(logged, "Cannot register"), strings.Contains(logged, "rpcb_set"):
 			err = fmt.Errorf("%w: %w", errRegister, err)
 		}
 		return fmt.Errorf("harness: start ganesha (nfs port %d, mount port %d): %w\nganesha log:\n%s",

@@ -1,9 +1,10 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"path"
 	"strings"
@@ -11,7 +12,9 @@ import (
 )
 
 // LibNFSTimeout bounds one RunLibNFS call when the context has no deadline.
-const LibNFSTimeout = 60 * time.Second
+// It is generous: a 16 MiB nfs-cat through a proxy built with the race
+// detector, on a busy 2-core machine, takes tens of seconds.
+const LibNFSTimeout = 3 * time.Minute
 
 // LibNFSURL builds the libnfs URL of path (relative to export) on an NFSv3
 // server with explicit ports, so no portmapper is consulted:
@@ -53,6 +56,13 @@ func (g *Ganesha) URLAs(p string, uid, gid uint32) string {
 // and returns its output. A non-zero exit is an error that includes stderr.
 // The run is bounded by ctx, or by LibNFSTimeout when ctx has no deadline.
 // Debian 12's libnfs-utils ships only nfs-cat, nfs-cp and nfs-ls (no nfs-stat).
+//
+// The tool writes straight into unlinked temporary files, not into pipes:
+// with a pipe, exec copies the output in a goroutine that must drain it
+// within WaitDelay of the exit, and on a busy machine (nfs-cat of 16 MiB
+// under the race detector) that copy can lag by more than any short
+// WaitDelay and the run fails with "WaitDelay expired". A file needs no
+// copy, so the only bound left is ctx.
 func RunLibNFS(ctx context.Context, tool string, args ...string) (stdout, stderr []byte, err error) {
 	bin, err := lookBinary(tool, pkgLibNFS)
 	if err != nil {
@@ -63,16 +73,56 @@ func RunLibNFS(ctx context.Context, tool string, args ...string) (stdout, stderr
 		ctx, cancel = context.WithTimeout(ctx, LibNFSTimeout)
 		defer cancel()
 	}
-	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-		}
-		return out.Bytes(), errb.Bytes(), fmt.Errorf("harness: %s %s: %w: %s",
-			tool, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	outf, err := unlinkedTemp()
+	if err != nil {
+		return nil, nil, err
 	}
-	return out.Bytes(), errb.Bytes(), nil
+	defer outf.Close()
+	errf, err := unlinkedTemp()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer errf.Close()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = outf, errf
+	runErr := cmd.Run()
+	out, rerr := readFrom0(outf)
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	errb, rerr := readFrom0(errf)
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			runErr = fmt.Errorf("%w (%v)", ctx.Err(), runErr)
+		}
+		return out, errb, fmt.Errorf("harness: %s %s: %w: %s",
+			tool, strings.Join(args, " "), runErr, strings.TrimSpace(string(errb)))
+	}
+	return out, errb, nil
+}
+
+// unlinkedTemp returns a new temporary file that is already removed, so it
+// goes away with its last descriptor whatever happens.
+func unlinkedTemp() (*os.File, error) {
+	f, err := os.CreateTemp("", "harness-libnfs-")
+	if err != nil {
+		return nil, fmt.Errorf("harness: temporary file for libnfs output: %w", err)
+	}
+	os.Remove(f.Name())
+	return f, nil
+}
+
+// readFrom0 reads f from its start.
+func readFrom0(f *os.File) ([]byte, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("harness: read libnfs output: %w", err)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("harness: read libnfs output: %w", err)
+	}
+	return b, nil
 }

@@ -36,7 +36,10 @@ type GaneshaOptions struct {
 	// refused: readiness waits for an EVENT line in the log.
 	LogLevel string
 
-	// StartTimeout bounds start-up until the server answers. Default: 30s.
+	// StartTimeout bounds start-up until the server answers, retries
+	// included. Default: 2m (generous: on a busy machine one attempt can
+	// spend many seconds on rpcbind, and a wait that is too long only costs
+	// time when the start fails anyway).
 	StartTimeout time.Duration
 
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL.
@@ -55,7 +58,7 @@ func (o *GaneshaOptions) setDefaults() {
 		o.LogLevel = "NIV_EVENT"
 	}
 	if o.StartTimeout == 0 {
-		o.StartTimeout = 30 * time.Second
+		o.StartTimeout = 2 * time.Minute
 	}
 	if o.StopTimeout == 0 {
 		o.StopTimeout = 10 * time.Second

@@ -86,13 +86,18 @@ func authSysBody(uid, gid uint32) []byte {
 // callRPC makes one call on a fresh TCP connection and returns the
 // procedure's result bytes. A nil sysCred means AUTH_NONE.
 func callRPC(ctx context.Context, addr string, prog, vers, proc uint32, sysCred, args []byte) ([]byte, error) {
+	return callRPCNet(ctx, "tcp", addr, prog, vers, proc, sysCred, args)
+}
+
+// callRPCNet is callRPC over network ("tcp" or "unix").
+func callRPCNet(ctx context.Context, network, addr string, prog, vers, proc uint32, sysCred, args []byte) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, rpcTimeout)
 		defer cancel()
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,25 +15,34 @@ import (
 // PortmapAddr is where ganesha registers its programs.
 const PortmapAddr = "127.0.0.1:111"
 
+// RPCBindSocket is rpcbind's local socket. ganesha's rpcb_set (libntirpc)
+// tries it before 127.0.0.1:111, so a portmapper answering on TCP alone (a
+// stand-in such as this project's own, or an rpcbind killed midway, whose
+// socket file is left behind) is not enough: ganesha's registration then
+// fails with "rpcb_set: RPC: Timed out" and ganesha exits.
+const RPCBindSocket = "/run/rpcbind.sock"
+
 // rpcbindStartTimeout bounds starting rpcbind and waiting for it to answer.
-const rpcbindStartTimeout = 15 * time.Second
+// Generous: on a busy machine a fork and exec can take seconds.
+const rpcbindStartTimeout = 60 * time.Second
 
 // rpcbindMu serializes starting rpcbind within this process; other processes
 // racing to start it are handled by rpcbind's own lock file.
 var rpcbindMu sync.Mutex
 
-// EnsureRPCBind makes sure a portmapper answers on 127.0.0.1:111. It uses
-// one that is already running; otherwise it starts "rpcbind -w", which
-// daemonizes and is left running for the life of the machine (it is shared
-// by every ganesha in every process, so it is never stopped here). Starting
-// rpcbind needs root.
+// EnsureRPCBind makes sure rpcbind answers both on 127.0.0.1:111 and on its
+// local socket, where ganesha registers. It uses one that is already
+// running; otherwise it starts "rpcbind -w", which daemonizes and is left
+// running for the life of the machine (it is shared by every ganesha in
+// every process, so it is never stopped here), and waits until it answers
+// on both. Starting rpcbind needs root.
 func EnsureRPCBind(ctx context.Context) error {
-	if pingPortmap(ctx) == nil {
+	if pingRPCBind(ctx) == nil {
 		return nil
 	}
 	rpcbindMu.Lock()
 	defer rpcbindMu.Unlock()
-	if pingPortmap(ctx) == nil {
+	if pingRPCBind(ctx) == nil {
 		return nil
 	}
 	bin, err := lookBinary("rpcbind", pkgRPCBind)
@@ -46,38 +54,54 @@ func EnsureRPCBind(ctx context.Context) error {
 	prepareRPCBindDir()
 
 	// rpcbind forks into the background and the foreground process exits.
-	// WaitDelay guards against a daemon that keeps our output pipe open.
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "-w")
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.WaitDelay = 2 * time.Second
+	// Its output goes to a file, not a pipe, so that a daemon keeping the
+	// descriptor open cannot hold up Wait. The command is not tied to ctx:
+	// killing the foreground process midway (after it created the socket,
+	// before the daemon serves it) is what leaves a dead socket behind.
+	out, err := os.CreateTemp("", "harness-rpcbind-")
+	if err != nil {
+		return fmt.Errorf("harness: rpcbind output file: %w", err)
+	}
+	os.Remove(out.Name())
+	defer out.Close()
+	cmd := exec.Command(bin, "-w")
+	cmd.Stdout, cmd.Stderr = out, out
 	runErr := cmd.Run()
+	output := func() string {
+		b, _ := readFrom0(out)
+		return strings.TrimSpace(string(b))
+	}
 
 	// Even when the launch failed (say, another process won the race and
-	// rpcbind refused a second instance), a portmapper may now answer.
+	// rpcbind refused a second instance), rpcbind may now answer.
 	var lastErr error
 	for {
-		if lastErr = pingPortmap(ctx); lastErr == nil {
+		if lastErr = pingRPCBind(ctx); lastErr == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			msg := strings.TrimSpace(out.String())
 			if runErr != nil {
-				return fmt.Errorf("harness: start %s -w: %w (output: %q; portmapper: %v)", bin, runErr, msg, lastErr)
+				return fmt.Errorf("harness: start %s -w: %w (output: %q; rpcbind: %v)", bin, runErr, output(), lastErr)
 			}
-			return fmt.Errorf("harness: started %s -w but %s does not answer: %w (output: %q)", bin, PortmapAddr, lastErr, msg)
+			return fmt.Errorf("harness: started %s -w but it does not answer: %w (output: %q)", bin, lastErr, output())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-// pingPortmap sends a NULL call to portmapper v2 with a short timeout.
-func pingPortmap(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
+// pingRPCBind sends a NULL call to rpcbind on 127.0.0.1:111 (portmapper
+// v2) and on its local socket (rpcbind v3), each with a short timeout.
+func pingRPCBind(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return PingRPC(ctx, PortmapAddr, progPortmap, 2)
+	if err := PingRPC(ctx, PortmapAddr, progPortmap, 2); err != nil {
+		return err
+	}
+	if _, err := callRPCNet(ctx, "unix", RPCBindSocket, progPortmap, 3, 0, nil, nil); err != nil {
+		return fmt.Errorf("harness: rpc null %d v3 at %s: %w", progPortmap, RPCBindSocket, err)
+	}
+	return nil
 }
 
 // prepareRPCBindDir creates /run/rpcbind (normally made by systemd-tmpfiles,
