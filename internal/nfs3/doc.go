@@ -37,5 +37,31 @@
 // returns. Stat and MountStat implement error so a status can travel as a
 // Go error and be mapped back at the protocol edge with errors.As.
 //
+// # Limits
+//
+// The limits the proxy imposes on the wire, what they rest on, and what a
+// client gets beyond them. None is tighter than the Linux kernel server's
+// (knfsd). Each row has a boundary test at and past the limit, through the
+// proxy and directly against nfs-ganesha (integration TestProtocolLimits,
+// TestBadNamesRefusedAgainstGanesha; proxy TestUnreadableCredentialAnswered,
+// TestRPCErrorReplies).
+//
+//	limit                       value              source                         beyond it
+//	RPC record (request)        MaxIO + 64 KiB     knfsd: 1 MiB payload + header  connection closed (nfscacheproxy_bad_records_total)
+//	READ, WRITE size            1 MiB (MaxIO)      knfsd NFSSVC_MAXBLKSIZE; FSINFO READ: short read; WRITE: record limit above
+//	READDIR(PLUS) reply         capped by MaxIO    FSINFO dtpref                  fewer entries, not an error
+//	filename3                   255 (MaxName)      NAME_MAX (Linux, ganesha)      NFS3ERR_NAMETOOLONG
+//	name with "/", NUL, empty   refused            knfsd svcxdr_decode_filename3  GARBAGE_ARGS (as knfsd)
+//	symlink target (nfspath3)   4096 (MaxSymlinkPath) PATH_MAX; RFC 1813: unbounded NFS3ERR_NAMETOOLONG
+//	READLINK reply path         up to MaxPathDecode decoded from the upstream  (the upstream's own limit)
+//	MOUNT dirpath               1024 (MountPathLen) MNTPATHLEN, RFC 1813 app. I   MNT3ERR_NAMETOOLONG
+//	nfs_fh3                     64 (FHSize)        NFS3_FHSIZE; upstream <= 60     GARBAGE_ARGS; unknown: NFS3ERR_BADHANDLE
+//	opaque_auth body            400                RFC 5531                       AUTH_ERROR AUTH_BADCRED / AUTH_BADVERF
+//	AUTH_SYS gids               16                 RFC 5531 (as knfsd)            AUTH_ERROR AUTH_BADCRED
+//	AUTH_SYS machine name       255                RFC 5531                       AUTH_ERROR AUTH_BADCRED
+//	cookie, create, write verf  8 bytes            RFC 1813 (fixed size)          -
+//	decoded list elements       65536 (MaxListLen) own cap against allocation     GARBAGE_ARGS
+//	DUMP (mount table)          4096 entries       own cap                        further MNTs not listed
+//
 // Concurrency: the types are plain values; nothing here is shared or cached.
 package nfs3
