@@ -3,7 +3,10 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -95,15 +98,19 @@ func TestKernelClient(t *testing.T) {
 	}
 	po := ProxyOptions{Bin: bin, UpstreamHost: g.Host, UpstreamExport: g.Export,
 		UpstreamNFSPort: g.NFSPort, UpstreamMountPort: g.MountPort, LogPath: filepath.Join(runDir, "proxy.log")}
+	metricsPort := 0
 	if flags["config"] {
 		// Configured like ganesha's export: no root squash (the proxy's
 		// default squashes root), the data cache on, the chosen mode.
 		if po.Port, err = FreePort(); err != nil {
 			t.Fatal(err)
 		}
+		if metricsPort, err = FreePort(); err != nil {
+			t.Fatal(err)
+		}
 		pc := ProxyConfig{Port: po.Port, UpstreamHost: g.Host, UpstreamExport: g.Export,
 			UpstreamNFSPort: g.NFSPort, UpstreamMountPort: g.MountPort,
-			CacheDir: filepath.Join(runDir, "proxy-cache"), Mode: mode, ACTimeo: actimeo}
+			CacheDir: filepath.Join(runDir, "proxy-cache"), Mode: mode, ACTimeo: actimeo, MetricsPort: metricsPort}
 		po.Config = filepath.Join(runDir, "proxy.yaml")
 		if err := os.WriteFile(po.Config, []byte(pc.YAML()), 0o644); err != nil {
 			t.Fatal(err)
@@ -168,6 +175,19 @@ func TestKernelClient(t *testing.T) {
 
 	results := share.Results()
 	report(t, share, results)
+	if metricsPort > 0 {
+		// The kernel client ignores some errors (fsstress goes on after an
+		// EIO): a request the proxy refused must show here, not vanish.
+		rejected, err := rejectedRequests(ctx, metricsPort)
+		switch {
+		case err != nil:
+			t.Errorf("read the proxy's rejection counters: %v", err)
+		case rejected != 0:
+			t.Errorf("the proxy refused %v requests of the kernel client (nfscacheproxy_rejected_requests_total, garbage_requests_total); want 0", rejected)
+		default:
+			t.Logf("the proxy refused none of the kernel client's requests")
+		}
+	}
 	if t.Failed() {
 		t.Logf("proxy log tail:\n%s", tail(filepath.Join(runDir, "proxy.log"), 20))
 	}
@@ -300,4 +320,40 @@ type teeLines struct {
 func (w *teeLines) Write(p []byte) (int, error) {
 	w.file.Write(p)
 	return w.log.Write(p)
+}
+
+// rejectedRequests sums the proxy's counters of requests it refused for a
+// protocol limit or bad name, and of GARBAGE_ARGS, from /metrics.
+func rejectedRequests(ctx context.Context, port int) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	seen := false
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "nfscacheproxy_rejected_requests_total") && !strings.HasPrefix(line, "nfscacheproxy_garbage_requests_total") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		sum += v
+		seen = true
+	}
+	if !seen {
+		return 0, fmt.Errorf("no nfscacheproxy_garbage_requests_total in /metrics")
+	}
+	return sum, nil
 }

@@ -78,12 +78,17 @@ type ProxyConfig struct {
 	CacheDir          string        // "": no data cache
 	Mode              string        // coherency mode
 	ACTimeo           time.Duration // 0: the proxy's defaults
+	MetricsPort       int           // 0: no metrics endpoint
 }
 
 // YAML renders the configuration file (see deploy/nfscacheproxy.example.yaml).
 func (c ProxyConfig) YAML() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %q\nmetrics:\n  listen: \"\"\n", "127.0.0.1:"+strconv.Itoa(c.Port))
+	metrics := ""
+	if c.MetricsPort > 0 {
+		metrics = "127.0.0.1:" + strconv.Itoa(c.MetricsPort)
+	}
+	fmt.Fprintf(&b, "listen: %q\nmetrics:\n  listen: %q\n", "127.0.0.1:"+strconv.Itoa(c.Port), metrics)
 	if c.CacheDir != "" {
 		fmt.Fprintf(&b, "cache:\n  dir: %q\n", c.CacheDir)
 	}

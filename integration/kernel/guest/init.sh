@@ -75,6 +75,7 @@ for target in $KSUITE_TARGETS; do
 		export UPSTREAM_DIR=/mnt/upstream/ksuite.$target
 		export UPSTREAM_OPTS="$base_opts,$KSUITE_UPSTREAM_OPTS"
 		export UPSTREAM_SPEC="$KSUITE_SERVER:$KSUITE_EXPORT"
+		export TARGET_OPTS="$base_opts,${!optvar}" TARGET_SERVER=$KSUITE_SERVER TARGET_EXPORT=$KSUITE_EXPORT
 		export RESULT_DIR=$res
 		if [ "${KSUITE_RUN:-suite}" = bench ]; then
 			exec /bin/bash /ksuite/guest/bench.sh
