@@ -15,14 +15,17 @@ import (
 
 func TestCullingKeepsUnderCapAndHotObject(t *testing.T) {
 	const maxBytes = 16 * testGranule
-	s := openTest(t, Options{MaxBytes: maxBytes, Readahead: -1, CullInterval: time.Hour})
+	clk := newClock()
+	s := openTest(t, Options{MaxBytes: maxBytes, Readahead: -1, CullInterval: time.Hour, Clock: clk})
 	await.Until(t, "the startup walk", func() bool { return s.Stats().IndexReady })
 	hot := newUpstream(4*testGranule, 40)
 	hotFH := fhOf(1000)
 	readCheck(t, s, hotFH, hot, 0, 4*testGranule)
 	for i := 0; i < 40; i++ {
 		u := newUpstream(4*testGranule, byte(i))
+		clk.Advance(time.Millisecond) // distinct last-use times: object i, then the hot one
 		readCheck(t, s, fhOf(i), u, 0, 4*testGranule)
+		clk.Advance(time.Millisecond)
 		readCheck(t, s, hotFH, hot, 0, 4*testGranule)
 		if used := s.Stats().BytesUsed; used > maxBytes {
 			t.Fatalf("after object %d: BytesUsed = %d; want <= %d", i, used, maxBytes)
