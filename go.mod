@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/go-git/go-billy/v5 v5.9.2
+	github.com/jonboulle/clockwork v0.5.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/willscott/go-nfs v0.0.4
 	github.com/willscott/go-nfs-client v0.0.0-20251022144359-801f10d98886

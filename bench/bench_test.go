@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 )
@@ -63,7 +64,6 @@ func byName(t *testing.T, rep *Report, name string) *Result {
 }
 
 func TestWorkloadsAddUp(t *testing.T) {
-	before := runtime.NumGoroutine()
 	d, target := startDemo(t)
 	p := tiny()
 	mixedP := p
@@ -134,22 +134,7 @@ func TestWorkloadsAddUp(t *testing.T) {
 		t.Errorf("stat dir: got %d entries, %v; want %d", len(ents), err, p.Files)
 	}
 	d.Close()
-	waitGoroutines(t, before)
-}
-
-// waitGoroutines fails unless the goroutine count falls back to base (with
-// a little slack for the runtime) within a few seconds.
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	var n int
-	for i := 0; i < 100; i++ {
-		if n = runtime.NumGoroutine(); n <= base+2 {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	buf := make([]byte, 1<<16)
-	t.Errorf("goroutines: got %d; want at most %d\n%s", n, base+2, buf[:runtime.Stack(buf, true)])
+	goleak.VerifyNone(t) // every workload's goroutines are gone once Run returns
 }
 
 func TestSeqFilesAndBounds(t *testing.T) {
@@ -337,3 +322,5 @@ func TestUpstreamRatios(t *testing.T) {
 		t.Errorf("calls per call: got %v, %v; want 3/4", v, ok)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

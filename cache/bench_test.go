@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 // benchStore opens a store with default granules and one object of size
@@ -159,12 +161,10 @@ func BenchmarkServe100kObjects(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Minute); s.Stats().Fills < objects; { // stores finish in the background
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d objects stored", s.Stats().Fills, objects)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Stores finish in the background; 100,000 fdatasyncs take minutes.
+	await.Within(b, 10*time.Minute, fmt.Sprintf("%d objects stored", objects), func() bool {
+		return s.Stats().Fills >= objects
+	})
 	s.Close()
 	b.ResetTimer()
 	for b.Loop() {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"time"
 )
 
 // Culling, cachefilesd-style but inside the process. The culler wakes on
@@ -73,14 +72,14 @@ func (s *Store) cullLoop() {
 	case <-s.ctx.Done():
 		return
 	}
-	t := time.NewTicker(s.opts.CullInterval)
+	t := s.opts.Clock.NewTicker(s.opts.CullInterval)
 	defer t.Stop()
 	for {
 		s.cullCheck(true)
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-t.C:
+		case <-t.Chan():
 		case <-s.cullKick:
 		}
 	}

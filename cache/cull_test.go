@@ -1,25 +1,31 @@
 package cache
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 func TestCullingKeepsUnderCapAndHotObject(t *testing.T) {
 	const maxBytes = 16 * testGranule
-	s := openTest(t, Options{MaxBytes: maxBytes, Readahead: -1, CullInterval: time.Hour})
-	waitFor(t, "the startup walk", func() bool { return s.Stats().IndexReady })
+	clk := newClock()
+	s := openTest(t, Options{MaxBytes: maxBytes, Readahead: -1, CullInterval: time.Hour, Clock: clk})
+	await.Until(t, "the startup walk", func() bool { return s.Stats().IndexReady })
 	hot := newUpstream(4*testGranule, 40)
 	hotFH := fhOf(1000)
 	readCheck(t, s, hotFH, hot, 0, 4*testGranule)
 	for i := 0; i < 40; i++ {
 		u := newUpstream(4*testGranule, byte(i))
+		clk.Advance(time.Millisecond) // distinct last-use times: object i, then the hot one
 		readCheck(t, s, fhOf(i), u, 0, 4*testGranule)
+		clk.Advance(time.Millisecond)
 		readCheck(t, s, hotFH, hot, 0, 4*testGranule)
 		if used := s.Stats().BytesUsed; used > maxBytes {
 			t.Fatalf("after object %d: BytesUsed = %d; want <= %d", i, used, maxBytes)
@@ -75,7 +81,7 @@ func TestStopLimitServesUncached(t *testing.T) {
 func TestStatfsCullLimit(t *testing.T) {
 	f := NewFaultFS(nil)
 	s := openTest(t, Options{FS: f, Readahead: -1, CullInterval: time.Hour})
-	waitFor(t, "the startup walk", func() bool { return s.Stats().IndexReady })
+	await.Until(t, "the startup walk", func() bool { return s.Stats().IndexReady })
 	for i := 0; i < 5; i++ {
 		readCheck(t, s, fhOf(i), newUpstream(testGranule, byte(i)), 0, testGranule)
 	}
@@ -88,12 +94,13 @@ func TestStatfsCullLimit(t *testing.T) {
 }
 
 func TestCullTo(t *testing.T) {
-	s := openTest(t, Options{Readahead: -1})
+	clk := newClock()
+	s := openTest(t, Options{Readahead: -1, Clock: clk})
 	us := make([]*upstream, 6)
 	for i := range us {
 		us[i] = newUpstream(2*testGranule, byte(i))
 		readCheck(t, s, fhOf(i), us[i], 0, 2*testGranule)
-		time.Sleep(time.Millisecond) // distinct last-use times
+		clk.Advance(time.Millisecond) // distinct last-use times
 	}
 	settle(t, s)
 	if err := s.CullTo(4 * testGranule); err != nil {
@@ -143,7 +150,7 @@ func TestOpenIsLazy(t *testing.T) {
 	start := time.Now()
 	s := openTest(t, Options{Dir: dir, FS: f})
 	opened := time.Since(start)
-	waitFor(t, "the startup walk", func() bool { return s.Stats().IndexReady })
+	await.Until(t, "the startup walk", func() bool { return s.Stats().IndexReady })
 	t.Logf("%d objects: Open %v, index ready after %v", objects, opened, time.Since(start))
 	if st := s.Stats(); st.Objects != objects {
 		t.Fatalf("Objects = %d; want %d", st.Objects, objects)
@@ -183,7 +190,6 @@ func TestVanishedCacheDir(t *testing.T) {
 }
 
 func TestNoGoroutineLeak(t *testing.T) {
-	before := runtime.NumGoroutine()
 	for round := 0; round < 3; round++ {
 		dir := t.TempDir()
 		s, err := Open(Options{Dir: dir, GranuleSize: testGranule, Readahead: 8})
@@ -199,25 +205,55 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, fmt.Sprintf("goroutines back to %d", before), func() bool {
-		return runtime.NumGoroutine() <= before
-	})
+	goleak.VerifyNone(t)
+}
+
+// TestCullIntervalTicks: with nothing kicking it, the culler notices low
+// free space when its interval passes on the clock, and not before.
+func TestCullIntervalTicks(t *testing.T) {
+	const interval = time.Minute
+	clk := newClock()
+	f := NewFaultFS(nil)
+	s := openTest(t, Options{FS: f, Readahead: -1, CullInterval: interval, Clock: clk})
+	for i := 0; i < 3; i++ {
+		readCheck(t, s, fhOf(i), newUpstream(testGranule, byte(i)), 0, testGranule)
+	}
+	settle(t, s)
+	// The culler checks once before and once after the startup walk, then
+	// waits for its ticker (or a kick, which nothing here sends).
+	await.Until(t, "the culler's first two free-space checks", func() bool { return f.Count(OpStatfs) >= 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
+	defer cancel()
+	if err := clk.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("waiting for the culler's ticker: %v", err)
+	}
+	f.SetStatfs(&FSStat{Blocks: 100, BlocksAvail: 5, Files: 100, FilesFree: 50}) // below bcull
+	clk.Advance(interval - time.Nanosecond)
+	if st := s.Stats(); st.Culls != 0 {
+		t.Fatalf("before the interval: Culls = %d; want 0", st.Culls)
+	}
+	clk.Advance(time.Nanosecond)
+	await.Until(t, "the culler to cull 3 objects on its tick", func() bool { return s.Stats().Culls == 3 })
+	if got := f.Count(OpStatfs); got < 3 {
+		t.Fatalf("statfs calls = %d; want >= 3 (the tick checked free space)", got)
+	}
 }
 
 // Last use survives a restart (as the file's atime), so LRU order does.
 func TestLastUseSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
-	s := openTest(t, Options{Dir: dir, Readahead: -1})
+	clk := newClock()
+	s := openTest(t, Options{Dir: dir, Readahead: -1, Clock: clk})
 	us := make([]*upstream, 4)
 	for i := range us {
 		us[i] = newUpstream(testGranule, byte(i))
 		readCheck(t, s, fhOf(i), us[i], 0, testGranule)
-		time.Sleep(2 * time.Millisecond) // distinct last-use times
+		clk.Advance(time.Millisecond) // distinct last-use times
 	}
 	readCheck(t, s, fhOf(0), us[0], 0, testGranule) // 0 is now the newest
 	mustNotErr(t, s.Close())
-	s2 := openTest(t, Options{Dir: dir, Readahead: -1})
-	waitFor(t, "the startup walk", func() bool { return s2.Stats().IndexReady })
+	s2 := openTest(t, Options{Dir: dir, Readahead: -1, Clock: clk})
+	await.Until(t, "the startup walk", func() bool { return s2.Stats().IndexReady })
 	if err := s2.CullTo(s2.Stats().BytesUsed / 2); err != nil { // two of four equal objects
 		t.Fatal(err)
 	}

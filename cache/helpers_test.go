@@ -9,6 +9,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/goleak"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 var testVol = VolumeKey{Server: "srv", Export: "/export", ID: 1}
@@ -129,17 +134,29 @@ func readCheck(t testing.TB, s *Store, fh []byte, u *upstream, off int64, n int)
 	}
 }
 
-// waitFor polls cond until it holds, failing after a generous deadline.
-// It waits for background work to finish; it asserts nothing about time.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newClock returns a fake clock at the real time now, so last-use times
+// written back as atimes stay plausible for the kernel's relatime.
+func newClock() *clockwork.FakeClock { return clockwork.NewFakeClockAt(time.Now()) }
+
+// objectCoh returns the version the open object (testVol, fh) records.
+func objectCoh(s *Store, fh []byte) (Coherency, bool) {
+	s.mu.Lock()
+	var o *object
+	if v := s.byKey[testVol]; v != nil {
+		o = v.objs[string(fh)]
 	}
+	if o != nil && o.busy != nil {
+		o = nil
+	}
+	s.mu.Unlock()
+	if o == nil {
+		return Coherency{}, false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rec.coh, true
 }
 
 // present reports whether granule g of (testVol, fh) is in the map.
@@ -166,7 +183,7 @@ func present(s *Store, fh []byte, g int64) bool {
 // what a test inspects on disk is final.
 func settle(t testing.TB, s *Store) {
 	t.Helper()
-	waitFor(t, "background stores and record writes", func() bool {
+	await.Until(t, "background stores and record writes", func() bool {
 		if len(s.storeSem) > 0 || len(s.raSem) > 0 {
 			return false
 		}

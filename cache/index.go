@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // index knows every object on disk, for LRU culling and BytesUsed. At
@@ -15,7 +17,8 @@ import (
 // size its record gives. Last use is kept in memory and written back as
 // the file's atime when the object is closed.
 type index struct {
-	readyCh chan struct{} // closed when the walk finished
+	clock   clockwork.Clock // last-use times
+	readyCh chan struct{}   // closed when the walk finished
 	ready   atomic.Bool
 	count   atomic.Int64
 
@@ -37,7 +40,8 @@ type candidate struct {
 	lastUse int64
 }
 
-func (x *index) init() {
+func (x *index) init(clock clockwork.Clock) {
+	x.clock = clock
 	x.readyCh = make(chan struct{})
 	x.m = make(map[string]*entry)
 }
@@ -50,7 +54,7 @@ func (x *index) getOrAdd(path string) *entry {
 		return e
 	}
 	e := &entry{path: path}
-	e.lastUse.Store(time.Now().UnixNano())
+	e.lastUse.Store(x.clock.Now().UnixNano())
 	x.m[path] = e
 	x.count.Add(1)
 	return e

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,7 +70,7 @@ func newObject(s *Store, v *volume, fh string) *object {
 // touch records a use for LRU culling.
 func (o *object) touch() {
 	if o.ent != nil {
-		o.ent.lastUse.Store(time.Now().UnixNano())
+		o.ent.lastUse.Store(o.s.opts.Clock.Now().UnixNano())
 	}
 }
 

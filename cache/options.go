@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math/bits"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Options configure a Store. The zero value, with Dir set, works.
@@ -46,6 +48,9 @@ type Options struct {
 	FS FS
 	// Logger receives warnings about degraded operation; nil discards.
 	Logger *slog.Logger
+	// Clock drives the culler's interval, last-use times and the warning
+	// rate limit; nil means the real clock. Tests inject a fake one.
+	Clock clockwork.Clock
 }
 
 const (
@@ -78,6 +83,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 

@@ -109,7 +109,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.bufs.New = func() any { b := make([]byte, s.gsize); return &b }
 	s.noXattr.Store(opts.NoXattr)
-	s.idx.init()
+	s.idx.init(opts.Clock)
 	s.flush.init()
 	for _, d := range []string{root, s.cacheDir, s.graveDir} {
 		if err := s.fs.Mkdir(d, 0o700); err != nil && !errors.Is(err, fsErrExist) {
@@ -169,7 +169,7 @@ func (s *Store) ioError(op string, o *object, err error) {
 	} else {
 		s.ctr.ioErrors.Add(1)
 	}
-	now := time.Now().UnixNano()
+	now := s.opts.Clock.Now().UnixNano()
 	last := s.lastWarn.Load()
 	if now-last < int64(time.Second) || !s.lastWarn.CompareAndSwap(last, now) {
 		return

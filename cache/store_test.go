@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 func TestHitAfterFill(t *testing.T) {
@@ -134,7 +136,7 @@ func TestCoherencyChangeInvalidates(t *testing.T) {
 		t.Fatalf("Invalidations = %d; want 1", st.Invalidations)
 	}
 	settle(t, s)
-	waitFor(t, "the reaper to empty the graveyard", func() bool {
+	await.Until(t, "the reaper to empty the graveyard", func() bool {
 		names, _ := os.ReadDir(s.graveDir)
 		return len(names) == 0 && s.Stats().Reaped >= 1
 	})
@@ -177,7 +179,7 @@ func TestInvalidateWhileReading(t *testing.T) {
 		defer wg.Done()
 		readCheck(t, s, fh, u, 0, 2*testGranule) // granule 1 waits at the gate
 	}()
-	waitFor(t, "the reader to reach the upstream", func() bool { return u.calls.Load() == 2 })
+	await.Until(t, "the reader to reach the upstream", func() bool { return u.calls.Load() == 2 })
 	s.Invalidate(testVol, fh)
 	close(gate)
 	wg.Wait()
@@ -202,7 +204,7 @@ func TestSingleFlight(t *testing.T) {
 			readCheck(t, s, fh, u, int64(i*100), 100)
 		}()
 	}
-	waitFor(t, "readers to join the flight", func() bool { return s.Stats().FlightJoins == readers-1 })
+	await.Until(t, "readers to join the flight", func() bool { return s.Stats().FlightJoins == readers-1 })
 	close(gate)
 	wg.Wait()
 	if got := u.calls.Load(); got != 1 {
@@ -216,7 +218,7 @@ func TestReadahead(t *testing.T) {
 	u := newUpstream(32*testGranule, 9)
 	fh := fhOf(9)
 	readCheck(t, s, fh, u, 0, testGranule) // sequential from 0: 1..4 ahead
-	waitFor(t, "readahead of granules 1..4", func() bool {
+	await.Until(t, "readahead of granules 1..4", func() bool {
 		for g := int64(1); g <= ra; g++ {
 			if !present(s, fh, g) {
 				return false
@@ -226,7 +228,7 @@ func TestReadahead(t *testing.T) {
 	})
 	settle(t, s)
 	readCheck(t, s, fh, u, testGranule, testGranule) // and 5
-	waitFor(t, "readahead of granules 2..5", func() bool {
+	await.Until(t, "readahead of granules 2..5", func() bool {
 		for g := int64(2); g < 2+ra; g++ {
 			if !present(s, fh, g) {
 				return false

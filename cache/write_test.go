@@ -5,6 +5,8 @@ import (
 	"context"
 	"sync"
 	"testing"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 // wrote applies a write to the upstream and tells the store, the way the
@@ -126,12 +128,12 @@ func TestFlightFromBeforeWriteIsNotJoined(t *testing.T) {
 	}
 	wg.Add(1)
 	go read(pre, old)
-	waitFor(t, "the first fetch", func() bool { return u.calls.Load() == 1 })
+	await.Until(t, "the first fetch", func() bool { return u.calls.Load() == 1 })
 	wrote(s, u, fh, []byte("new bytes"), 10)
 	post := u.coh()
 	wg.Add(1)
 	go read(post, u.bytes()[:testGranule])
-	waitFor(t, "a second fetch or a join", func() bool {
+	await.Until(t, "a second fetch or a join", func() bool {
 		return u.calls.Load() == 2 || s.Stats().FlightJoins > 0
 	})
 	if got := s.Stats().FlightJoins; got != 0 {

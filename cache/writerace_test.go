@@ -5,7 +5,8 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 // blockFS blocks the first WriteAt of a whole granule at offset 0 until
@@ -72,11 +73,7 @@ func TestStaleStoreNeverLandsOverNewerGranule(t *testing.T) {
 	if _, err := s.ReadAt(context.Background(), testVol, fh, v1, p, 10, FetcherFunc(u.fetch)); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-bfs.reached: // the fetched granule's store is now inside WriteAt
-	case <-time.After(10 * time.Second):
-		t.Fatal("the background store never started")
-	}
+	await.Recv(t, "the background store to reach its WriteAt", bfs.reached)
 	nd := pattern(2*testGranule, 99)
 	u.set(nd)
 	v2 := u.coh()
@@ -85,8 +82,14 @@ func TestStaleStoreNeverLandsOverNewerGranule(t *testing.T) {
 		defer close(wrote)
 		s.WroteAt(testVol, fh, v1, v2, nd[:testGranule], 0)
 	}()
-	time.Sleep(50 * time.Millisecond) // let WroteAt reach the object
-	close(bfs.release)                // the old store's bytes land now
+	// WroteAt has reached the object once it adopted v2 (planWrite, under
+	// o.mu): granule 0 is out of the map and the held store's version is
+	// stale, whether or not WroteAt is already waiting on o.wmu.
+	await.Until(t, "WroteAt to adopt the new version on the object", func() bool {
+		c, ok := objectCoh(s, fh)
+		return ok && c == v2
+	})
+	close(bfs.release) // the old store's bytes land now
 	<-wrote
 	settle(t, s)
 	q := make([]byte, 100)

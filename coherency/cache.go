@@ -70,7 +70,7 @@ func (c *Cache) Mode() Mode { return c.opts.Mode }
 // upstream (ModeCTO) and feed the reply back through PutAttr.
 func (c *Cache) ForwardGetattr() bool { return c.opts.Mode == ModeCTO }
 
-func (c *Cache) now() time.Time { return c.opts.Now() }
+func (c *Cache) now() time.Time { return c.opts.Clock.Now() }
 
 // newGen returns a generation number larger than every one before it.
 func (c *Cache) newGen() uint64 { return c.lastGen.Add(1) }

@@ -1,47 +1,36 @@
 package coherency
 
 import (
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/goleak"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 )
 
 // fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = clockwork.FakeClock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return clockwork.NewFakeClockAt(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
 }
 
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	f.t = f.t.Add(d)
-	f.mu.Unlock()
-}
-
-// newTest returns a Cache on a fake clock; opts.Now is overridden.
+// newTest returns a Cache on a fake clock; opts.Clock is overridden.
 func newTest(t testing.TB, opts Options) (*Cache, *fakeClock) {
 	t.Helper()
 	clk := newFakeClock()
-	opts.Now = clk.Now
+	opts.Clock = clk
 	c, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c, clk
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // file returns regular-file attributes of version v (size, mtime and
 // ctime all derived from v).

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Mode is a volume's coherency mode.
@@ -64,8 +66,9 @@ type Options struct {
 	// MaxListingBytes bounds the estimated memory of all listing pages;
 	// default 64 MiB.
 	MaxListingBytes int64
-	// Now is the clock; default time.Now. Tests inject a fake one.
-	Now func() time.Time
+	// Clock is the clock TTLs are measured on; nil means the real clock.
+	// Tests inject a fake one.
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -90,8 +93,8 @@ func (o *Options) setDefaults() {
 	if o.MaxListingBytes == 0 {
 		o.MaxListingBytes = 64 << 20
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -120,8 +123,6 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("coherency: option MaxListings: %d is below 1", o.MaxListings)
 	case o.MaxListingBytes < 1:
 		return fmt.Errorf("coherency: option MaxListingBytes: %d is below 1", o.MaxListingBytes)
-	case o.Now == nil:
-		return fmt.Errorf("coherency: option Now: nil")
 	}
 	return nil
 }

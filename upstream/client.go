@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -48,6 +50,10 @@ type Options struct {
 	}
 
 	Logger *slog.Logger
+
+	// Clock times the backoff between retries; nil means the real clock.
+	// (Per-attempt deadlines are on the connection and use real time.)
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -67,6 +73,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -273,10 +282,12 @@ func (c *Client) call(ctx context.Context, cred *rpc.Cred, prog, vers, proc uint
 		}
 		c.stats.retries.Add(1)
 		backoff := time.Duration(50<<min(attempt, 5)) * time.Millisecond
+		t := c.opts.Clock.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
-		case <-time.After(backoff):
+		case <-t.Chan():
 		}
+		t.Stop()
 	}
 	d := time.Since(start)
 	c.stats.observe(proc, d, err)

@@ -3,12 +3,17 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/goleak"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -61,7 +66,9 @@ func (s *fakeServer) serve() {
 				if err != nil {
 					return
 				}
+				s.wg.Add(1)
 				go func(rec []byte) {
+					defer s.wg.Done()
 					r := xdr.NewReader(rec)
 					var h rpc.CallHeader
 					if rpc.DecodeCall(r, &h) != nil {
@@ -112,7 +119,7 @@ func (s *fakeServer) close() {
 
 func dialFake(t *testing.T, s *fakeServer, o Options) *Client {
 	o.Server, o.Export, o.NFSPort, o.MountPort, o.UnprivilegedPort = "127.0.0.1", "/x", s.port(), s.port(), true
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline) // a bound, not a timing
 	defer cancel()
 	c, err := Dial(ctx, o)
 	if err != nil {
@@ -133,17 +140,19 @@ func getattrOK(h *rpc.CallHeader, w *xdr.Writer) {
 // reverse order, each gets its own reply (matched by XID) and carries its
 // own credential.
 func TestPipelinedOutOfOrder(t *testing.T) {
-	release := make(chan struct{})
-	var arrived atomic.Int64
+	const n = 20
+	var gates [n]chan struct{}
+	for i := range gates {
+		gates[i] = make(chan struct{})
+	}
+	var arrived, answered atomic.Int64
 	s := newFakeServer(t, func(h *rpc.CallHeader, args []byte, w *xdr.Writer) bool {
 		arrived.Add(1)
-		<-release
-		time.Sleep(time.Duration(h.Cred.UID%5) * time.Millisecond)
+		<-gates[h.Cred.UID-100]
 		getattrOK(h, w)
 		return true
 	})
 	c := dialFake(t, s, Options{Conns: 1})
-	const n = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
@@ -153,26 +162,28 @@ func TestPipelinedOutOfOrder(t *testing.T) {
 			cr := cred
 			cr.UID = uint32(100 + i)
 			res, err := c.Getattr(context.Background(), &cr, &nfs3.GetattrArgs{Object: nfs3.FH{1}})
+			answered.Add(1)
 			if err != nil {
 				errs <- err
 				return
 			}
 			if res.Attr.Size != uint64(100+i) {
-				errs <- errors.New("reply matched to the wrong call")
+				errs <- fmt.Errorf("call %d: got size %d; want %d (reply matched to the wrong call)", i, res.Attr.Size, 100+i)
 			}
 		}(i)
 	}
-	for arrived.Load() < n {
-		time.Sleep(time.Millisecond)
+	await.Until(t, fmt.Sprintf("all %d calls to reach the server", n), func() bool { return arrived.Load() == n })
+	for i := n - 1; i >= 0; i-- { // answer the last call first, one at a time
+		close(gates[i])
+		await.Until(t, fmt.Sprintf("call %d to get its reply", i), func() bool { return answered.Load() == int64(n-i) })
 	}
-	close(release)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatal(err)
+		t.Error(err)
 	}
-	if s.accepts.Load() != 2 { // the MNT connection and one NFS connection
-		t.Fatalf("%d connections; want 2 (calls pipelined on one)", s.accepts.Load())
+	if got := s.accepts.Load(); got != 2 { // the MNT connection and one NFS connection
+		t.Fatalf("got %d connections; want 2 (calls pipelined on one)", got)
 	}
 }
 
@@ -194,7 +205,8 @@ func TestNonIdempotentNotReplayed(t *testing.T) {
 		getattrOK(h, w)
 		return true
 	})
-	c := dialFake(t, s, Options{Conns: 1, Retries: 3})
+	clk := clockwork.NewFakeClock()
+	c := dialFake(t, s, Options{Conns: 1, Retries: 3, Clock: clk})
 	dropNext.Store(1)
 	_, err := c.Remove(context.Background(), &cred, &nfs3.RemoveArgs{Object: nfs3.DirOpArgs{Dir: nfs3.FH{1}, Name: "x"}})
 	if err == nil || Classify(err) != Retry {
@@ -205,7 +217,14 @@ func TestNonIdempotentNotReplayed(t *testing.T) {
 	}
 	// GETATTR: the first attempt is dropped, the retry succeeds.
 	dropNext.Store(1)
-	if _, err := c.Getattr(context.Background(), &cred, &nfs3.GetattrArgs{Object: nfs3.FH{1}}); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Getattr(context.Background(), &cred, &nfs3.GetattrArgs{Object: nfs3.FH{1}})
+		done <- err
+	}()
+	blockUntilWaiting(t, clk) // the retry's backoff
+	clk.Advance(50 * time.Millisecond)
+	if err := await.Recv(t, "the retried GETATTR", done); err != nil {
 		t.Fatalf("GETATTR after a dropped connection: %v; want retried", err)
 	}
 	if n := s.calls[nfs3.ProcGetattr].Load(); n != 2 {
@@ -213,6 +232,58 @@ func TestNonIdempotentNotReplayed(t *testing.T) {
 	}
 	if st := c.Stats(); st.Reconnects == 0 || st.Retries == 0 {
 		t.Fatalf("stats %+v; want a reconnect and a retry", st)
+	}
+}
+
+// blockUntilWaiting waits until something waits on clk (a retry backoff).
+func blockUntilWaiting(t *testing.T, clk *clockwork.FakeClock) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
+	defer cancel()
+	if err := clk.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("waited %v for a retry backoff on the clock: %v", await.Deadline, err)
+	}
+}
+
+// TestRetryBackoff: retries of a call whose connection drops wait 50ms,
+// then 100ms, then 200ms on the client's clock, and not a moment less.
+func TestRetryBackoff(t *testing.T) {
+	var s *fakeServer
+	var dropNext atomic.Int64
+	s = newFakeServer(t, func(h *rpc.CallHeader, args []byte, w *xdr.Writer) bool {
+		if dropNext.Add(-1) >= 0 {
+			go s.dropConns()
+			return false
+		}
+		getattrOK(h, w)
+		return true
+	})
+	clk := clockwork.NewFakeClock()
+	c := dialFake(t, s, Options{Conns: 1, Retries: 3, Clock: clk})
+	dropNext.Store(3)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Getattr(context.Background(), &cred, &nfs3.GetattrArgs{Object: nfs3.FH{1}})
+		done <- err
+	}()
+	getattrs := func() int64 { return s.calls[nfs3.ProcGetattr].Load() }
+	for i, backoff := range []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond} {
+		await.Until(t, fmt.Sprintf("GETATTR attempt %d", i+1), func() bool { return getattrs() == int64(i+1) })
+		blockUntilWaiting(t, clk)
+		clk.Advance(backoff - time.Nanosecond)
+		if got := getattrs(); got != int64(i+1) {
+			t.Fatalf("before backoff %d (%v) elapsed: got %d attempts; want %d", i+1, backoff, got, i+1)
+		}
+		clk.Advance(time.Nanosecond)
+	}
+	if err := await.Recv(t, "the GETATTR after three retries", done); err != nil {
+		t.Fatalf("GETATTR: got %v; want success on the fourth attempt", err)
+	}
+	if got := getattrs(); got != 4 {
+		t.Fatalf("got %d GETATTR attempts; want 4", got)
+	}
+	if st := c.Stats(); st.Retries != 3 {
+		t.Fatalf("got %d retries; want 3", st.Retries)
 	}
 }
 
@@ -250,3 +321,5 @@ func TestDeadlineAbandonsCall(t *testing.T) {
 		t.Fatalf("GETATTR after an abandoned call: %v", err)
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/nfscacheproxy/nfscacheproxy/bench"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
@@ -56,26 +59,32 @@ func startProxy(t *testing.T, upPort int) int {
 			io.Discard, io.Discard)
 	}()
 	t.Cleanup(func() { cancel(); <-exited })
-	for i := 0; ; i++ {
-		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+	var lastErr error
+	ready := await.Poll(await.Deadline, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second) // one probe; Poll retries
+		defer pcancel()
 		c, err := upstream.Dial(pctx, upstream.Options{Server: "127.0.0.1", Export: "/export", NFSPort: port, MountPort: port, Conns: 1, UnprivilegedPort: true})
 		if err == nil {
 			err = c.Null(pctx)
 			c.Close()
 		}
-		pcancel()
-		if err == nil {
-			return port
-		}
-		select {
-		case <-exited:
-			t.Fatalf("serve exited: %v", serveErr)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if i == 200 {
-			t.Fatalf("proxy not ready: %v", err)
-		}
+		lastErr = err
+		return err == nil
+	})
+	select {
+	case <-exited:
+		t.Fatalf("serve exited: %v", serveErr)
+	default:
 	}
+	if !ready {
+		t.Fatalf("waited %v for the proxy to answer NULL: %v", await.Deadline, lastErr)
+	}
+	return port
 }
 
 func benchT(t *testing.T, args ...string) (string, string) {
@@ -209,3 +218,5 @@ func TestBenchSoakFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
