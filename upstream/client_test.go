@@ -245,22 +245,25 @@ func blockUntilWaiting(t *testing.T, clk *clockwork.FakeClock) {
 	}
 }
 
-// TestRetryBackoff: retries of a call whose connection drops wait 50ms,
-// then 100ms, then 200ms on the client's clock, and not a moment less.
+// TestRetryBackoff: retries of a call that times out wait 50ms, then
+// 100ms, then 200ms on the client's clock, and not a moment less. (Calls
+// are left unanswered rather than their connection dropped: a call whose
+// connection died twice with it in flight is not sent again, see
+// TestCallThatKillsTheConnectionIsNotSentAThirdTime.)
 func TestRetryBackoff(t *testing.T) {
-	var s *fakeServer
-	var dropNext atomic.Int64
-	s = newFakeServer(t, func(h *rpc.CallHeader, args []byte, w *xdr.Writer) bool {
-		if dropNext.Add(-1) >= 0 {
-			go s.dropConns()
-			return false
+	var silentNext atomic.Int64
+	s := newFakeServer(t, func(h *rpc.CallHeader, args []byte, w *xdr.Writer) bool {
+		if silentNext.Add(-1) >= 0 {
+			return false // no reply: the attempt times out
 		}
 		getattrOK(h, w)
 		return true
 	})
 	clk := clockwork.NewFakeClock()
-	c := dialFake(t, s, Options{Conns: 1, Retries: 3, Clock: clk})
-	dropNext.Store(3)
+	// The per-attempt deadline is real time (a socket deadline); the
+	// backoff between attempts is on the fake clock.
+	c := dialFake(t, s, Options{Conns: 1, Retries: 3, Clock: clk, CallTimeout: 100 * time.Millisecond})
+	silentNext.Store(3)
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Getattr(context.Background(), &cred, &nfs3.GetattrArgs{Object: nfs3.FH{1}})
