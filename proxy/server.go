@@ -214,8 +214,10 @@ func (s *Server) startConn(nc net.Conn) {
 	}
 	if len(s.conns) >= s.opts.MaxConns {
 		s.mu.Unlock()
-		nc.Close()
+		// Count before closing: a client that sees the close must find
+		// the rejection already counted.
 		s.rejectedConn(nc.RemoteAddr())
+		nc.Close()
 		return
 	}
 	c := newConn(s, nc)
