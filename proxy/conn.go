@@ -116,6 +116,8 @@ func (c *conn) readRecord() (*[]byte, error) {
 	}
 	// The record has begun: the rest of it gets its own IdleTimeout.
 	c.nc.SetReadDeadline(time.Now().Add(idle))
+	c.s.stats.receiving.Add(1)
+	defer c.s.stats.receiving.Add(-1)
 	bp := recordPool.Get().(*[]byte)
 	buf, err := rpc.ReadFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
 	*bp = buf
@@ -130,7 +132,12 @@ func (c *conn) readRecord() (*[]byte, error) {
 func (c *conn) handle(bp *[]byte) {
 	defer func() {
 		recordPool.Put(bp)
-		c.s.stats.inflight.Add(-1)
+		if c.s.stats.inflight.Add(-1) == 0 {
+			select {
+			case c.s.idle <- struct{}{}:
+			default: // a token is already there
+			}
+		}
 		<-c.s.global
 		<-c.slots
 		c.wg.Done()
@@ -234,7 +241,7 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 	// caches sets up no timer.
 	ctx := c.s.ctx
 	if nonIdempotent(h.Prog, h.Proc) {
-		start := time.Now()
+		start := c.s.clock.Now()
 		e, owner := c.s.drc.begin(makeDRCKey(c.remote.Addr(), h.XID, h.Proc, rec[r.Offset():]), start)
 		if !owner {
 			c.s.stats.drcHits.Add(1)
