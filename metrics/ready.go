@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,7 @@ type readiness struct {
 	timeout time.Duration
 	ttl     time.Duration
 	wg      sync.WaitGroup // check goroutines
+	joins   atomic.Int64   // callers that waited for an evaluation another started
 
 	// mu guards checks, failures, at and running.
 	mu       sync.Mutex
@@ -53,6 +55,7 @@ func (r *readiness) result(ctx context.Context) (failures []string, ok bool) {
 		}
 		if wait := r.running; wait != nil {
 			r.mu.Unlock()
+			r.joins.Add(1)
 			select {
 			case <-wait:
 				r.mu.Lock()

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 // serve starts s on a loopback port and shuts it down at cleanup,
@@ -32,7 +34,7 @@ func serve(t *testing.T, s *Server) string {
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		if err := <-errc; err != nil {
+		if err := await.Recv(t, "Serve to return", errc); err != nil {
 			t.Errorf("Serve after Shutdown: got %v; want nil", err)
 		}
 	})
@@ -68,16 +70,12 @@ func checkNoLeak(t *testing.T) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		var after int
-		for range 200 {
-			after = runtime.NumGoroutine()
-			if after <= before {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		// Goroutines the test ended may still be on their way out.
+		if await.Poll(await.Deadline, func() bool { return runtime.NumGoroutine() <= before }) {
+			return
 		}
 		buf := make([]byte, 1<<16)
-		t.Errorf("goroutines: %d after; want <= %d before\n%s", after, before, buf[:runtime.Stack(buf, true)])
+		t.Errorf("goroutines: %d after; want <= %d before\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 	})
 }
 
@@ -270,10 +268,10 @@ func TestReadyzCached(t *testing.T) {
 			}
 		}()
 	}
-	for runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the other probes queue up
+	// One probe runs the check; the other seven wait for its result.
+	await.Until(t, "one check run and 7 probes waiting on it", func() bool {
+		return runs.Load() == 1 && s.ready.joins.Load() == 7
+	})
 	close(release)
 	wg.Wait()
 	get(t, base+"/readyz")
@@ -335,16 +333,16 @@ func TestShutdownCancelsChecks(t *testing.T) {
 		resp.Body.Close()
 		probe <- resp.StatusCode
 	}()
-	<-started
+	await.Recv(t, "the check to start", started)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	if err := <-errc; err != nil {
+	if err := await.Recv(t, "Serve to return", errc); err != nil {
 		t.Errorf("Serve: got %v; want nil", err)
 	}
-	if code := <-probe; code != http.StatusServiceUnavailable {
+	if code := await.Recv(t, "the probe's answer", probe); code != http.StatusServiceUnavailable {
 		t.Errorf("probe during Shutdown: got %d; want 503", code)
 	}
 	http.DefaultClient.CloseIdleConnections()
