@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
@@ -43,17 +45,27 @@ func serve(t *testing.T, s *Server) string {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
+	code, body, err := fetch(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, body
+}
+
+// fetch is get for goroutines other than the test's, which must not
+// call t.Fatal.
+func fetch(url string) (int, string, error) {
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get(url)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		return 0, "", fmt.Errorf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: read body: %v", url, err)
+		return 0, "", fmt.Errorf("GET %s: read body: %v", url, err)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 // series returns the value text of the exposition line for series, or "".
@@ -229,17 +241,40 @@ func TestReadyzNoChecks(t *testing.T) {
 
 func TestReadyzTimeout(t *testing.T) {
 	checkNoLeak(t)
-	s := New(Options{ReadyTimeout: 50 * time.Millisecond, ReadyCacheFor: -1})
+	clock := clockwork.NewFakeClock()
+	s := New(Options{Clock: clock, ReadyTimeout: 50 * time.Millisecond, ReadyCacheFor: -1})
+	answered := make(chan struct{})
 	s.AddReadiness("slow", func(ctx context.Context) error {
 		<-ctx.Done()
-		time.Sleep(20 * time.Millisecond) // answers late, after the deadline
+		<-answered // answers late: only after /readyz has given up on it
 		return ctx.Err()
 	})
 	s.AddReadiness("panics", func(context.Context) error { panic("boom") })
 	base := serve(t, s)
-	code, body := get(t, base+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "slow: no answer within 50ms") || !strings.Contains(body, "panics: panic: boom") {
-		t.Errorf("/readyz: got %d %q; want 503 with slow timed out and panics", code, body)
+	var once sync.Once
+	release := func() { once.Do(func() { close(answered) }) }
+	t.Cleanup(release) // before the Shutdown of serve's cleanup, if the test fails early
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		code, body, err := fetch(base + "/readyz")
+		got <- answer{code, body, err}
+	}()
+	// The panic is reported; only the slow check is left when the
+	// timeout comes.
+	await.Until(t, "the panicking check's answer", func() bool { return s.ready.answers.Load() == 1 })
+	clock.Advance(50 * time.Millisecond)
+	a := await.Recv(t, "the /readyz answer", got)
+	release()
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, "slow: no answer within 50ms") || !strings.Contains(a.body, "panics: panic: boom") {
+		t.Errorf("/readyz: got %d %q; want 503 with slow timed out and panics", a.code, a.body)
 	}
 }
 
@@ -263,8 +298,8 @@ func TestReadyzCached(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if code, body := get(t, base+"/readyz"); code != http.StatusOK {
-				t.Errorf("/readyz: got %d %q; want 200", code, body)
+			if code, body, err := fetch(base + "/readyz"); err != nil || code != http.StatusOK {
+				t.Errorf("/readyz: got %d %q %v; want 200", code, body, err)
 			}
 		}()
 	}
