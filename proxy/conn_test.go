@@ -110,9 +110,10 @@ func dialIdle(t *testing.T, addr string, n int) []net.Conn {
 }
 
 // closedByServer reports whether the server has closed nc: a read returns
-// EOF or a reset within 10s (anything the server wrote is drained first).
+// EOF or a reset within await.Deadline (anything the server wrote is
+// drained first). It returns as soon as the close is seen.
 func closedByServer(nc net.Conn) bool {
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	nc.SetReadDeadline(time.Now().Add(await.Deadline))
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := nc.Read(buf); err != nil {

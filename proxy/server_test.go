@@ -85,7 +85,9 @@ func (c *rawClient) sendRecord(body []byte) {
 
 func (c *rawClient) readReply() []byte {
 	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// A guard against a hang, not a bound under test: a reply can queue
+	// behind slow upstream calls on a loaded machine.
+	c.nc.SetReadDeadline(time.Now().Add(await.Deadline))
 	rec, err := rpc.ReadRecord(c.nc, nil, 8<<20)
 	if err != nil {
 		c.t.Fatalf("read reply: %v", err)
