@@ -6,15 +6,21 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // readiness runs the readiness checks and keeps the last result.
 type readiness struct {
 	ctx     context.Context // parent of every check's context
+	clock   clockwork.Clock
 	timeout time.Duration
 	ttl     time.Duration
 	wg      sync.WaitGroup // check goroutines
+	joins   atomic.Int64   // callers that waited for an evaluation another started
+	answers atomic.Int64   // check results evaluate received before its timeout
 
 	// mu guards checks, failures, at and running.
 	mu       sync.Mutex
@@ -29,8 +35,8 @@ type namedCheck struct {
 	fn   func(context.Context) error
 }
 
-func (r *readiness) init(ctx context.Context, timeout, ttl time.Duration) {
-	r.ctx, r.timeout, r.ttl = ctx, timeout, ttl
+func (r *readiness) init(ctx context.Context, clock clockwork.Clock, timeout, ttl time.Duration) {
+	r.ctx, r.clock, r.timeout, r.ttl = ctx, clock, timeout, ttl
 }
 
 func (r *readiness) add(name string, fn func(context.Context) error) {
@@ -46,13 +52,14 @@ func (r *readiness) add(name string, fn func(context.Context) error) {
 func (r *readiness) result(ctx context.Context) (failures []string, ok bool) {
 	for {
 		r.mu.Lock()
-		if !r.at.IsZero() && r.ttl > 0 && time.Since(r.at) < r.ttl {
+		if !r.at.IsZero() && r.ttl > 0 && r.clock.Since(r.at) < r.ttl {
 			f := r.failures
 			r.mu.Unlock()
 			return f, true
 		}
 		if wait := r.running; wait != nil {
 			r.mu.Unlock()
+			r.joins.Add(1)
 			select {
 			case <-wait:
 				r.mu.Lock()
@@ -71,7 +78,7 @@ func (r *readiness) result(ctx context.Context) (failures []string, ok bool) {
 		f := r.evaluate(checks)
 
 		r.mu.Lock()
-		r.failures, r.at, r.running = f, time.Now(), nil
+		r.failures, r.at, r.running = f, r.clock.Now(), nil
 		r.mu.Unlock()
 		close(done)
 		return f, true
@@ -85,7 +92,7 @@ func (r *readiness) evaluate(checks []namedCheck) []string {
 	if len(checks) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, r.timeout)
+	ctx, cancel := clockwork.WithTimeout(r.ctx, r.clock, r.timeout)
 	defer cancel()
 	type outcome struct {
 		i   int
@@ -111,6 +118,7 @@ wait:
 		select {
 		case o := <-results:
 			errs[o.i], reported[o.i] = o.err, true
+			r.answers.Add(1)
 		case <-ctx.Done():
 			break wait
 		}

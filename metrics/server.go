@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,6 +26,10 @@ type Options struct {
 	ReadyCacheFor time.Duration // how long a readiness result is reused (default 1s; negative: never)
 
 	Logger *slog.Logger
+
+	// Clock times the readiness checks and the reuse of their result.
+	// Nil means the real clock; tests pass a fake one and advance it.
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -36,6 +41,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -63,7 +71,7 @@ func New(opts Options) *Server {
 		mux:  http.NewServeMux(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.ready.init(s.ctx, opts.ReadyTimeout, opts.ReadyCacheFor)
+	s.ready.init(s.ctx, opts.Clock, opts.ReadyTimeout, opts.ReadyCacheFor)
 	s.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
 // serve starts s on a loopback port and shuts it down at cleanup,
@@ -32,7 +36,7 @@ func serve(t *testing.T, s *Server) string {
 		if err := s.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		if err := <-errc; err != nil {
+		if err := await.Recv(t, "Serve to return", errc); err != nil {
 			t.Errorf("Serve after Shutdown: got %v; want nil", err)
 		}
 	})
@@ -41,17 +45,27 @@ func serve(t *testing.T, s *Server) string {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
+	code, body, err := fetch(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, body
+}
+
+// fetch is get for goroutines other than the test's, which must not
+// call t.Fatal.
+func fetch(url string) (int, string, error) {
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get(url)
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		return 0, "", fmt.Errorf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: read body: %v", url, err)
+		return 0, "", fmt.Errorf("GET %s: read body: %v", url, err)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, string(b), nil
 }
 
 // series returns the value text of the exposition line for series, or "".
@@ -68,16 +82,12 @@ func checkNoLeak(t *testing.T) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		var after int
-		for range 200 {
-			after = runtime.NumGoroutine()
-			if after <= before {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		// Goroutines the test ended may still be on their way out.
+		if await.Poll(await.Deadline, func() bool { return runtime.NumGoroutine() <= before }) {
+			return
 		}
 		buf := make([]byte, 1<<16)
-		t.Errorf("goroutines: %d after; want <= %d before\n%s", after, before, buf[:runtime.Stack(buf, true)])
+		t.Errorf("goroutines: %d after; want <= %d before\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 	})
 }
 
@@ -231,17 +241,40 @@ func TestReadyzNoChecks(t *testing.T) {
 
 func TestReadyzTimeout(t *testing.T) {
 	checkNoLeak(t)
-	s := New(Options{ReadyTimeout: 50 * time.Millisecond, ReadyCacheFor: -1})
+	clock := clockwork.NewFakeClock()
+	s := New(Options{Clock: clock, ReadyTimeout: 50 * time.Millisecond, ReadyCacheFor: -1})
+	answered := make(chan struct{})
 	s.AddReadiness("slow", func(ctx context.Context) error {
 		<-ctx.Done()
-		time.Sleep(20 * time.Millisecond) // answers late, after the deadline
+		<-answered // answers late: only after /readyz has given up on it
 		return ctx.Err()
 	})
 	s.AddReadiness("panics", func(context.Context) error { panic("boom") })
 	base := serve(t, s)
-	code, body := get(t, base+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "slow: no answer within 50ms") || !strings.Contains(body, "panics: panic: boom") {
-		t.Errorf("/readyz: got %d %q; want 503 with slow timed out and panics", code, body)
+	var once sync.Once
+	release := func() { once.Do(func() { close(answered) }) }
+	t.Cleanup(release) // before the Shutdown of serve's cleanup, if the test fails early
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		code, body, err := fetch(base + "/readyz")
+		got <- answer{code, body, err}
+	}()
+	// The panic is reported; only the slow check is left when the
+	// timeout comes.
+	await.Until(t, "the panicking check's answer", func() bool { return s.ready.answers.Load() == 1 })
+	clock.Advance(50 * time.Millisecond)
+	a := await.Recv(t, "the /readyz answer", got)
+	release()
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, "slow: no answer within 50ms") || !strings.Contains(a.body, "panics: panic: boom") {
+		t.Errorf("/readyz: got %d %q; want 503 with slow timed out and panics", a.code, a.body)
 	}
 }
 
@@ -265,15 +298,15 @@ func TestReadyzCached(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if code, body := get(t, base+"/readyz"); code != http.StatusOK {
-				t.Errorf("/readyz: got %d %q; want 200", code, body)
+			if code, body, err := fetch(base + "/readyz"); err != nil || code != http.StatusOK {
+				t.Errorf("/readyz: got %d %q %v; want 200", code, body, err)
 			}
 		}()
 	}
-	for runs.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the other probes queue up
+	// One probe runs the check; the other seven wait for its result.
+	await.Until(t, "one check run and 7 probes waiting on it", func() bool {
+		return runs.Load() == 1 && s.ready.joins.Load() == 7
+	})
 	close(release)
 	wg.Wait()
 	get(t, base+"/readyz")
@@ -335,16 +368,16 @@ func TestShutdownCancelsChecks(t *testing.T) {
 		resp.Body.Close()
 		probe <- resp.StatusCode
 	}()
-	<-started
+	await.Recv(t, "the check to start", started)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	if err := <-errc; err != nil {
+	if err := await.Recv(t, "Serve to return", errc); err != nil {
 		t.Errorf("Serve: got %v; want nil", err)
 	}
-	if code := <-probe; code != http.StatusServiceUnavailable {
+	if code := await.Recv(t, "the probe's answer", probe); code != http.StatusServiceUnavailable {
 		t.Errorf("probe during Shutdown: got %d; want 503", code)
 	}
 	http.DefaultClient.CloseIdleConnections()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -147,17 +148,12 @@ func checkNoLeak(t *testing.T) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
-		var after int
-		for range 100 {
-			after = runtime.NumGoroutine()
-			if after <= before {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		// Goroutines the test ended may still be on their way out.
+		if await.Poll(await.Deadline, func() bool { return runtime.NumGoroutine() <= before }) {
+			return
 		}
 		buf := make([]byte, 1<<16)
-		n := runtime.Stack(buf, true)
-		t.Errorf("goroutines: %d after; want <= %d before\n%s", after, before, buf[:n])
+		t.Errorf("goroutines: %d after; want <= %d before\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
 	})
 }
 

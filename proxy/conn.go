@@ -125,6 +125,8 @@ func (c *conn) readRecord() (*[]byte, error) {
 	}
 	// The record has begun: the rest of it gets its own IdleTimeout.
 	c.nc.SetReadDeadline(time.Now().Add(idle))
+	c.s.stats.receiving.Add(1)
+	defer c.s.stats.receiving.Add(-1)
 	bp := recordPool.Get().(*[]byte)
 	buf, err := rpc.ReadFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
 	*bp = buf
@@ -139,7 +141,12 @@ func (c *conn) readRecord() (*[]byte, error) {
 func (c *conn) handle(bp *[]byte) {
 	defer func() {
 		recordPool.Put(bp)
-		c.s.stats.inflight.Add(-1)
+		if c.s.stats.inflight.Add(-1) == 0 {
+			select {
+			case c.s.idle <- struct{}{}:
+			default: // a token is already there
+			}
+		}
 		<-c.s.global
 		<-c.slots
 		c.wg.Done()
@@ -246,7 +253,7 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 	ctx := c.ctx
 	if ctx == nil || nonIdempotent(h.Prog, h.Proc) {
 		ctx = c.s.ctx // (a conn built without newConn, in tests, has none)
-		start := time.Now()
+		start := c.s.clock.Now()
 		e, owner := c.s.drc.begin(makeDRCKey(c.remote.Addr(), h.XID, h.Proc, rec[r.Offset():]), start)
 		if !owner {
 			c.s.stats.drcHits.Add(1)

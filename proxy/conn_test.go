@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
@@ -89,17 +90,6 @@ func (s memSample) bytesOver(base memSample) int64 {
 	return int64(s.heap+s.stacks) - int64(base.heap+base.stacks)
 }
 
-// waitFor polls cond until it holds, or fails the test after 20s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 20s for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // dialIdle opens n connections that send nothing, closed in cleanup.
 func dialIdle(t *testing.T, addr string, n int) []net.Conn {
 	t.Helper()
@@ -120,9 +110,10 @@ func dialIdle(t *testing.T, addr string, n int) []net.Conn {
 }
 
 // closedByServer reports whether the server has closed nc: a read returns
-// EOF or a reset within 10s (anything the server wrote is drained first).
+// EOF or a reset within await.Deadline (anything the server wrote is
+// drained first). It returns as soon as the close is seen.
 func closedByServer(nc net.Conn) bool {
-	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	nc.SetReadDeadline(time.Now().Add(await.Deadline))
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := nc.Read(buf); err != nil {
@@ -144,7 +135,7 @@ func TestManyIdleConnections(t *testing.T) {
 	before := sampleMem()
 
 	idle := dialIdle(t, p.addr, n)
-	waitFor(t, "2001 connections", func() bool { return p.s.Stats().Connections == n+1 })
+	await.Until(t, "2001 connections", func() bool { return p.s.Stats().Connections == n+1 })
 	during := sampleMem()
 	perConn := during.bytesOver(before) / n
 	t.Logf("%d idle connections: goroutines %d -> %d, heap %d -> %d KiB, stacks %d -> %d KiB: %.1f KiB per connection",
@@ -176,8 +167,8 @@ func TestManyIdleConnections(t *testing.T) {
 	for _, nc := range idle {
 		nc.Close()
 	}
-	waitFor(t, "the idle connections to end", func() bool { return p.s.Stats().Connections == 2 })
-	waitFor(t, "their goroutines to end", func() bool { return runtime.NumGoroutine() <= before.goroutines+5 })
+	await.Until(t, "the idle connections to end", func() bool { return p.s.Stats().Connections == 2 })
+	await.Until(t, "their goroutines to end", func() bool { return runtime.NumGoroutine() <= before.goroutines+5 })
 }
 
 // TestIdleTimeoutClosesIdleConnections: with a short IdleTimeout, idle
@@ -188,7 +179,7 @@ func TestIdleTimeoutClosesIdleConnections(t *testing.T) {
 	p := startDemoProxyWith(t, Options{IdleTimeout: idleTimeout})
 	active := dialRaw(t, p.addr)
 	idle := dialIdle(t, p.addr, n)
-	waitFor(t, "the connections", func() bool { return p.s.Stats().Connections == n+1 })
+	await.Until(t, "the connections", func() bool { return p.s.Stats().Connections == n+1 })
 
 	// The active client sends a NULL every tenth of the timeout for three
 	// timeouts: each request restarts its idle clock.
@@ -197,14 +188,14 @@ func TestIdleTimeoutClosesIdleConnections(t *testing.T) {
 		if _, _, err := replyHead(t, active.readReply()); err != nil {
 			t.Fatalf("NULL %d on the active connection: %v", i, err)
 		}
-		time.Sleep(idleTimeout / 10)
+		time.Sleep(idleTimeout / 10) // the client's pause between requests is the behaviour under test
 	}
 	for i, nc := range idle {
 		if !closedByServer(nc) {
 			t.Fatalf("idle connection %d still open after %v", i, 3*idleTimeout)
 		}
 	}
-	waitFor(t, "one connection left", func() bool { return p.s.Stats().Connections == 1 })
+	await.Until(t, "one connection left", func() bool { return p.s.Stats().Connections == 1 })
 	if got := p.s.ConnStats().IdleClosed; got != n {
 		t.Errorf("IdleClosed = %d; want %d", got, n)
 	}
@@ -249,7 +240,7 @@ func TestStalledRecords(t *testing.T) {
 	go func() {
 		trickler.nc.Write(binary.BigEndian.AppendUint32(nil, 1<<31|1000))
 		for i := 0; i < 200; i++ {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // a slow peer: its pace is the behaviour under test
 			if _, err := trickler.nc.Write([]byte{0}); err != nil {
 				trickled <- i
 				return
@@ -257,8 +248,10 @@ func TestStalledRecords(t *testing.T) {
 		}
 		trickled <- 200
 	}()
-	waitFor(t, "the stalled connections", func() bool { return p.s.Stats().Connections == stallers+3 })
-	time.Sleep(200 * time.Millisecond) // let the server read what was sent
+	await.Until(t, "the stalled connections", func() bool { return p.s.Stats().Connections == stallers+3 })
+	// Every stalled connection has its record begun (mark read, record
+	// buffer taken): the stallers, the one inside a later mark, the trickler.
+	await.Until(t, "the server to begin the stalled records", func() bool { return p.s.stats.receiving.Load() == stallers+2 })
 	during := sampleMem()
 	if got := p.s.Stats().Connections; got != stallers+3 {
 		t.Fatalf("only %d connections at the memory sample; the machine is too slow for IdleTimeout %v", got, idleTimeout)
@@ -279,25 +272,30 @@ func TestStalledRecords(t *testing.T) {
 			t.Fatalf("GETATTR %d while %d clients stall: %v", i, stallers+2, res.Status)
 		}
 	}
-	if res := getattr3(t, dialRaw(t, p.addr), 20, root); res.Status != nfs3.StatOK {
+	other := dialRaw(t, p.addr)
+	if res := getattr3(t, other, 20, root); res.Status != nfs3.StatOK {
 		t.Fatalf("GETATTR on a new connection while clients stall: %v", res.Status)
 	}
+	// The served clients leave now, before they would go idle themselves:
+	// then exactly the stalled connections are closed for IdleTimeout.
+	active.nc.Close()
+	other.nc.Close()
 
 	for i, nc := range conns {
 		if !closedByServer(nc) {
 			t.Fatalf("stalled connection %d still open", i)
 		}
 	}
-	if got := <-trickled; got >= 200 {
+	if got := await.Recv(t, "the trickling client to stop", trickled); got >= 200 {
 		t.Errorf("the trickling client sent all %d bytes without being closed; want it closed IdleTimeout after its mark", got)
 	} else {
 		t.Logf("the trickling client was closed after about %d bytes (%v at one byte per 100ms; IdleTimeout %v)", got, time.Duration(got)*100*time.Millisecond, idleTimeout)
 	}
-	waitFor(t, "the stalled connections to end", func() bool { return p.s.Stats().Connections == 2 })
+	await.Until(t, "all connections to end", func() bool { return p.s.Stats().Connections == 0 })
 	if got := p.s.ConnStats().IdleClosed; got != stallers+2 {
 		t.Errorf("IdleClosed = %d; want %d", got, stallers+2)
 	}
-	if res := getattr3(t, active, 30, root); res.Status != nfs3.StatOK {
+	if res := getattr3(t, dialRaw(t, p.addr), 30, root); res.Status != nfs3.StatOK {
 		t.Fatalf("GETATTR after: %v", res.Status)
 	}
 }
@@ -353,9 +351,12 @@ func TestClientThatNeverReads(t *testing.T) {
 	var maxInFlight int64
 	var maxBytes int64
 	servedWhileStuck := 0
-	for start := time.Now(); p.s.ConnStats().WriteTimeouts == 0; {
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("no write timeout within 30s (WriteTimeout 1s); stats %+v", p.s.Stats())
+	// Sample while waiting for the write timeout: the requests in flight,
+	// the memory they hold, and whether another client is served while the
+	// connection is stuck.
+	await.Until(t, "a write timeout (WriteTimeout 1s)", func() bool {
+		if p.s.ConnStats().WriteTimeouts > 0 {
+			return true
 		}
 		inflight := p.s.Stats().InFlight
 		maxInFlight = max(maxInFlight, inflight)
@@ -368,8 +369,8 @@ func TestClientThatNeverReads(t *testing.T) {
 				read(uint32(10+servedWhileStuck), uint64(servedWhileStuck)<<20)
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
 	t.Logf("client never reading %d READs of 1 MiB: at most %d in flight, live memory at most +%.1f MiB, good client served %d times meanwhile; closed after WriteTimeout",
 		reads, maxInFlight, float64(maxBytes)/(1<<20), servedWhileStuck)
 	if maxInFlight > perConn {
@@ -383,7 +384,7 @@ func TestClientThatNeverReads(t *testing.T) {
 	if servedWhileStuck == 0 {
 		t.Error("never observed the connection stuck with PerConnLimit requests in flight")
 	}
-	waitFor(t, "the connection to end", func() bool { return p.s.Stats().Connections == 1 && p.s.Stats().InFlight == 0 })
+	await.Until(t, "the connection to end", func() bool { return p.s.Stats().Connections == 1 && p.s.Stats().InFlight == 0 })
 	if got := p.s.ConnStats().WriteTimeouts; got != 1 {
 		t.Errorf("WriteTimeouts = %d; want 1", got)
 	}
@@ -391,7 +392,7 @@ func TestClientThatNeverReads(t *testing.T) {
 		t.Log("all requests were sent before the connection was closed")
 	}
 	read(50, 7<<20)
-	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before.goroutines+5 })
+	await.Until(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before.goroutines+5 })
 }
 
 // countingHandler counts log records whose message contains substr.
@@ -469,7 +470,7 @@ func TestMaxConns(t *testing.T) {
 	}
 	// One goes away: a new connection is served.
 	clients[0].nc.Close()
-	waitFor(t, "a free connection", func() bool { return p.s.Stats().Connections == maxConns-1 })
+	await.Until(t, "a free connection", func() bool { return p.s.Stats().Connections == maxConns-1 })
 	c := dialRaw(t, p.addr)
 	c.sendRecord(callBody(200, nfs3.Program, 3, 0, &testCred, nil))
 	if _, _, err := replyHead(t, c.readReply()); err != nil {

@@ -18,6 +18,10 @@ import (
 // client address (not port: a client reconnects from another port), xid,
 // procedure and a checksum of the arguments, bounded in number and age.
 
+// drcTTL is how long a reply is kept for retransmissions: well past a
+// client's retransmission timeout (the Linux default timeo is 60s).
+const drcTTL = 2 * time.Minute
+
 // nonIdempotent reports whether proc's retransmission must not run again.
 func nonIdempotent(prog, proc uint32) bool {
 	if prog != nfsProgram {
@@ -66,6 +70,8 @@ func makeDRCKey(client netip.Addr, xid, proc uint32, args []byte) drcKey {
 // begin looks k up. A new key is entered as in progress and returned with
 // owner=true: the caller runs the call and must finish it. Otherwise the
 // existing entry is returned.
+//
+// now is the server's clock; an entry older than d.ttl is a new call.
 func (d *drc) begin(k drcKey, now time.Time) (e *drcEntry, owner bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 )
 
@@ -35,6 +37,13 @@ type Options struct {
 	}
 
 	Logger *slog.Logger
+
+	// Clock is the time source of the server's own timers: the age of
+	// duplicate-request cache entries, the accept backoff and the
+	// once-a-second limit on "too many connections" lines. Nil means the
+	// real clock; tests pass a fake one and advance it. (Socket deadlines
+	// are the kernel's and always run on real time.)
+	Clock clockwork.Clock
 }
 
 func (o *Options) setDefaults() {
@@ -67,6 +76,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
 	}
 }
 
@@ -113,6 +125,7 @@ func (o *Options) Validate() error {
 type Server struct {
 	opts   Options
 	log    *slog.Logger
+	clock  clockwork.Clock
 	vols   map[uint16]*volume
 	byName map[string]*volume
 	global chan struct{}
@@ -121,6 +134,9 @@ type Server struct {
 	stats  serverStats
 	// rejects counts refused names and limits and GARBAGE_ARGS by reason (reject.go).
 	rejects rejections
+	// idle gets a token (never blocking) each time the requests in flight
+	// drop to none; Shutdown waits on it.
+	idle chan struct{}
 	// connStats counts connections closed by the server's own bounds.
 	connStats struct {
 		rejected      atomic.Int64
@@ -148,12 +164,14 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:      opts,
 		log:       opts.Logger,
+		clock:     opts.Clock,
 		vols:      make(map[uint16]*volume),
 		byName:    make(map[string]*volume),
 		global:    make(chan struct{}, opts.GlobalLimit),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
-		drc:       newDRC(opts.DRCSize, 2*time.Minute),
+		drc:       newDRC(opts.DRCSize, drcTTL),
+		idle:      make(chan struct{}, 1),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range opts.Volumes {
@@ -197,7 +215,11 @@ func (s *Server) Serve(l net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
+				select {
+				case <-s.clock.After(backoff):
+				case <-s.ctx.Done():
+					return ErrClosed
+				}
 				continue
 			}
 			return fmt.Errorf("proxy: accept: %w", err)
@@ -216,8 +238,10 @@ func (s *Server) startConn(nc net.Conn) {
 	}
 	if len(s.conns) >= s.opts.MaxConns {
 		s.mu.Unlock()
-		nc.Close()
+		// Count before closing: a client that sees the close must find
+		// the rejection already counted.
 		s.rejectedConn(nc.RemoteAddr())
+		nc.Close()
 		return
 	}
 	c := newConn(s, nc)
@@ -239,7 +263,7 @@ func (s *Server) startConn(nc net.Conn) {
 // once a second.
 func (s *Server) rejectedConn(remote net.Addr) {
 	n := s.connStats.rejected.Add(1)
-	now := time.Now().UnixNano()
+	now := s.clock.Now().UnixNano()
 	last := s.connStats.lastRejectLog.Load()
 	if now-last < int64(time.Second) || !s.connStats.lastRejectLog.CompareAndSwap(last, now) {
 		return
@@ -289,14 +313,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Close()
 	}
 	s.mu.Unlock()
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
+	// Connections stay open until Close, so a request may still start;
+	// each time the count drops to none, idle gets a token and the loop
+	// looks again.
 	for s.stats.inflight.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			s.Close()
 			return ctx.Err()
-		case <-t.C:
+		case <-s.idle:
 		}
 	}
 	return s.Close()

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
@@ -82,7 +85,9 @@ func (c *rawClient) sendRecord(body []byte) {
 
 func (c *rawClient) readReply() []byte {
 	c.t.Helper()
-	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// A guard against a hang, not a bound under test: a reply can queue
+	// behind slow upstream calls on a loaded machine.
+	c.nc.SetReadDeadline(time.Now().Add(await.Deadline))
 	rec, err := rpc.ReadRecord(c.nc, nil, 8<<20)
 	if err != nil {
 		c.t.Fatalf("read reply: %v", err)
@@ -374,16 +379,20 @@ func TestPerConnectionBound(t *testing.T) {
 	if xid, _, err := replyHead(t, other.readReply()); err != nil || xid != 99 {
 		t.Fatalf("other connection: xid %d err %v; want 99 served", xid, err)
 	}
-	// The other connection's NULL may still be on its way out; wait for it
-	// (bounded), then only the held READs remain.
-	for deadline := time.Now().Add(5 * time.Second); s.Stats().InFlight > 4 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	// Wait for the first connection's READs to reach the upstream and the
+	// other connection's NULL (which may still be on its way out) to end:
+	// then only held READs are in flight, and there must be 4 of them.
+	heldNow := func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		return int64(held)
 	}
-	mu.Lock()
-	got := held
-	mu.Unlock()
-	if got > 4 || s.Stats().InFlight > 4 {
-		t.Fatalf("held %d, in flight %d; want at most 4", got, s.Stats().InFlight)
+	await.Until(t, "READs held in the upstream and nothing else in flight", func() bool {
+		h := heldNow()
+		return h >= 4 && s.Stats().InFlight == h
+	})
+	if got, inflight := heldNow(), s.Stats().InFlight; got != 4 || inflight != 4 {
+		t.Fatalf("held %d, in flight %d; want 4 and 4 (PerConnLimit)", got, inflight)
 	}
 	close(release)
 	seen := map[uint32]bool{}
@@ -406,8 +415,12 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	go s.Serve(l)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
 	for i := 0; i < 5; i++ {
 		nc, err := net.Dial("tcp", l.Addr().String())
 		if err != nil {
@@ -415,13 +428,15 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		}
 		defer nc.Close()
 	}
-	time.Sleep(50 * time.Millisecond)
+	await.Until(t, "5 connections served", func() bool { return s.Stats().Connections == 5 })
 	s.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	if err := await.Recv(t, "Serve to return", served); !errors.Is(err, ErrClosed) {
+		t.Errorf("Serve after Close: got %v; want ErrClosed", err)
 	}
-	if n := runtime.NumGoroutine(); n > before {
+	// Close waited for every goroutine of the server; the runtime may
+	// take a moment to count them gone.
+	if !await.Poll(await.Deadline, func() bool { return runtime.NumGoroutine() <= before }) {
+		n := runtime.NumGoroutine()
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines after Close; want %d\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
@@ -472,5 +487,58 @@ func TestRetransmissionAnsweredFromDRC(t *testing.T) {
 	body = callBody(78, nfs3.Program, 3, nfs3.ProcRemove, &testCred, &nfs3.RemoveArgs{Object: nfs3.DirOpArgs{Dir: appendHandle(nil, 1, up.root), Name: "f"}})
 	if st := status(dialRaw(t, addr)); st != nfs3.StatNoEnt {
 		t.Fatalf("new REMOVE: %v; want NOENT from a second run", st)
+	}
+}
+
+// TestDRCEntriesExpire: a retransmission is answered from the DRC until
+// the entry is drcTTL old by the server's clock; after that the same xid
+// runs again. The clock is fake: the test advances it.
+func TestDRCEntriesExpire(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	up := &fakeUpstream{root: nfs3.FH{1, 2, 3, 4}, call: func(ctx context.Context, proc uint32, args xdr.Encoder, res xdr.Decoder) error {
+		if proc == nfs3.ProcRemove {
+			mu.Lock()
+			calls++
+			if calls > 1 {
+				res.(*nfs3.RemoveRes).Status = nfs3.StatNoEnt // what a second run would say
+			}
+			mu.Unlock()
+		}
+		return nil
+	}}
+	clock := clockwork.NewFakeClock()
+	s, addr := startProxy(t, Options{Clock: clock, Volumes: []Volume{{ID: 1, Name: "/x", Upstream: up}}})
+	c := dialRaw(t, addr)
+	body := callBody(77, nfs3.Program, 3, nfs3.ProcRemove, &testCred, &nfs3.RemoveArgs{Object: nfs3.DirOpArgs{Dir: appendHandle(nil, 1, up.root), Name: "f"}})
+	steps := []struct {
+		name      string
+		advance   time.Duration // before sending
+		want      nfs3.Stat
+		wantCalls int
+		wantHits  int64
+	}{
+		{"first call runs", 0, nfs3.StatOK, 1, 0},
+		{"retransmission at once", 0, nfs3.StatOK, 1, 1},
+		{"retransmission just inside the TTL", drcTTL - time.Second, nfs3.StatOK, 1, 2},
+		// The entry's age counts from the original call, not from hits.
+		{"retransmission at the TTL runs again", time.Second, nfs3.StatNoEnt, 2, 2},
+		{"its retransmission is answered from the new entry", drcTTL - time.Second, nfs3.StatNoEnt, 2, 3},
+	}
+	for i, st := range steps {
+		clock.Advance(st.advance)
+		c.sendRecord(body)
+		xid, r, err := replyHead(t, c.readReply())
+		var res nfs3.RemoveRes
+		if err != nil || xid != 77 || res.Decode(r) != nil {
+			t.Fatalf("step %d (%s): reply xid %d err %v; want xid 77 success", i, st.name, xid, err)
+		}
+		mu.Lock()
+		gotCalls := calls
+		mu.Unlock()
+		if res.Status != st.want || gotCalls != st.wantCalls || s.Stats().DRCHits != st.wantHits {
+			t.Errorf("step %d (%s): got status %v, upstream calls %d, DRC hits %d; want %v, %d, %d",
+				i, st.name, res.Status, gotCalls, s.Stats().DRCHits, st.want, st.wantCalls, st.wantHits)
+		}
 	}
 }

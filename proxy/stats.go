@@ -12,6 +12,7 @@ const numNFSProcs = 22
 type serverStats struct {
 	connections    atomic.Int64
 	inflight       atomic.Int64
+	receiving      atomic.Int64 // connections between a record's first mark and its last byte
 	garbage        atomic.Int64
 	authErrors     atomic.Int64
 	badRecords     atomic.Int64
