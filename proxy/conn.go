@@ -251,8 +251,11 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 	// each upstream call (request.call), so a request answered from the
 	// caches sets up no timer.
 	ctx := c.ctx
-	if ctx == nil || nonIdempotent(h.Prog, h.Proc) {
-		ctx = c.s.ctx // (a conn built without newConn, in tests, has none)
+	if ctx == nil {
+		ctx = c.s.ctx // a conn built without newConn (in tests) has none
+	}
+	if nonIdempotent(h.Prog, h.Proc) {
+		ctx = c.s.ctx
 		start := c.s.clock.Now()
 		e, owner := c.s.drc.begin(makeDRCKey(c.remote.Addr(), h.XID, h.Proc, rec[r.Offset():]), start)
 		if !owner {

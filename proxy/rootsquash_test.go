@@ -72,7 +72,7 @@ func TestRootGetsNoCachedDataTheUpstreamRefuses(t *testing.T) {
 	// The granule is stored in the background; it is present once counted.
 	await.Until(t, "the owner's granule to be stored", func() bool { return store.Stats().Fills == 1 })
 	if st := read(1000); st != nfs3.StatOK || store.Stats().Hits == 0 {
-		t.Fatalf("owner's second read: %v, hits %d; want a cache hit", st, store.Stats().Hits)
+		t.Fatalf("owner's second read: %v, hits %d; want a cache hit (stats %+v)", st, store.Stats().Hits, store.Stats())
 	}
 	if st := read(0); st != nfs3.StatAcces {
 		t.Fatalf("root on the cached file: %v; want NFS3ERR_ACCES as the root-squashing upstream answers", st)
