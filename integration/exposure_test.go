@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
 )
@@ -74,5 +77,57 @@ func TestAdminInvalidateRateLimited(t *testing.T) {
 	})
 	if lines != ok {
 		t.Fatalf("%d log lines for %d accepted invalidations of 2 volumes; want one per call", lines, ok)
+	}
+}
+
+// TestUpstreamOutageVisible: when the upstream goes away, serve logs it
+// once within seconds and nfscacheproxy_upstream_up drops to 0; when it is
+// back and answers, that is logged once with the downtime and the gauge is
+// 1 again.
+func TestUpstreamOutageVisible(t *testing.T) {
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
+	cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"127.0.0.1:%d\"}\nupstream: {unprivileged_port: true}\nvolumes:\n", port, mport)+
+		volumeYAML(51, "/vol", g, "clients: [127.0.0.0/8]", "coherency: {mode: cto}"))
+	p := startServe(t, port, "--config", cfg)
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+	up := func() float64 {
+		_, body := scrape(t, metricsURL)
+		return sample(body, "nfscacheproxy_upstream_up", `volume="51"`)
+	}
+	c := dialVolume(t, p.addr, "/vol", 0, 0)
+	if _, st := c.getattr(c.root()); st != nfs3.StatOK {
+		t.Fatalf("GETATTR: %v", st)
+	}
+	if got := up(); got != 1 {
+		t.Fatalf("upstream_up = %v with ganesha serving; want 1", got)
+	}
+
+	if err := g.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	await.Within(t, 5*time.Second, "the outage to be logged", func() bool { return strings.Contains(p.log.String(), "upstream down") })
+	if got := up(); got != 0 {
+		t.Fatalf("upstream_up = %v with ganesha stopped; want 0", got)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := g.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	await.Until(t, "a GETATTR through the proxy to succeed again", func() bool {
+		_, st := c.getattr(c.root())
+		return st == nfs3.StatOK
+	})
+	log := p.log.String()
+	if n := strings.Count(log, "upstream down"); n != 1 {
+		t.Fatalf("%d 'upstream down' lines for one outage; want 1\n%s", n, log)
+	}
+	if n := strings.Count(log, "upstream up again"); n != 1 || !strings.Contains(log, "down_for=") {
+		t.Fatalf("%d 'upstream up again' lines (with down_for); want 1\n%s", n, log)
+	}
+	if got := up(); got != 1 {
+		t.Fatalf("upstream_up = %v after the upstream answered again; want 1", got)
 	}
 }

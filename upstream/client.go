@@ -51,9 +51,16 @@ type Options struct {
 
 	Logger *slog.Logger
 
-	// Clock times the backoff between retries; nil means the real clock.
-	// (Per-attempt deadlines are on the connection and use real time.)
+	// Clock times the backoff between retries and the hang watchdog; nil
+	// means the real clock. (Per-attempt deadlines are on the connection
+	// and use real time.)
 	Clock clockwork.Clock
+
+	// The hang watchdog (see health.go): a connection with calls in flight
+	// and no reply for HangAfter (default 15s) is sent a NULL call, checked
+	// every HangCheck (default 5s); no answer within PingTimeout (default
+	// 5s) breaks it and marks the upstream down.
+	HangAfter, HangCheck, PingTimeout time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -76,6 +83,15 @@ func (o *Options) setDefaults() {
 	}
 	if o.Clock == nil {
 		o.Clock = clockwork.NewRealClock()
+	}
+	if o.HangAfter == 0 {
+		o.HangAfter = 15 * time.Second
+	}
+	if o.HangCheck == 0 {
+		o.HangCheck = 5 * time.Second
+	}
+	if o.PingTimeout == 0 {
+		o.PingTimeout = 5 * time.Second
 	}
 }
 
@@ -112,7 +128,11 @@ type Client struct {
 
 	dialMu []sync.Mutex // one per slot: a single dial at a time per slot
 
-	stats counters
+	stats  counters
+	health health
+
+	stopWatch context.CancelFunc
+	watchers  sync.WaitGroup
 }
 
 // Dial resolves the upstream's ports, mounts the export to learn its root
@@ -140,6 +160,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.root = root
+	wctx, cancel := context.WithCancel(context.Background())
+	c.stopWatch = cancel
+	c.watchers.Add(1)
+	go c.watch(wctx)
 	return c, nil
 }
 
@@ -151,6 +175,10 @@ func (c *Client) Addr() string { return c.nfsAddr }
 
 // Close closes every connection and waits for their readers.
 func (c *Client) Close() error {
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.watchers.Wait()
+	}
 	c.mu.Lock()
 	c.closed = true
 	conns := append([]*conn(nil), c.conns...)
@@ -213,6 +241,9 @@ func (c *Client) getConn(ctx context.Context) (*conn, error) {
 	}
 	nc, err := c.dial(ctx, c.nfsAddr)
 	if err != nil {
+		if ctx.Err() == nil {
+			c.markDown("dial: " + err.Error())
+		}
 		return nil, fmt.Errorf("%w: dial %s: %w", ErrNotSent, c.nfsAddr, err)
 	}
 	if cn != nil {

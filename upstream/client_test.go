@@ -235,12 +235,13 @@ func TestNonIdempotentNotReplayed(t *testing.T) {
 	}
 }
 
-// blockUntilWaiting waits until something waits on clk (a retry backoff).
+// blockUntilWaiting waits until a retry backoff waits on clk, besides the
+// hang watchdog's ticker, which always does.
 func blockUntilWaiting(t *testing.T, clk *clockwork.FakeClock) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), await.Deadline)
 	defer cancel()
-	if err := clk.BlockUntilContext(ctx, 1); err != nil {
+	if err := clk.BlockUntilContext(ctx, 2); err != nil {
 		t.Fatalf("waited %v for a retry backoff on the clock: %v", await.Deadline, err)
 	}
 }

@@ -38,12 +38,14 @@ type conn struct {
 	calls  map[uint32]*pending
 	broken error
 
-	inflight atomic.Int64
-	readDone chan struct{}
+	inflight  atomic.Int64
+	lastReply atomic.Int64 // client clock, unix ns: the last reply (or the dial)
+	readDone  chan struct{}
 }
 
 func newConn(nc net.Conn, c *Client) *conn {
 	cn := &conn{nc: nc, client: c, calls: make(map[uint32]*pending), readDone: make(chan struct{})}
+	cn.lastReply.Store(c.opts.Clock.Now().UnixNano())
 	go cn.readLoop()
 	return cn
 }
@@ -57,9 +59,14 @@ func (cn *conn) readLoop() {
 	for {
 		rec, err := rpc.ReadRecord(br, nil, maxReply)
 		if err != nil {
+			if !cn.isBroken() { // not closed or broken on purpose
+				cn.client.markDown("connection lost: " + err.Error())
+			}
 			cn.fail(fmt.Errorf("%w: %w", ErrConnLost, err))
 			return
 		}
+		cn.lastReply.Store(cn.client.opts.Clock.Now().UnixNano())
+		cn.client.markUp()
 		r.Reset(rec)
 		xid := r.Uint32()
 		if r.Err() != nil {

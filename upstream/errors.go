@@ -47,7 +47,7 @@ func Classify(err error) Class {
 		return Fail
 	}
 	var ne net.Error
-	if errors.Is(err, ErrConnLost) || errors.Is(err, ErrNotSent) ||
+	if errors.Is(err, ErrConnLost) || errors.Is(err, ErrNotSent) || errors.Is(err, ErrUpstreamHung) ||
 		errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return Retry
 	}

@@ -13,6 +13,9 @@ type counters struct {
 	retries    atomic.Int64
 	reconnects atomic.Int64
 	poisoned   atomic.Int64
+	downs      atomic.Int64 // times the upstream was marked down
+	hangs      atomic.Int64 // connections broken by the hang watchdog
+	isDown     atomic.Bool
 	errors     atomic.Int64
 	procCalls  [numProcs]atomic.Int64
 	procNanos  [numProcs]atomic.Int64
@@ -39,7 +42,13 @@ type Stats struct {
 	// Abandoned counts calls failed rather than sent a third time because
 	// their connection died twice while they were in flight.
 	Abandoned int64
-	Errors    int64
+	// Up is false from a failed dial, a lost connection or a hang until
+	// the next reply; Downs counts those changes, Hangs the connections
+	// the watchdog broke.
+	Up     bool
+	Downs  int64
+	Hangs  int64
+	Errors int64
 	// ProcCalls and ProcNanos are indexed by NFSv3 procedure number.
 	ProcCalls [numProcs]int64
 	ProcNanos [numProcs]int64
@@ -56,6 +65,9 @@ func (c *Client) Stats() Stats {
 		Retries:    c.stats.retries.Load(),
 		Reconnects: c.stats.reconnects.Load(),
 		Abandoned:  c.stats.poisoned.Load(),
+		Up:         !c.stats.isDown.Load(),
+		Downs:      c.stats.downs.Load(),
+		Hangs:      c.stats.hangs.Load(),
 		Errors:     c.stats.errors.Load(),
 		ReadBytes:  c.stats.readBytes.Load(),
 		WriteBytes: c.stats.writeBytes.Load(),

@@ -103,6 +103,18 @@ func (a *app) registerMetrics() {
 			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Retries), v.id) })),
 		metrics.CounterVec("nfscacheproxy_upstream_reconnects_total", "Upstream connections re-established.", vol,
 			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Reconnects), v.id) })),
+		metrics.GaugeVec("nfscacheproxy_upstream_up", "1 while the upstream answers; 0 from a failed dial, a lost connection or a hang until its next reply.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				up := 0.0
+				if v.up.Up {
+					up = 1
+				}
+				emit(up, v.id)
+			})),
+		metrics.CounterVec("nfscacheproxy_upstream_down_total", "Times the upstream was seen to stop answering.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Downs), v.id) })),
+		metrics.CounterVec("nfscacheproxy_upstream_hangs_total", "Upstream connections broken because calls were outstanding and a NULL ping got no answer.", vol,
+			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Hangs), v.id) })),
 		metrics.CounterVec("nfscacheproxy_upstream_abandoned_calls_total", "Upstream calls failed (NFS3ERR_IO) instead of sent a third time: their connection died twice while they were in flight.", vol,
 			perVol(func(v *volStats, emit func(float64, ...string)) { emit(float64(v.up.Abandoned), v.id) })),
 		metrics.CounterVec("nfscacheproxy_upstream_errors_total", "Upstream calls that failed in transport.", vol,
