@@ -126,6 +126,20 @@ func (req *request) call(v *volume, proc uint32, args xdr.Encoder, res xdr.Decod
 	if v.Failure.Soft {
 		timeout = min(timeout, v.Failure.SoftTimeout)
 	}
+	if v.upstreamSlots != nil {
+		select {
+		case v.upstreamSlots <- struct{}{}:
+			defer func() { <-v.upstreamSlots }()
+		default:
+			// This volume's upstream already holds its share of the
+			// request slots (it is slow or hung): answer now, as for an
+			// unreachable upstream (JUKEBOX, or IO when soft), rather
+			// than take a slot other volumes need.
+			req.unreachable = true
+			req.s.stats.volumeBusy.Add(1)
+			return upstreamDown(v)
+		}
+	}
 	ctx, cancel := context.WithTimeout(req.ctx, timeout)
 	defer cancel()
 	if err := v.Upstream.Call(ctx, &req.cred, proc, args, res); err != nil {

@@ -180,6 +180,12 @@ func New(opts Options) (*Server, error) {
 			return nil, err
 		}
 		v.fetchTimeout = opts.RequestTimeout
+		if len(opts.Volumes) > 1 {
+			// A volume whose upstream hangs may hold at most three
+			// quarters of the request slots waiting on it; the rest
+			// stay for the other volumes (request.call).
+			v.upstreamSlots = make(chan struct{}, max(1, opts.GlobalLimit*3/4))
+		}
 		if v.Failure.Soft {
 			v.fetchTimeout = min(v.fetchTimeout, v.Failure.SoftTimeout)
 		}

@@ -20,6 +20,7 @@ type serverStats struct {
 	refused        atomic.Int64
 	drcHits        atomic.Int64
 	staleServed    atomic.Int64
+	volumeBusy     atomic.Int64 // requests answered at once: their volume's upstream held its share of slots
 	foreignHandles atomic.Int64
 	calls          [numNFSProcs]atomic.Int64
 	errors         [numNFSProcs]atomic.Int64
@@ -62,6 +63,7 @@ type Stats struct {
 	Refused        int64 // MNT or NFS calls refused by an export policy
 	DRCHits        int64 // retransmissions answered from the duplicate-request cache
 	StaleServed    int64 // answers served from caches while the upstream was unreachable (serve-stale)
+	VolumeBusy     int64 // requests answered JUKEBOX/IO at once because their volume's upstream held its share of request slots
 	ForeignHandles int64 // handles refused as STALE: their object lies outside the volume's filesystems
 	MountCalls     int64
 	// Calls, Errors and Nanos are indexed by NFSv3 procedure number;
@@ -83,6 +85,7 @@ func (s *Server) Stats() Stats {
 		Refused:        s.stats.refused.Load(),
 		DRCHits:        s.stats.drcHits.Load(),
 		StaleServed:    s.stats.staleServed.Load(),
+		VolumeBusy:     s.stats.volumeBusy.Load(),
 		ForeignHandles: s.stats.foreignHandles.Load(),
 		MountCalls:     s.stats.mountCalls.Load(),
 	}

@@ -67,6 +67,10 @@ type volume struct {
 	// fetchTimeout bounds one data-cache fetch (Options.RequestTimeout,
 	// or the soft timeout).
 	fetchTimeout time.Duration
+	// upstreamSlots bounds the requests waiting on this volume's upstream
+	// at once, so one slow or hung upstream cannot take every global
+	// request slot from the other volumes; nil (one volume) = no bound.
+	upstreamSlots chan struct{}
 }
 
 // liveAccess is the part of a volume's configuration that can change while

@@ -45,6 +45,8 @@ func (a *app) registerMetrics() {
 			func(s proxy.Stats) float64 { return float64(s.DRCHits) }),
 		metrics.Counter("nfscacheproxy_stale_served_total", "Answers served from caches while the upstream was unreachable.",
 			func(s proxy.Stats) float64 { return float64(s.StaleServed) }),
+		metrics.Counter("nfscacheproxy_volume_busy_total", "Requests answered at once (JUKEBOX, or IO when soft) because their volume's upstream already held three quarters of the request slots.",
+			func(s proxy.Stats) float64 { return float64(s.VolumeBusy) }),
 	))
 
 	reg.MustRegister(metrics.NewSnapshotCollector(a.srv.Rejections,
