@@ -92,7 +92,7 @@ func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	srv, err := proxy.New(proxy.Options{
 		Volumes: []proxy.Volume{{ID: testVolume, Name: "/export", Upstream: up,
 			Data: proxy.StoreVolume(store, cache.VolumeKey{Server: g.Host, Export: g.Export, ID: testVolume})}},
-		MaxConns: maxConns, PerConnLimit: perConn, GlobalLimit: 256,
+		MaxConns: maxConns, MaxConnsPerClient: maxConns, PerConnLimit: perConn, GlobalLimit: 256,
 		IdleTimeout: idleTimeout, WriteTimeout: writeTimeout,
 	})
 	if err != nil {

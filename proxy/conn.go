@@ -123,8 +123,9 @@ func (c *conn) readRecord() (*[]byte, error) {
 		}
 		return nil, err
 	}
-	// The record has begun: the rest of it gets its own IdleTimeout.
-	c.nc.SetReadDeadline(time.Now().Add(idle))
+	// The record has begun: the rest of it must arrive within
+	// RecordTimeout (a stalled half-sent record holds its buffer).
+	c.nc.SetReadDeadline(time.Now().Add(c.s.opts.RecordTimeout))
 	c.s.stats.receiving.Add(1)
 	defer c.s.stats.receiving.Add(-1)
 	bp := recordPool.Get().(*[]byte)

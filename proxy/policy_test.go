@@ -72,7 +72,11 @@ func TestPolicyEnforced(t *testing.T) {
 	var seen rpc.Cred
 	up := &credUpstream{root: nfs3.FH{1, 2, 3, 4}, seen: &seen}
 	pol := Policy{Clients: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}, RootSquash: true, AnonUID: 65534, AnonGID: 65534}
-	_, addr := startProxy(t, Options{Volumes: []Volume{{ID: 1, Name: "/x", Upstream: up, Policy: pol}}})
+	// A second volume admits 127.0.0.1, so its connections are accepted
+	// and /x's own policy is what refuses them.
+	other := Policy{Clients: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
+	_, addr := startProxy(t, Options{Volumes: []Volume{{ID: 1, Name: "/x", Upstream: up, Policy: pol},
+		{ID: 2, Name: "/y", Upstream: &credUpstream{root: nfs3.FH{5, 6, 7, 8}, seen: new(rpc.Cred)}, Policy: other}}})
 	forged := appendHandle(nil, 1, up.root)
 
 	from := func(local string) *rawClient {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,13 +20,21 @@ import (
 type Options struct {
 	Volumes []Volume
 
-	MaxRecord      int           // largest request record accepted (default 1 MiB + 64 KiB)
-	MaxIO          int           // cap on READ/WRITE sizes advertised by FSINFO (default 1 MiB)
-	PerConnLimit   int           // requests in flight per connection (default 64)
-	GlobalLimit    int           // requests in flight across the server (default 1024)
-	WriteTimeout   time.Duration // a reply that cannot be written in this time closes the connection (default 60s)
-	IdleTimeout    time.Duration // a connection with no request for this long, or a record not complete this long after its mark, is closed (default 15m)
-	MaxConns       int           // open client connections; more are accepted and closed at once (default 4096)
+	MaxRecord    int           // largest request record accepted (default 1 MiB + 64 KiB)
+	MaxIO        int           // cap on READ/WRITE sizes advertised by FSINFO (default 1 MiB)
+	PerConnLimit int           // requests in flight per connection (default 64)
+	GlobalLimit  int           // requests in flight across the server (default 1024)
+	WriteTimeout time.Duration // a reply that cannot be written in this time closes the connection (default 60s)
+	IdleTimeout  time.Duration // a connection with no request for this long, or a record not complete this long after its mark, is closed (default 15m)
+	MaxConns     int           // open client connections; more are accepted and closed at once (default 4096)
+	// MaxConnsPerClient bounds the open connections from one client
+	// address (default 256, at most MaxConns): one host cannot lock the
+	// others out.
+	MaxConnsPerClient int
+	// RecordTimeout bounds the time from a request's first bytes to its
+	// last (default 60s, at most IdleTimeout): a stalled half-sent request
+	// holds its buffer only that long.
+	RecordTimeout  time.Duration
 	RequestTimeout time.Duration // upstream work for one request (default 5m)
 	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
@@ -65,8 +74,17 @@ func (o *Options) setDefaults() {
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 15 * time.Minute
 	}
+	if o.RecordTimeout == 0 {
+		o.RecordTimeout = time.Minute
+		if o.IdleTimeout > 0 {
+			o.RecordTimeout = min(o.RecordTimeout, o.IdleTimeout)
+		}
+	}
 	if o.MaxConns == 0 {
 		o.MaxConns = 4096
+	}
+	if o.MaxConnsPerClient == 0 {
+		o.MaxConnsPerClient = min(256, o.MaxConns)
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 5 * time.Minute
@@ -109,6 +127,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("proxy: MaxIO: %d not in 4096..%d", o.MaxIO, nfs3.MaxData)
 	case o.MaxRecord < o.MaxIO+1024:
 		return fmt.Errorf("proxy: MaxRecord: %d smaller than MaxIO+1024", o.MaxRecord)
+	case o.MaxConnsPerClient < 1 || o.MaxConnsPerClient > o.MaxConns:
+		return fmt.Errorf("proxy: MaxConnsPerClient: %d not in 1..MaxConns (%d)", o.MaxConnsPerClient, o.MaxConns)
+	case o.RecordTimeout <= 0:
+		return fmt.Errorf("proxy: RecordTimeout: %v must be above 0", o.RecordTimeout)
 	case o.PerConnLimit < 1:
 		return fmt.Errorf("proxy: PerConnLimit: %d < 1", o.PerConnLimit)
 	case o.GlobalLimit < o.PerConnLimit:
@@ -134,15 +156,19 @@ type Server struct {
 	stats  serverStats
 	// rejects counts refused names and limits and GARBAGE_ARGS by reason (reject.go).
 	rejects rejections
+	// perClient counts open connections by client address; guarded by mu.
+	perClient map[netip.Addr]int
 	// idle gets a token (never blocking) each time the requests in flight
 	// drop to none; Shutdown waits on it.
 	idle chan struct{}
 	// connStats counts connections closed by the server's own bounds.
 	connStats struct {
-		rejected      atomic.Int64
-		idleClosed    atomic.Int64
-		writeTimeouts atomic.Int64
-		lastRejectLog atomic.Int64 // unix nanoseconds of the last "too many connections" line
+		rejected          atomic.Int64
+		rejectedPerClient atomic.Int64
+		notAdmitted       atomic.Int64
+		idleClosed        atomic.Int64
+		writeTimeouts     atomic.Int64
+		lastRejectLog     atomic.Int64 // unix nanoseconds of the last "too many connections" line
 	}
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -170,6 +196,7 @@ func New(opts Options) (*Server, error) {
 		global:    make(chan struct{}, opts.GlobalLimit),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perClient: make(map[netip.Addr]int),
 		drc:       newDRC(opts.DRCSize, drcTTL),
 		idle:      make(chan struct{}, 1),
 	}
@@ -236,22 +263,35 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 func (s *Server) startConn(nc net.Conn) {
+	var addr netip.Addr
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		addr = ta.AddrPort().Addr().Unmap()
+	}
+	if !s.admitsAny(nc.RemoteAddr()) {
+		// No volume would serve this address: close before it costs
+		// anything (its requests would all be refused anyway).
+		s.connStats.notAdmitted.Add(1)
+		nc.Close()
+		return
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
-	if len(s.conns) >= s.opts.MaxConns {
+	if len(s.conns) >= s.opts.MaxConns || s.perClient[addr] >= s.opts.MaxConnsPerClient {
+		perClient := len(s.conns) < s.opts.MaxConns
 		s.mu.Unlock()
 		// Count before closing: a client that sees the close must find
 		// the rejection already counted.
-		s.rejectedConn(nc.RemoteAddr())
+		s.rejectedConn(nc.RemoteAddr(), perClient)
 		nc.Close()
 		return
 	}
 	c := newConn(s, nc)
 	s.conns[c] = struct{}{}
+	s.perClient[addr]++
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.stats.connections.Add(1)
@@ -260,18 +300,45 @@ func (s *Server) startConn(nc net.Conn) {
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
+		if s.perClient[addr]--; s.perClient[addr] <= 0 {
+			delete(s.perClient, addr)
+		}
 		s.mu.Unlock()
 		s.stats.connections.Add(-1)
 	}()
 }
 
-// rejectedConn counts a connection closed for MaxConns and logs it, at most
-// once a second.
-func (s *Server) rejectedConn(remote net.Addr) {
+// admitsAny reports whether some volume's policy admits the address (and
+// source port) remote connects from.
+func (s *Server) admitsAny(remote net.Addr) bool {
+	ta, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	ap := ta.AddrPort()
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	for _, v := range s.vols {
+		if v.live.Load().Policy.allows(ap) {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectedConn counts a connection closed for MaxConns (or, perClient,
+// MaxConnsPerClient) and logs it, at most once a second.
+func (s *Server) rejectedConn(remote net.Addr, perClient bool) {
 	n := s.connStats.rejected.Add(1)
+	if perClient {
+		s.connStats.rejectedPerClient.Add(1)
+	}
 	now := s.clock.Now().UnixNano()
 	last := s.connStats.lastRejectLog.Load()
 	if now-last < int64(time.Second) || !s.connStats.lastRejectLog.CompareAndSwap(last, now) {
+		return
+	}
+	if perClient {
+		s.log.Warn("too many connections from one client: closing its new ones", "client", remote.String(), "max_conns_per_client", s.opts.MaxConnsPerClient, "rejected_total", n)
 		return
 	}
 	s.log.Warn("too many connections: closing new ones", "client", remote.String(), "max_conns", s.opts.MaxConns, "rejected_total", n)
@@ -279,7 +346,12 @@ func (s *Server) rejectedConn(remote net.Addr) {
 
 // ConnStats counts connections the server closed because of its own bounds.
 type ConnStats struct {
-	Rejected      int64 // accepted and closed at once: MaxConns were open
+	Rejected int64 // accepted and closed at once: MaxConns were open, or MaxConnsPerClient from that address
+	// RejectedPerClient is the part of Rejected due to MaxConnsPerClient.
+	RejectedPerClient int64
+	// NotAdmitted counts connections closed at accept because no volume's
+	// policy admits their address.
+	NotAdmitted   int64
 	IdleClosed    int64 // no record, or no end of a started record, within IdleTimeout
 	WriteTimeouts int64 // a reply could not be written within WriteTimeout
 }
@@ -287,9 +359,11 @@ type ConnStats struct {
 // ConnStats returns a snapshot of the connection counters.
 func (s *Server) ConnStats() ConnStats {
 	return ConnStats{
-		Rejected:      s.connStats.rejected.Load(),
-		IdleClosed:    s.connStats.idleClosed.Load(),
-		WriteTimeouts: s.connStats.writeTimeouts.Load(),
+		Rejected:          s.connStats.rejected.Load(),
+		RejectedPerClient: s.connStats.rejectedPerClient.Load(),
+		NotAdmitted:       s.connStats.notAdmitted.Load(),
+		IdleClosed:        s.connStats.idleClosed.Load(),
+		WriteTimeouts:     s.connStats.writeTimeouts.Load(),
 	}
 }
 

@@ -135,6 +135,10 @@ type LimitsConfig struct {
 	// max_conns: open client connections, 1..1000000; more are accepted
 	// and closed at once. Default 4096.
 	MaxConns int `yaml:"max_conns"`
+	// max_conns_per_client: open connections from one client address,
+	// 1..max_conns; more are closed at once, so one host cannot lock the
+	// others out. Default 256.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
 	// conn_requests: requests in flight per connection, 1..65536; a
 	// client at the bound is not read from. Default 64.
 	ConnRequests int `yaml:"conn_requests"`
@@ -144,6 +148,10 @@ type LimitsConfig struct {
 	// idle_timeout: a connection that sends no request, or does not finish
 	// one it started, for this long is closed; > 0. Default 15m.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// record_timeout: a request whose first bytes arrived but whose last
+	// did not within this long closes the connection (a stalled half-sent
+	// request holds memory); > 0. Default 60s.
+	RecordTimeout Duration `yaml:"record_timeout"`
 	// write_timeout: a reply that cannot be written for this long (the
 	// client does not read) closes the connection; > 0. Default 60s.
 	WriteTimeout Duration `yaml:"write_timeout"`
@@ -156,6 +164,8 @@ func (l *LimitsConfig) validate(p *problems) {
 	switch {
 	case l.MaxConns < 1 || l.MaxConns > 1000000:
 		p.add("limits.max_conns", "%d is not in 1..1000000", l.MaxConns)
+	case l.MaxConnsPerClient < 1 || l.MaxConnsPerClient > l.MaxConns:
+		p.add("limits.max_conns_per_client", "%d is not in 1..limits.max_conns (%d)", l.MaxConnsPerClient, l.MaxConns)
 	case l.ConnRequests < 1 || l.ConnRequests > 65536:
 		p.add("limits.conn_requests", "%d is not in 1..65536", l.ConnRequests)
 	case l.Requests < l.ConnRequests:
@@ -164,7 +174,7 @@ func (l *LimitsConfig) validate(p *problems) {
 	for _, d := range []struct {
 		name string
 		v    Duration
-	}{{"limits.idle_timeout", l.IdleTimeout}, {"limits.write_timeout", l.WriteTimeout}, {"limits.request_timeout", l.RequestTimeout}} {
+	}{{"limits.idle_timeout", l.IdleTimeout}, {"limits.record_timeout", l.RecordTimeout}, {"limits.write_timeout", l.WriteTimeout}, {"limits.request_timeout", l.RequestTimeout}} {
 		if d.v.Duration <= 0 {
 			p.add(d.name, "%v must be above 0", d.v)
 		}
@@ -282,8 +292,8 @@ func DefaultConfig() *Config {
 		Metrics:      MetricsConfig{Listen: ":9102"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		DrainTimeout: Duration{10 * time.Second},
-		Limits: LimitsConfig{MaxConns: 4096, ConnRequests: 64, Requests: 1024,
-			IdleTimeout: Duration{15 * time.Minute}, WriteTimeout: Duration{time.Minute}, RequestTimeout: Duration{5 * time.Minute}},
+		Limits: LimitsConfig{MaxConns: 4096, MaxConnsPerClient: 256, ConnRequests: 64, Requests: 1024,
+			IdleTimeout: Duration{15 * time.Minute}, RecordTimeout: Duration{time.Minute}, WriteTimeout: Duration{time.Minute}, RequestTimeout: Duration{5 * time.Minute}},
 		Cache: CacheConfig{
 			Granule: 256 << 10,
 			BRun:    10, BCull: 7, BStop: 3,
