@@ -59,9 +59,13 @@ func (a *app) registerMetrics() {
 	))
 
 	reg.MustRegister(metrics.NewSnapshotCollector(a.srv.ConnStats,
-		metrics.Counter("nfscacheproxy_connections_rejected_total", "Connections closed at once because the connection cap was reached.",
+		metrics.Counter("nfscacheproxy_connections_rejected_total", "Connections closed at once because the connection cap (max_conns, or max_conns_per_client for their address) was reached.",
 			func(s proxy.ConnStats) float64 { return float64(s.Rejected) }),
-		metrics.Counter("nfscacheproxy_connections_idle_closed_total", "Connections closed for sending no request, or no end of one, within the idle timeout.",
+		metrics.Counter("nfscacheproxy_connections_rejected_per_client_total", "Connections closed at once because their address had max_conns_per_client open.",
+			func(s proxy.ConnStats) float64 { return float64(s.RejectedPerClient) }),
+		metrics.Counter("nfscacheproxy_connections_not_admitted_total", "Connections closed at accept because no volume admits their address.",
+			func(s proxy.ConnStats) float64 { return float64(s.NotAdmitted) }),
+		metrics.Counter("nfscacheproxy_connections_idle_closed_total", "Connections closed for sending no request, or no end of a started one within the record timeout.",
 			func(s proxy.ConnStats) float64 { return float64(s.IdleClosed) }),
 		metrics.Counter("nfscacheproxy_connections_write_timeouts_total", "Connections closed because a reply could not be written in time (clients not reading).",
 			func(s proxy.ConnStats) float64 { return float64(s.WriteTimeouts) }),
