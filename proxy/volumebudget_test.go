@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 
@@ -37,22 +36,12 @@ func TestHungUpstreamLeavesSlotsForOtherVolumes(t *testing.T) {
 	hung := &hungUpstream{root: nfs3.FH{9, 9, 9, 9}}
 	healthy := &memUpstream{root: nfs3.FH{1, 1, 1, 1}, attr: nfs3.Fattr3{Type: nfs3.TypeDir, Mode: 0o755, Nlink: 2, FileID: 1}}
 	cto := coherency.Options{Mode: coherency.ModeCTO} // every GETATTR goes upstream
-	s, err := New(Options{GlobalLimit: global, PerConnLimit: global, Volumes: []Volume{
+	s, addr := startProxy(t, Options{GlobalLimit: global, PerConnLimit: global, Volumes: []Volume{
 		{ID: 1, Name: "/hung", Upstream: hung, Coherency: cto},
 		{ID: 2, Name: "/ok", Upstream: healthy, Coherency: cto},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); s.Serve(l) }()
-	defer func() { s.Close(); <-done }()
 
-	bad := dialRaw(t, l.Addr().String())
+	bad := dialRaw(t, addr)
 	hungRoot := appendHandle(nil, 1, hung.root)
 	for i := range global {
 		bad.sendRecord(callBody(uint32(100+i), nfs3.Program, 3, nfs3.ProcGetattr, &testCred, &nfs3.GetattrArgs{Object: hungRoot}))
@@ -71,7 +60,7 @@ func TestHungUpstreamLeavesSlotsForOtherVolumes(t *testing.T) {
 		t.Fatalf("VolumeBusy = %d; want %d", got, global-share)
 	}
 
-	good := dialRaw(t, l.Addr().String())
+	good := dialRaw(t, addr)
 	good.sendRecord(callBody(1, nfs3.Program, 3, nfs3.ProcGetattr, &testCred, &nfs3.GetattrArgs{Object: appendHandle(nil, 2, healthy.root)}))
 	_, r, err := replyHead(t, good.readReply())
 	var res nfs3.GetattrRes
