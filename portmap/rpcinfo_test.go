@@ -25,7 +25,8 @@ import (
 // whose loopback is free; when that is not possible either it is skipped
 // and says why.
 
-// tool returns the path of a client program, or skips t.
+// tool returns the path of a client program; a missing one fails t (make
+// test installs it: scripts/deps.sh), it does not skip the test.
 func tool(t *testing.T, name, pkg string) string {
 	t.Helper()
 	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
@@ -33,7 +34,7 @@ func tool(t *testing.T, name, pkg string) string {
 			return path
 		}
 	}
-	t.Skipf("%s not installed (Debian package %s): cannot test against a real client", name, pkg)
+	t.Fatalf("%s not installed (Debian package %s; scripts/deps.sh installs it): cannot test against a real client", name, pkg)
 	return ""
 }
 
