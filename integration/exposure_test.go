@@ -23,8 +23,11 @@ func TestWarnsAboutVolumesOpenToEveryone(t *testing.T) {
 		volumeYAML(31, "/open", g)+
 		volumeYAML(32, "/restricted", g, "clients: [127.0.0.0/8]"))
 	p := startServe(t, port, "--config", cfg)
-	log := p.log.String()
 	const warning = "volume is open to every client address"
+	// Volumes are set up (and warned about) before the "serving" line;
+	// the output reaches the test through a pipe, so wait for that line.
+	await.Until(t, "the serving line", func() bool { return strings.Contains(p.log.String(), `msg=serving`) })
+	log := p.log.String()
 	var lines []string
 	for _, l := range strings.Split(log, "\n") {
 		if strings.Contains(l, warning) {
@@ -120,6 +123,8 @@ func TestUpstreamOutageVisible(t *testing.T) {
 		_, st := c.getattr(c.root())
 		return st == nfs3.StatOK
 	})
+	// The proxy's output reaches the test through a pipe: wait for it.
+	await.Until(t, "the recovery to be logged", func() bool { return strings.Contains(p.log.String(), "upstream up again") })
 	log := p.log.String()
 	if n := strings.Count(log, "upstream down"); n != 1 {
 		t.Fatalf("%d 'upstream down' lines for one outage; want 1\n%s", n, log)
