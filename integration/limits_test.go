@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -164,5 +166,40 @@ func TestProtocolLimits(t *testing.T) {
 				t.Fatalf("%s through the proxy: %s; want %s, as ganesha answers directly", tt.limit, got, direct)
 			}
 		})
+	}
+}
+
+// TestLongSymlinkWithGoNFSClient: go-nfs-client, an independent client,
+// creates a symlink with a 4,095-byte target through the proxy as it does
+// directly against ganesha; the target on disk is exactly what was sent,
+// and READLINK through the proxy gives it back.
+func TestLongSymlinkWithGoNFSClient(t *testing.T) {
+	e := startEnv(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	target := strings.Repeat("abc/", 1023) + "xyz" // 4,095 bytes
+	viaProxy, err := harness.DialNFS(ctx, e.addr, e.addr, "/export", 0, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaProxy.Close()
+	direct, err := e.g.DialNFS(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	for name, c := range map[string]interface{ Symlink(src, dst string) error }{"proxy-link": viaProxy, "direct-link": direct} {
+		if err := c.Symlink(target, name); err != nil {
+			t.Fatalf("go-nfs-client Symlink %s with a %d-byte target: %v", name, len(target), err)
+		}
+		got, err := os.Readlink(filepath.Join(e.g.Dir, name))
+		if err != nil || got != target {
+			t.Fatalf("%s on the upstream's disk: %d bytes, %v; want the %d-byte target", name, len(got), err, len(target))
+		}
+	}
+	p := e.proxyClient(0, 0)
+	res, err := p.c.Readlink(p.ctx, &p.cred, &nfs3.ReadlinkArgs{Object: p.mustLookup(p.root(), "proxy-link")})
+	if err != nil || res.Status != nfs3.StatOK || res.Path != target {
+		t.Fatalf("READLINK through the proxy: %v %v, %d bytes; want the %d-byte target", err, res.Status, len(res.Path), len(target))
 	}
 }
