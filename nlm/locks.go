@@ -1,0 +1,238 @@
+package nlm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// target is a client's lock translated for the upstream.
+type target struct {
+	vol   uint16
+	up    Upstream
+	c     client
+	own   owner
+	upOwn upOwner
+	lock  Lock // the upstream's view: our name, upstream handle and owner
+}
+
+// translate maps a client's lock to the upstream's. stat is non-zero
+// (and the lock unusable) when the handle is not ours or the volume's
+// upstream serves no NLM.
+func (s *Server) translate(ip string, l *Lock) (t target, stat Stat, ok bool) {
+	vol, ufh, ok := s.opts.Files.Resolve(l.FH)
+	if !ok {
+		return t, StaleFH, false
+	}
+	up := s.opts.Upstreams[vol]
+	if up == nil {
+		s.mu.Lock()
+		first := !s.nolocksLogged[vol]
+		s.nolocksLogged[vol] = true
+		s.mu.Unlock()
+		if first {
+			s.log.Warn("nlm: the upstream of this volume serves no NLM: lock requests are denied (mount with nolock or local_lock=all)", "volume", vol)
+		}
+		return t, DeniedNoLocks, false
+	}
+	t.vol, t.up = vol, up
+	t.c = client{name: l.CallerName, addr: ip}
+	t.own = owner{c: t.c, svid: l.Svid, oh: string(l.OH)}
+	t.upOwn = s.owners.up(t.own)
+	t.lock = Lock{
+		CallerName: s.opts.Name, FH: ufh, OH: t.upOwn.oh, Svid: t.upOwn.svid,
+		Offset: l.Offset, Len: l.Len,
+	}
+	return t, 0, true
+}
+
+// call makes one upstream call bounded by CallTimeout; a failure is
+// logged and answered denied_nolocks (the client's ENOLCK).
+func (s *Server) call(t *target, proc uint32, args xdr.Encoder, res xdr.Decoder) (ok bool) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := t.up.Call(ctx, proc, args, res); err != nil {
+		s.log.Warn("nlm: upstream call failed", "volume", t.vol, "proc", proc, "err", err)
+		return false
+	}
+	return true
+}
+
+func (s *Server) test(ip string, a *TestArgs) *TestRes {
+	t, stat, ok := s.translate(ip, &a.Lock)
+	if !ok {
+		return &TestRes{Cookie: a.Cookie, Stat: stat}
+	}
+	var res TestRes
+	if !s.call(&t, ProcTest, &TestArgs{Cookie: a.Cookie, Exclusive: a.Exclusive, Lock: t.lock}, &res) {
+		return &TestRes{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
+	res.Cookie = a.Cookie
+	if res.Stat == Denied {
+		// A holder that is one of our clients' owners is shown as that
+		// client sent it; another host's holder is shown as is.
+		if o, ok := s.owners.down(res.Holder.Svid); ok {
+			res.Holder.Svid, res.Holder.OH = o.svid, []byte(o.oh)
+		}
+	}
+	return &res
+}
+
+func (s *Server) lock(ip string, a *LockArgs) *Res {
+	t, stat, ok := s.translate(ip, &a.Lock)
+	if !ok {
+		return &Res{Cookie: a.Cookie, Stat: stat}
+	}
+	st, ok := s.tryLock(&t, a, a.Block && s.opts.UpstreamBlocking)
+	if !ok {
+		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
+	switch {
+	case st == Granted:
+		s.dropBlocked(keyOf(&t, a.Exclusive))
+		s.opts.Files.Granted(a.Lock.FH)
+	case a.Block && (st == Denied || st == Blocked):
+		s.addBlocked(&t, a)
+		st = Blocked
+	}
+	return &Res{Cookie: a.Cookie, Stat: st}
+}
+
+// tryLock sends one LOCK upstream and records a grant.
+func (s *Server) tryLock(t *target, a *LockArgs, block bool) (Stat, bool) {
+	var res Res
+	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, Reclaim: a.Reclaim, State: a.State}
+	if !s.call(t, ProcLock, &up, &res) {
+		return 0, false
+	}
+	if res.Stat == Granted {
+		s.noteHeld(t)
+	}
+	return res.Stat, true
+}
+
+func (s *Server) noteHeld(t *target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.held[t.c]
+	if m == nil {
+		m = make(map[heldKey]struct{})
+		s.held[t.c] = m
+	}
+	m[heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}] = struct{}{}
+}
+
+func (s *Server) unlock(ip string, a *UnlockArgs) *Res {
+	t, stat, ok := s.translate(ip, &a.Lock)
+	if !ok {
+		if stat == DeniedNoLocks {
+			stat = Granted // nothing can be locked, so nothing is
+		}
+		return &Res{Cookie: a.Cookie, Stat: stat}
+	}
+	var res Res
+	if !s.call(&t, ProcUnlock, &UnlockArgs{Cookie: a.Cookie, Lock: t.lock}, &res) {
+		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
+	res.Cookie = a.Cookie
+	return &res
+}
+
+func (s *Server) cancelLock(ip string, a *CancArgs) *Res {
+	t, stat, ok := s.translate(ip, &a.Lock)
+	if !ok {
+		return &Res{Cookie: a.Cookie, Stat: stat}
+	}
+	s.dropBlocked(keyOf(&t, a.Exclusive))
+	if !s.opts.UpstreamBlocking {
+		return &Res{Cookie: a.Cookie, Stat: Granted}
+	}
+	var res Res
+	if !s.call(&t, ProcCancel, &CancArgs{Cookie: a.Cookie, Block: a.Block, Exclusive: a.Exclusive, Lock: t.lock}, &res) {
+		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
+	res.Cookie = a.Cookie
+	return &res
+}
+
+// granted handles the upstream's GRANTED callback for a lock it queued:
+// the blocked lock it names is granted to its client.
+func (s *Server) granted(a *TestArgs) *Res {
+	o, ok := s.owners.down(a.Lock.Svid)
+	if !ok {
+		return &Res{Cookie: a.Cookie, Stat: Denied}
+	}
+	s.mu.Lock()
+	var b *blockedLock
+	for k, v := range s.blocked {
+		if k.own == o && k.ufh == string(a.Lock.FH) && k.offset == a.Lock.Offset && k.len == a.Lock.Len {
+			b = v
+			break
+		}
+	}
+	s.mu.Unlock()
+	if b == nil {
+		return &Res{Cookie: a.Cookie, Stat: Denied}
+	}
+	s.noteHeld(&b.t)
+	b.grant()
+	return &Res{Cookie: a.Cookie, Stat: Granted}
+}
+
+// freeAll releases upstream every lock of the clients named name (a
+// client that rebooted), and forgets their owners.
+func (s *Server) freeAll(name string) {
+	for _, c := range s.owners.clientsNamed(name) {
+		s.mu.Lock()
+		held := s.held[c]
+		delete(s.held, c)
+		var drop []*blockedLock
+		for k, b := range s.blocked {
+			if k.own.c == c {
+				drop = append(drop, b)
+				delete(s.blocked, k)
+			}
+		}
+		s.mu.Unlock()
+		for _, b := range drop {
+			b.stop()
+		}
+		for k := range held {
+			up := s.opts.Upstreams[k.vol]
+			if up == nil {
+				continue
+			}
+			t := target{vol: k.vol, up: up, lock: Lock{
+				CallerName: s.opts.Name, FH: []byte(k.ufh), Svid: k.svid,
+				OH: []byte(strconv.Itoa(int(k.svid)) + "@" + s.opts.Name),
+			}}
+			var res Res
+			s.call(&t, ProcUnlock, &UnlockArgs{Lock: t.lock}, &res)
+		}
+		s.owners.forget(c)
+	}
+}
+
+// portmapCallback sends GRANTED to the client's NLM, found through its
+// portmapper.
+func (s *Server) portmapCallback(ctx context.Context, ip string, a *TestArgs) (Stat, error) {
+	pm := net.JoinHostPort(ip, strconv.Itoa(s.opts.ClientPortmapPort))
+	port, err := GetPort(ctx, pm, Program, Version4)
+	if err != nil {
+		return 0, err
+	}
+	if port == 0 {
+		return 0, errors.New("nlm: client has no NLM v4 on TCP registered")
+	}
+	c := NewClient(net.JoinHostPort(ip, strconv.Itoa(int(port))), Program, Version4, s.opts.Name)
+	defer c.Close()
+	var res Res
+	if err := c.Call(ctx, ProcGranted, a, &res); err != nil {
+		return 0, fmt.Errorf("nlm: GRANTED to %s: %w", ip, err)
+	}
+	return res.Stat, nil
+}

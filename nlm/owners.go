@@ -1,0 +1,108 @@
+package nlm
+
+import (
+	"strconv"
+	"sync"
+)
+
+// client identifies one NLM client host: the caller_name it sends and the
+// address it calls from (a caller_name alone can be forged or reused by
+// two hosts behind one proxy).
+type client struct {
+	name string
+	addr string // IP, no port
+}
+
+// owner is one lock owner on one client: the svid (process id) and owner
+// handle the client sends.
+type owner struct {
+	c    client
+	svid int32
+	oh   string
+}
+
+// upOwner is what the upstream sees for an owner: our caller_name (set by
+// the server), a svid unique among all our clients' owners, and an owner
+// handle "svid@name" in the style of the Linux client.
+type upOwner struct {
+	svid int32
+	oh   []byte
+}
+
+// owners maps client owners to upstream owners and back. Mappings live
+// until the client's locks are all freed (FREE_ALL) or the server stops;
+// a map entry is some 100 bytes.
+type owners struct {
+	name string // our caller_name, part of every upstream owner handle
+
+	// mu guards the fields below.
+	mu     sync.Mutex
+	next   int32
+	byOwn  map[owner]upOwner
+	bySvid map[int32]owner
+}
+
+func newOwners(name string) *owners {
+	return &owners{name: name, byOwn: make(map[owner]upOwner), bySvid: make(map[int32]owner)}
+}
+
+// up returns the upstream owner for o, allocating one the first time.
+func (m *owners) up(o owner) upOwner {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if u, ok := m.byOwn[o]; ok {
+		return u
+	}
+	for {
+		m.next++
+		if m.next <= 0 {
+			m.next = 1
+		}
+		if _, taken := m.bySvid[m.next]; !taken {
+			break
+		}
+	}
+	u := upOwner{svid: m.next, oh: []byte(strconv.Itoa(int(m.next)) + "@" + m.name)}
+	m.byOwn[o] = u
+	m.bySvid[u.svid] = o
+	return u
+}
+
+// down returns the client owner behind upstream svid.
+func (m *owners) down(svid int32) (owner, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.bySvid[svid]
+	return o, ok
+}
+
+// forget drops every mapping of client c and returns the upstream owners
+// it had.
+func (m *owners) forget(c client) []upOwner {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ups []upOwner
+	for o, u := range m.byOwn {
+		if o.c == c {
+			ups = append(ups, u)
+			delete(m.byOwn, o)
+			delete(m.bySvid, u.svid)
+		}
+	}
+	return ups
+}
+
+// clientsNamed returns the clients whose caller_name is name.
+func (m *owners) clientsNamed(name string) []client {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := make(map[client]bool)
+	var cs []client
+	for o := range m.byOwn {
+		if o.c.name == name && !seen[o.c] {
+			seen[o.c] = true
+			cs = append(cs, o.c)
+		}
+	}
+	return cs
+}

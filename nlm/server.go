@@ -1,0 +1,251 @@
+package nlm
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
+)
+
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("nlm: server closed")
+
+const maxRecord = 8 << 10 // the largest NLM call is under 3 KiB
+
+// Server is the proxy's NLM v4 server. Lock lock order: Server.mu, then
+// owners.mu (never the reverse); no network I/O under either.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	owners *owners
+	ctx    context.Context // cancelled by Close: stops pollers and calls
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // Serve loops, connections, pollers
+
+	// mu guards listeners, conns, closed, blocked, held and nolocksLogged.
+	mu            sync.Mutex
+	listeners     map[net.Listener]struct{}
+	conns         map[net.Conn]struct{}
+	closed        bool
+	blocked       map[blockKey]*blockedLock
+	held          map[client]map[heldKey]struct{} // files each client locked upstream
+	nolocksLogged map[uint16]bool
+}
+
+// heldKey names an upstream file locked by one upstream owner.
+type heldKey struct {
+	vol  uint16
+	svid int32
+	ufh  string
+}
+
+// New returns a Server for opts.
+func New(opts Options) (*Server, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		opts: opts, log: opts.Logger, owners: newOwners(opts.Name),
+		ctx: ctx, cancel: cancel,
+		listeners:     make(map[net.Listener]struct{}),
+		conns:         make(map[net.Conn]struct{}),
+		blocked:       make(map[blockKey]*blockedLock),
+		held:          make(map[client]map[heldKey]struct{}),
+		nolocksLogged: make(map[uint16]bool),
+	}
+	if s.opts.Callback == nil {
+		s.opts.Callback = s.portmapCallback
+	}
+	return s, nil
+}
+
+// Serve accepts TCP connections on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[nc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(nc)
+			s.mu.Lock()
+			delete(s.conns, nc)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// serveConn answers the calls on one connection in order.
+func (s *Server) serveConn(nc net.Conn) {
+	defer nc.Close()
+	ip := ipOf(nc.RemoteAddr())
+	br := bufio.NewReader(nc)
+	var rec []byte
+	for {
+		var err error
+		rec, err = rpc.ReadRecord(br, rec, maxRecord)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug("nlm: connection closed", "client", nc.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		w := xdr.NewWriter(make([]byte, 0, 512))
+		w.Uint32(0)
+		if !s.dispatch(rec, ip, w) {
+			return
+		}
+		if len(w.Buf) == 4 {
+			continue // a one-way call: no reply
+		}
+		rpc.SetRecordHeader(w.Buf)
+		nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := nc.Write(w.Buf); err != nil {
+			return
+		}
+	}
+}
+
+func ipOf(a net.Addr) string {
+	var ip netip.Addr
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.AddrPort().Addr()
+	case *net.UDPAddr:
+		ip = a.AddrPort().Addr()
+	}
+	return ip.Unmap().String()
+}
+
+// dispatch decodes one call and appends its reply to w (nothing for a
+// one-way call). It returns false for a message that is not a call.
+func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
+	r := xdr.NewReader(rec)
+	var h rpc.CallHeader
+	if err := rpc.DecodeCall(r, &h); err != nil {
+		return false
+	}
+	switch {
+	case h.RPCVers != rpc.RPCVersion:
+		rpc.EncodeRPCMismatch(w, h.XID)
+		return true
+	case h.CredErr != nil:
+		rpc.EncodeAuthError(w, h.XID, rpc.AuthBadCred)
+		return true
+	case h.Prog != Program:
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProgUnavail)
+		return true
+	case h.Vers != Version4:
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProgMismatch)
+		w.Uint32(Version4)
+		w.Uint32(Version4)
+		return true
+	}
+	var (
+		args xdr.Decoder
+		run  func() xdr.Encoder
+	)
+	switch h.Proc {
+	case ProcNull:
+		args, run = Void, func() xdr.Encoder { return Void }
+	case ProcTest:
+		a := new(TestArgs)
+		args, run = a, func() xdr.Encoder { return s.test(ip, a) }
+	case ProcLock:
+		a := new(LockArgs)
+		args, run = a, func() xdr.Encoder { return s.lock(ip, a) }
+	case ProcCancel:
+		a := new(CancArgs)
+		args, run = a, func() xdr.Encoder { return s.cancelLock(ip, a) }
+	case ProcUnlock:
+		a := new(UnlockArgs)
+		args, run = a, func() xdr.Encoder { return s.unlock(ip, a) }
+	case ProcGranted:
+		a := new(TestArgs)
+		args, run = a, func() xdr.Encoder { return s.granted(a) }
+	case ProcGrantedMsg:
+		// The upstream's asynchronous grant. Acknowledge with GRANTED_RES
+		// is not needed by ganesha or knfsd; no reply to a one-way call.
+		a := new(TestArgs)
+		args, run = a, func() xdr.Encoder { s.granted(a); return nil }
+	case ProcFreeAll:
+		a := new(NotifyArgs)
+		args, run = a, func() xdr.Encoder { s.freeAll(a.Name); return Void }
+	case ProcGrantedRes, ProcTestRes, ProcLockRes, ProcCancelRes, ProcUnlockRes:
+		// Replies to one-way calls we never make: ignore.
+		return true
+	default:
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
+		return true
+	}
+	if err := args.Decode(r); err != nil {
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.GarbageArgs)
+		return true
+	}
+	res := run()
+	if res == nil {
+		return true
+	}
+	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
+	res.Encode(w)
+	return true
+}
+
+// Close stops serving: it closes listeners and connections, stops the
+// retries of blocked locks and waits for every goroutine. Locks held
+// upstream stay held (the upstream's NSM frees them when this host's
+// state changes).
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
