@@ -263,7 +263,7 @@ func (a *NotifyArgs) Decode(r *xdr.Reader) error {
 // void is an empty argument or result.
 type void struct{}
 
-func (void) Encode(*xdr.Writer)          {}
+func (void) Encode(*xdr.Writer)         {}
 func (void) Decode(r *xdr.Reader) error { return r.Err() }
 
 // Void encodes and decodes nothing.
