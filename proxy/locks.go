@@ -1,0 +1,38 @@
+package proxy
+
+import "github.com/nfscacheproxy/nfscacheproxy/coherency"
+
+// LockFiles is the proxy's side of NLM (package nlm's Files): it maps a
+// client's file handle to the volume and upstream handle a lock request
+// is forwarded with, and revalidates a file's cache when a lock on it is
+// granted.
+type LockFiles struct{ s *Server }
+
+// LockFiles returns the handle mapping and grant hook for the NLM server.
+func (s *Server) LockFiles() LockFiles { return LockFiles{s: s} }
+
+// Resolve returns the volume and upstream handle of proxy handle fh; ok is
+// false for a handle that is malformed or names no volume of ours.
+func (l LockFiles) Resolve(fh []byte) (vol uint16, ufh []byte, ok bool) {
+	id, ufh, ok := splitHandle(fh)
+	if !ok || l.s.vols[id] == nil {
+		return 0, nil, false
+	}
+	return id, ufh, true
+}
+
+// Granted runs after a lock on fh was granted and before the client learns
+// of it. It drops the file's cached attributes (counted as an explicit
+// invalidation), so the holder's next GETATTR or READ revalidates with the
+// upstream and a data cache whose version no longer matches is not served:
+// a client reading under a lock sees what the previous holder wrote, as
+// the Linux client itself ensures on lock.
+func (l LockFiles) Granted(fh []byte) {
+	id, _, ok := splitHandle(fh)
+	if !ok {
+		return
+	}
+	if v := l.s.vols[id]; v != nil {
+		v.meta.Invalidate(fh, coherency.CauseExplicit)
+	}
+}

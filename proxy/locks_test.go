@@ -1,0 +1,37 @@
+package proxy
+
+import (
+	"testing"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+)
+
+func TestLockFiles(t *testing.T) {
+	up := &fakeUpstream{root: nfs3.FH("root-handle")}
+	s, err := New(Options{Volumes: []Volume{{ID: 3, Name: "/export", Upstream: up}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lf := s.LockFiles()
+	fh := appendHandle(nil, 3, []byte("file-handle"))
+	vol, ufh, ok := lf.Resolve(fh)
+	if !ok || vol != 3 || string(ufh) != "file-handle" {
+		t.Fatalf("Resolve: got %d %q %v; want 3 file-handle true", vol, ufh, ok)
+	}
+	if _, _, ok := lf.Resolve(appendHandle(nil, 4, []byte("x"))); ok {
+		t.Fatal("Resolve of an unknown volume: got ok; want not ok")
+	}
+	if _, _, ok := lf.Resolve([]byte{9, 9}); ok {
+		t.Fatal("Resolve of garbage: got ok; want not ok")
+	}
+	meta := s.Meta(3)
+	meta.PutAttr(fh, nfs3.Fattr3{Type: nfs3.TypeReg, FileID: 7, Size: 1})
+	if _, _, cached := meta.Attr(fh); !cached {
+		t.Fatal("attributes not cached before the grant")
+	}
+	lf.Granted(fh)
+	if _, _, cached := meta.Attr(fh); cached {
+		t.Fatal("attributes still cached after a lock was granted; want dropped")
+	}
+}
