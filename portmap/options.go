@@ -146,3 +146,16 @@ func ProxyMappings(nfsPort, mountPort, pmapPort uint32) []Mapping {
 	}
 	return ms
 }
+
+// ProgNLM is the network lock manager's program number.
+const ProgNLM = 100021
+
+// NLMMappings returns the table entries of an NLM v4 server on port over
+// TCP (netids tcp and tcp6), to append to ProxyMappings'.
+func NLMMappings(port uint32) []Mapping {
+	var ms []Mapping
+	for _, n := range []string{"tcp", "tcp6"} {
+		ms = append(ms, Mapping{Prog: ProgNLM, Vers: 4, Netid: n, Port: port})
+	}
+	return ms
+}

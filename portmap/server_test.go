@@ -593,3 +593,18 @@ func TestWildcardArrivalAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestNLMMappings(t *testing.T) {
+	ms := NLMMappings(4045)
+	if len(ms) != 2 {
+		t.Fatalf("NLMMappings: got %d mappings; want 2", len(ms))
+	}
+	for i, n := range []string{"tcp", "tcp6"} {
+		if m := ms[i]; m.Prog != ProgNLM || m.Vers != 4 || m.Port != 4045 || m.Netid != n {
+			t.Errorf("mapping %d: got %+v; want NLM v4 on %s port 4045", i, m, n)
+		}
+	}
+	if _, err := New(Options{Mappings: append(ProxyMappings(2049, 2049, 111), ms...)}); err != nil {
+		t.Fatalf("a table with NLM: %v", err)
+	}
+}

@@ -56,6 +56,8 @@ type Config struct {
 	MountListen string `yaml:"mount_listen"`
 	// portmap: the built-in portmapper (package portmap).
 	Portmap PortmapConfig `yaml:"portmap"`
+	// nlm: file locking through the proxy (see NLMConfig).
+	NLM NLMConfig `yaml:"nlm"`
 	// metrics: Prometheus, health and pprof endpoints (package metrics).
 	Metrics MetricsConfig `yaml:"metrics"`
 	// log: process logging.
@@ -289,6 +291,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Listen:       ":2049",
 		Portmap:      PortmapConfig{Listen: ":111"},
+		NLM:          NLMConfig{Listen: ":0", PollInterval: Duration{2 * time.Second}},
 		Metrics:      MetricsConfig{Listen: ":9102"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		DrainTimeout: Duration{10 * time.Second},
@@ -465,6 +468,7 @@ func (c *Config) Validate() error {
 			p.add("mount_listen", "%q is the same as listen; leave it empty to serve MOUNT on listen", c.MountListen)
 		}
 	}
+	c.NLM.validate(c, &p)
 	if c.Portmap.Enabled || c.Portmap.Listen != "" {
 		if c.Portmap.Listen == "" {
 			p.add("portmap.listen", "required when portmap.enabled (e.g. \":111\")")

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/nlm"
+	"github.com/nfscacheproxy/nfscacheproxy/portmap"
+)
+
+// NLMConfig is the `nlm:` section: file locking (NLM v4) served and
+// forwarded to the upstreams' NLM (package nlm).
+type NLMConfig struct {
+	// enabled: serve NLM. Default (unset): on when portmap.enabled and at
+	// least one volume's upstream registers NLM v4 with its portmapper.
+	// Clients find NLM only through the portmapper, so true needs
+	// portmap.enabled.
+	Enabled *bool `yaml:"enabled"`
+	// listen: HOST:PORT for NLM over TCP. Default ":0" (any free port;
+	// clients learn it from the portmapper).
+	Listen string `yaml:"listen"`
+	// name: the caller_name the upstreams see for the proxy's locks and
+	// monitor through their statd. Default: the host name.
+	Name string `yaml:"name"`
+	// poll_interval: how often a blocked lock is retried upstream.
+	// Default 2s.
+	PollInterval Duration `yaml:"poll_interval"`
+	// upstream_callbacks: forward blocking locks as blocking, so the
+	// upstream grants them with a GRANTED callback to `name` (port 111
+	// there must be this proxy's portmapper). Default false: retried
+	// every poll_interval instead.
+	UpstreamCallbacks bool `yaml:"upstream_callbacks"`
+}
+
+func (n *NLMConfig) validate(c *Config, p *problems) {
+	if n.Enabled != nil && *n.Enabled && !c.Portmap.Enabled {
+		p.add("nlm.enabled", "needs portmap.enabled: clients find NLM through the portmapper")
+	}
+	if n.Listen != "" {
+		if r := checkHostPort(n.Listen); r != "" {
+			p.add("nlm.listen", "%q %s", n.Listen, r)
+		}
+	}
+	if n.PollInterval.Duration < 0 {
+		p.add("nlm.poll_interval", "%v is negative", n.PollInterval.Duration)
+	}
+}
+
+// nlmParts is the running NLM server and its listener.
+type nlmParts struct {
+	srv *nlm.Server
+	l   net.Listener
+}
+
+// startNLM finds each volume's upstream NLM (through the upstream's
+// portmapper) and builds the NLM server, unless NLM is off.
+func (a *app) startNLM(ctx context.Context) error {
+	nc := &a.cfg.NLM
+	if nc.Enabled != nil && !*nc.Enabled || !a.cfg.Portmap.Enabled {
+		return nil
+	}
+	ups := make(map[uint16]nlm.Upstream)
+	for i := range a.cfg.Volumes {
+		vc := &a.cfg.Volumes[i]
+		host, _, err := vc.UpstreamHostPath()
+		if err != nil {
+			return err
+		}
+		port, err := upstreamNLMPort(ctx, host, vc.NFSPort)
+		if err != nil || port == 0 {
+			a.log.Warn("the upstream offers no NLM v4: locks on this volume are refused (clients must mount it with nolock or local_lock=all)",
+				"volume", vc.ID, "upstream", host, "err", err)
+			continue
+		}
+		c := nlm.NewClient(net.JoinHostPort(host, strconv.Itoa(int(port))), nlm.Program, nlm.Version4, nc.Name)
+		a.closers = append(a.closers, func() { c.Close() })
+		ups[uint16(vc.ID)] = c
+	}
+	if nc.Enabled == nil && len(ups) == 0 {
+		a.log.Info("nlm: off: no upstream offers NLM")
+		return nil
+	}
+	srv, err := nlm.New(nlm.Options{
+		Name: nc.Name, Files: a.srv.LockFiles(), Upstreams: ups,
+		UpstreamBlocking: nc.UpstreamCallbacks, PollInterval: nc.PollInterval.Duration,
+		Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	addr := nc.Listen
+	if addr == "" {
+		addr = ":0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("nlm.listen %s: %w", addr, err)
+	}
+	a.nlm = &nlmParts{srv: srv, l: l}
+	a.closers = append(a.closers, func() { srv.Close(); l.Close() })
+	return nil
+}
+
+// upstreamNLMPort asks the portmapper on host for NLM v4 over TCP. When
+// the volume names its NFS port, the portmapper must map NFS v3 to that
+// port, or it describes another server on the same host and its NLM is
+// not this upstream's: then 0 is returned.
+func upstreamNLMPort(ctx context.Context, host string, nfsPort int) (uint32, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pm := net.JoinHostPort(host, "111")
+	if nfsPort != 0 {
+		p, err := nlm.GetPort(ctx, pm, portmap.ProgNFS, 3)
+		if err != nil {
+			return 0, err
+		}
+		if int(p) != nfsPort {
+			return 0, fmt.Errorf("its portmapper maps NFS v3 to port %d, not the volume's nfs_port %d", p, nfsPort)
+		}
+	}
+	return nlm.GetPort(ctx, pm, nlm.Program, nlm.Version4)
+}
+
+// nlmMappings is what the portmapper registers for NLM: v4 on TCP.
+func (a *app) nlmMappings() []portmap.Mapping {
+	if a.nlm == nil {
+		return nil
+	}
+	return portmap.NLMMappings(uint32(a.nlm.l.Addr().(*net.TCPAddr).Port))
+}
+
+// serveNLM serves NLM until the server is closed.
+func (a *app) serveNLM() error {
+	err := a.nlm.srv.Serve(a.nlm.l)
+	if errors.Is(err, nlm.ErrClosed) {
+		return nil
+	}
+	return err
+}

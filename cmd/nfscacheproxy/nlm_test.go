@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNLMConfigValidation(t *testing.T) {
+	cases := []struct {
+		yaml, want string // want: a substring of the error; "" = valid
+	}{
+		{"nlm:\n  enabled: true\n", "nlm.enabled"},
+		{"portmap:\n  enabled: true\nnlm:\n  enabled: true\n", ""},
+		{"nlm:\n  enabled: false\n", ""},
+		{"nlm:\n  listen: nonsense\n", "nlm.listen"},
+		{"nlm:\n  poll_interval: -1s\n", "nlm.poll_interval"},
+	}
+	for _, c := range cases {
+		cfg, err := parseConfig([]byte(c.yaml + "volumes:\n  - id: 1\n    upstream: filer:/export\n"))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: got %v; want valid", c.yaml, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: got %v; want an error naming %s", c.yaml, err, c.want)
+		}
+	}
+}
