@@ -183,10 +183,10 @@ func (s *Server) granted(a *TestArgs) *Res {
 	return &Res{Cookie: a.Cookie, Stat: Granted}
 }
 
-// freeAll releases upstream every lock of the clients named name (a
-// client that rebooted), and forgets their owners.
-func (s *Server) freeAll(name string) {
-	for _, c := range s.owners.clientsNamed(name) {
+// freeAll releases upstream every lock of the clients for which match is
+// true (clients that rebooted), and forgets their owners.
+func (s *Server) freeAll(match func(client) bool) {
+	for _, c := range s.owners.clientsWhere(match) {
 		s.mu.Lock()
 		held := s.held[c]
 		delete(s.held, c)

@@ -42,8 +42,12 @@ type owners struct {
 	bySvid map[int32]owner
 }
 
-func newOwners(name string) *owners {
-	return &owners{name: name, byOwn: make(map[owner]upOwner), bySvid: make(map[int32]owner)}
+// newOwners returns an empty mapping whose upstream svids start at base.
+// The server seeds base from the clock, so a restarted proxy does not
+// hand out the svids of owners whose locks the upstream may still hold
+// (the upstream tells owners apart by caller_name and svid only).
+func newOwners(name string, base int32) *owners {
+	return &owners{name: name, next: base, byOwn: make(map[owner]upOwner), bySvid: make(map[int32]owner)}
 }
 
 // up returns the upstream owner for o, allocating one the first time.
@@ -92,14 +96,14 @@ func (m *owners) forget(c client) []upOwner {
 	return ups
 }
 
-// clientsNamed returns the clients whose caller_name is name.
-func (m *owners) clientsNamed(name string) []client {
+// clientsWhere returns the clients for which match is true.
+func (m *owners) clientsWhere(match func(client) bool) []client {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	seen := make(map[client]bool)
 	var cs []client
 	for o := range m.byOwn {
-		if o.c.name == name && !seen[o.c] {
+		if !seen[o.c] && match(o.c) {
 			seen[o.c] = true
 			cs = append(cs, o.c)
 		}

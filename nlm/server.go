@@ -30,9 +30,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // Serve loops, connections, pollers
 
-	// mu guards listeners, conns, closed, blocked, held and nolocksLogged.
+	// mu guards listeners, packetConns, conns, closed, blocked, held and nolocksLogged.
 	mu            sync.Mutex
 	listeners     map[net.Listener]struct{}
+	packetConns   map[net.PacketConn]struct{}
 	conns         map[net.Conn]struct{}
 	closed        bool
 	blocked       map[blockKey]*blockedLock
@@ -55,9 +56,10 @@ func New(opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		opts: opts, log: opts.Logger, owners: newOwners(opts.Name),
+		opts: opts, log: opts.Logger, owners: newOwners(opts.Name, svidBase(opts.Clock.Now())),
 		ctx: ctx, cancel: cancel,
 		listeners:     make(map[net.Listener]struct{}),
+		packetConns:   make(map[net.PacketConn]struct{}),
 		conns:         make(map[net.Conn]struct{}),
 		blocked:       make(map[blockKey]*blockedLock),
 		held:          make(map[client]map[heldKey]struct{}),
@@ -67,6 +69,14 @@ func New(opts Options) (*Server, error) {
 		s.opts.Callback = s.portmapCallback
 	}
 	return s, nil
+}
+
+// svidBase is the first upstream svid of a server started at now: 16 per
+// second since 2020, wrapping every four years or so, so a restart starts
+// past the svids of the previous run unless it handed out 16 a second.
+func svidBase(now time.Time) int32 {
+	const epoch = 1577836800 // 2020-01-01
+	return int32(uint64(now.Unix()-epoch) * 16 % (1 << 31))
 }
 
 // Serve accepts TCP connections on l until Close.
@@ -115,34 +125,102 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// serveConn answers the calls on one connection in order.
+// maxInFlight bounds the calls handled at once per TCP connection and per
+// UDP socket; a further call waits to be read.
+const maxInFlight = 32
+
+// serveConn answers the calls on one connection, up to maxInFlight at a
+// time (a client's lockd sends all its calls on one connection), replies
+// in the order they are ready.
 func (s *Server) serveConn(nc net.Conn) {
-	defer nc.Close()
 	ip := ipOf(nc.RemoteAddr())
 	br := bufio.NewReader(nc)
-	var rec []byte
+	sem := make(chan struct{}, maxInFlight)
+	var (
+		calls sync.WaitGroup
+		wmu   sync.Mutex // serializes reply writes
+	)
+	defer func() {
+		nc.Close()
+		calls.Wait()
+	}()
 	for {
-		var err error
-		rec, err = rpc.ReadRecord(br, rec, maxRecord)
+		rec, err := rpc.ReadRecord(br, nil, maxRecord)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("nlm: connection closed", "client", nc.RemoteAddr().String(), "err", err)
 			}
 			return
 		}
-		w := xdr.NewWriter(make([]byte, 0, 512))
-		w.Uint32(0)
-		if !s.dispatch(rec, ip, w) {
-			return
+		sem <- struct{}{}
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			defer func() { <-sem }()
+			w := xdr.NewWriter(make([]byte, 0, 512))
+			w.Uint32(0)
+			if !s.dispatch(rec, ip, w) {
+				nc.Close() // not a call: the stream cannot be trusted further
+				return
+			}
+			if len(w.Buf) == 4 {
+				return // a one-way call: no reply
+			}
+			rpc.SetRecordHeader(w.Buf)
+			wmu.Lock()
+			defer wmu.Unlock()
+			nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			if _, err := nc.Write(w.Buf); err != nil {
+				nc.Close()
+			}
+		}()
+	}
+}
+
+// ServeUDP answers calls arriving on pc until Close, up to maxInFlight at
+// a time. Replies leave from pc's address: bind it to one address (not
+// the wildcard) on a host with several.
+func (s *Server) ServeUDP(pc net.PacketConn) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		pc.Close()
+		return ErrClosed
+	}
+	s.packetConns[pc] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	sem := make(chan struct{}, maxInFlight)
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	for {
+		buf := make([]byte, maxRecord)
+		n, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
 		}
-		if len(w.Buf) == 4 {
-			continue // a one-way call: no reply
-		}
-		rpc.SetRecordHeader(w.Buf)
-		nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		if _, err := nc.Write(w.Buf); err != nil {
-			return
-		}
+		sem <- struct{}{}
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			defer func() { <-sem }()
+			w := xdr.NewWriter(make([]byte, 0, 512))
+			w.Uint32(0) // room for a record mark, not sent on UDP
+			if s.dispatch(buf[:n], ipOf(addr), w) && len(w.Buf) > 4 {
+				pc.WriteTo(w.Buf[4:], addr)
+			}
+		}()
 	}
 }
 
@@ -171,6 +249,13 @@ func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
 		return true
 	case h.CredErr != nil:
 		rpc.EncodeAuthError(w, h.XID, rpc.AuthBadCred)
+		return true
+	case h.Prog == ProgramNSM && h.Vers == VersionNSM:
+		return s.dispatchNSM(&h, r, ip, w)
+	case h.Prog == ProgramNSM:
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProgMismatch)
+		w.Uint32(VersionNSM)
+		w.Uint32(VersionNSM)
 		return true
 	case h.Prog != Program:
 		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProgUnavail)
@@ -210,7 +295,10 @@ func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
 		args, run = a, func() xdr.Encoder { s.granted(a); return nil }
 	case ProcFreeAll:
 		a := new(NotifyArgs)
-		args, run = a, func() xdr.Encoder { s.freeAll(a.Name); return Void }
+		args, run = a, func() xdr.Encoder {
+			s.freeAll(func(c client) bool { return c.name == a.Name })
+			return Void
+		}
 	case ProcGrantedRes, ProcTestRes, ProcLockRes, ProcCancelRes, ProcUnlockRes:
 		// Replies to one-way calls we never make: ignore.
 		return true
@@ -231,6 +319,28 @@ func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
 	return true
 }
 
+// dispatchNSM answers the NSM calls a client's statd makes: NULL and
+// SM_NOTIFY (the client rebooted: its locks are freed upstream). The
+// proxy monitors nobody, so the other procedures are PROC_UNAVAIL.
+func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr.Writer) bool {
+	switch h.Proc {
+	case ProcNSMNull:
+	case ProcSMNotify:
+		var a NotifyArgs // stat_chge has the layout of nlm4_notify
+		if a.Decode(r) != nil {
+			rpc.EncodeAcceptedHeader(w, h.XID, rpc.GarbageArgs)
+			return true
+		}
+		s.log.Info("nlm: client rebooted (SM_NOTIFY): releasing its locks", "client", ip, "name", a.Name, "state", a.State)
+		s.freeAll(func(c client) bool { return c.name == a.Name || c.addr == ip })
+	default:
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
+		return true
+	}
+	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
+	return true
+}
+
 // Close stops serving: it closes listeners and connections, stops the
 // retries of blocked locks and waits for every goroutine. Locks held
 // upstream stay held (the upstream's NSM frees them when this host's
@@ -240,6 +350,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	for l := range s.listeners {
 		l.Close()
+	}
+	for pc := range s.packetConns {
+		pc.Close()
 	}
 	for c := range s.conns {
 		c.Close()

@@ -88,7 +88,7 @@ func TestOwnersStayDistinct(t *testing.T) {
 }
 
 func TestOwnerMapping(t *testing.T) {
-	m := newOwners("px")
+	m := newOwners("px", 0)
 	a1 := owner{c: client{"a", "10.0.0.1"}, svid: 1, oh: "x"}
 	b1 := owner{c: client{"b", "10.0.0.2"}, svid: 1, oh: "x"}
 	ua, ub := m.up(a1), m.up(b1)
@@ -104,8 +104,8 @@ func TestOwnerMapping(t *testing.T) {
 	if o, ok := m.down(ub.svid); !ok || o != b1 {
 		t.Fatalf("down(%d): got %+v %v; want %+v", ub.svid, o, ok, b1)
 	}
-	if cs := m.clientsNamed("a"); len(cs) != 1 || cs[0] != a1.c {
-		t.Fatalf("clientsNamed(a): got %v; want [%v]", cs, a1.c)
+	if cs := m.clientsWhere(func(c client) bool { return c.name == "a" }); len(cs) != 1 || cs[0] != a1.c {
+		t.Fatalf("clientsWhere(name a): got %v; want [%v]", cs, a1.c)
 	}
 	if ups := m.forget(a1.c); len(ups) != 1 || ups[0].svid != ua.svid {
 		t.Fatalf("forget: got %+v; want [%+v]", ups, ua)

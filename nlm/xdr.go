@@ -12,6 +12,10 @@ const (
 	Program    = 100021
 	Version4   = 4
 	ProgramNSM = 100024
+	VersionNSM = 1
+
+	ProcNSMNull  = 0
+	ProcSMNotify = 6 // SM_NOTIFY: stat_chge {mon_name, state}
 
 	ProcNull       = 0
 	ProcTest       = 1

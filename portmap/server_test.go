@@ -595,13 +595,19 @@ func TestWildcardArrivalAddress(t *testing.T) {
 }
 
 func TestNLMMappings(t *testing.T) {
-	ms := NLMMappings(4045)
-	if len(ms) != 2 {
-		t.Fatalf("NLMMappings: got %d mappings; want 2", len(ms))
+	ms := NLMMappings(4045, 4046)
+	want := []Mapping{
+		{Prog: ProgNLM, Vers: 4, Netid: "tcp", Port: 4045}, {Prog: ProgNLM, Vers: 4, Netid: "tcp6", Port: 4045},
+		{Prog: ProgNLM, Vers: 4, Netid: "udp", Port: 4046}, {Prog: ProgNLM, Vers: 4, Netid: "udp6", Port: 4046},
+		{Prog: ProgNSM, Vers: 1, Netid: "tcp", Port: 4045}, {Prog: ProgNSM, Vers: 1, Netid: "tcp6", Port: 4045},
+		{Prog: ProgNSM, Vers: 1, Netid: "udp", Port: 4046}, {Prog: ProgNSM, Vers: 1, Netid: "udp6", Port: 4046},
 	}
-	for i, n := range []string{"tcp", "tcp6"} {
-		if m := ms[i]; m.Prog != ProgNLM || m.Vers != 4 || m.Port != 4045 || m.Netid != n {
-			t.Errorf("mapping %d: got %+v; want NLM v4 on %s port 4045", i, m, n)
+	if len(ms) != len(want) {
+		t.Fatalf("NLMMappings: got %d mappings; want %d", len(ms), len(want))
+	}
+	for i := range want {
+		if ms[i] != want[i] {
+			t.Errorf("mapping %d: got %+v; want %+v", i, ms[i], want[i])
 		}
 	}
 	if _, err := New(Options{Mappings: append(ProxyMappings(2049, 2049, 111), ms...)}); err != nil {

@@ -263,7 +263,8 @@ func (a *app) run(ctx context.Context, hup <-chan os.Signal, reload func(), read
 		serve("portmap udp", func() error { return a.pmap.ServeUDP(a.pmapU) })
 	}
 	if a.nlm != nil {
-		serve("nlm", a.serveNLM)
+		serve("nlm", a.serveNLM(false))
+		serve("nlm udp", a.serveNLM(true))
 	}
 	a.log.Info("serving", "listen", a.Addr().String(), "volumes", len(a.cfg.Volumes),
 		"cache", a.cfg.Cache.Dir, "metrics", a.cfg.Metrics.Listen, "portmap", a.cfg.Portmap.Enabled)

@@ -20,8 +20,10 @@ type NLMConfig struct {
 	// Clients find NLM only through the portmapper, so true needs
 	// portmap.enabled.
 	Enabled *bool `yaml:"enabled"`
-	// listen: HOST:PORT for NLM over TCP. Default ":0" (any free port;
-	// clients learn it from the portmapper).
+	// listen: HOST:PORT for NLM over TCP and UDP (UDP on the same port
+	// when free, else any). It also takes NSM's SM_NOTIFY, with which a
+	// rebooted client's statd frees its locks. Default ":0" (any free
+	// port; clients learn it from the portmapper).
 	Listen string `yaml:"listen"`
 	// name: the caller_name the upstreams see for the proxy's locks and
 	// monitor through their statd. Default: the host name.
@@ -50,10 +52,11 @@ func (n *NLMConfig) validate(c *Config, p *problems) {
 	}
 }
 
-// nlmParts is the running NLM server and its listener.
+// nlmParts is the running NLM server and its TCP and UDP sockets.
 type nlmParts struct {
 	srv *nlm.Server
 	l   net.Listener
+	pc  net.PacketConn
 }
 
 // startNLM finds each volume's upstream NLM (through the upstream's
@@ -100,8 +103,18 @@ func (a *app) startNLM(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("nlm.listen %s: %w", addr, err)
 	}
-	a.nlm = &nlmParts{srv: srv, l: l}
-	a.closers = append(a.closers, func() { srv.Close(); l.Close() })
+	// UDP on the same port when it is free, else on any.
+	host, _, _ := net.SplitHostPort(addr)
+	pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(l.Addr().(*net.TCPAddr).Port)))
+	if err != nil {
+		pc, err = net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+	}
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("nlm.listen %s (udp): %w", addr, err)
+	}
+	a.nlm = &nlmParts{srv: srv, l: l, pc: pc}
+	a.closers = append(a.closers, func() { srv.Close(); l.Close(); pc.Close() })
 	return nil
 }
 
@@ -130,14 +143,22 @@ func (a *app) nlmMappings() []portmap.Mapping {
 	if a.nlm == nil {
 		return nil
 	}
-	return portmap.NLMMappings(uint32(a.nlm.l.Addr().(*net.TCPAddr).Port))
+	return portmap.NLMMappings(uint32(a.nlm.l.Addr().(*net.TCPAddr).Port), uint32(a.nlm.pc.LocalAddr().(*net.UDPAddr).Port))
 }
 
-// serveNLM serves NLM until the server is closed.
-func (a *app) serveNLM() error {
-	err := a.nlm.srv.Serve(a.nlm.l)
-	if errors.Is(err, nlm.ErrClosed) {
-		return nil
+// serveNLM serves NLM over TCP, and with udp over UDP, until the server
+// is closed.
+func (a *app) serveNLM(udp bool) func() error {
+	return func() error {
+		var err error
+		if udp {
+			err = a.nlm.srv.ServeUDP(a.nlm.pc)
+		} else {
+			err = a.nlm.srv.Serve(a.nlm.l)
+		}
+		if errors.Is(err, nlm.ErrClosed) {
+			return nil
+		}
+		return err
 	}
-	return err
 }
