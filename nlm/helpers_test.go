@@ -3,7 +3,9 @@ package nlm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 
@@ -19,6 +21,18 @@ type fakeUpstream struct {
 	locks    []heldLock
 	blocking bool // answer a blocking LOCK in conflict with Blocked
 	calls    []uint32
+	sent     chan Res // one-way GRANTED_RES calls (Send), when not nil
+}
+
+func (u *fakeUpstream) Send(ctx context.Context, proc uint32, args xdr.Encoder) error {
+	w := xdr.NewWriter(nil)
+	args.Encode(w)
+	var r Res
+	if proc != ProcGrantedRes || r.Decode(xdr.NewReader(w.Buf)) != nil {
+		return errors.New("fakeUpstream: unexpected one-way call")
+	}
+	u.sent <- r
+	return nil
 }
 
 type heldLock struct {
@@ -127,6 +141,7 @@ func (u *fakeUpstream) direct(t *testing.T, proc uint32, args xdr.Encoder, res x
 
 // fakeFiles maps proxy handle "P"+ufh of volume 1 to ufh.
 type fakeFiles struct {
+	refuse  func(netip.AddrPort) bool // nil: everyone may
 	mu      sync.Mutex
 	granted []string
 }
@@ -136,6 +151,10 @@ func (f *fakeFiles) Resolve(fh []byte) (uint16, []byte, bool) {
 		return 0, nil, false
 	}
 	return 1, fh[1:], true
+}
+
+func (f *fakeFiles) Allowed(vol uint16, addr netip.AddrPort) bool {
+	return f.refuse == nil || !f.refuse(addr)
 }
 
 func (f *fakeFiles) Granted(fh []byte) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -23,10 +24,13 @@ type target struct {
 // translate maps a client's lock to the upstream's. stat is non-zero
 // (and the lock unusable) when the handle is not ours or the volume's
 // upstream serves no NLM.
-func (s *Server) translate(ip string, l *Lock) (t target, stat Stat, ok bool) {
+func (s *Server) translate(from netip.AddrPort, l *Lock) (t target, stat Stat, ok bool) {
 	vol, ufh, ok := s.opts.Files.Resolve(l.FH)
 	if !ok {
 		return t, StaleFH, false
+	}
+	if !s.opts.Files.Allowed(vol, from) {
+		return t, Failed, false
 	}
 	up := s.opts.Upstreams[vol]
 	if up == nil {
@@ -40,7 +44,7 @@ func (s *Server) translate(ip string, l *Lock) (t target, stat Stat, ok bool) {
 		return t, DeniedNoLocks, false
 	}
 	t.vol, t.up = vol, up
-	t.c = client{name: l.CallerName, addr: ip}
+	t.c = client{name: l.CallerName, addr: from.Addr().String()}
 	t.own = owner{c: t.c, svid: l.Svid, oh: string(l.OH)}
 	t.upOwn = s.owners.up(t.own)
 	t.lock = Lock{
@@ -62,8 +66,8 @@ func (s *Server) call(t *target, proc uint32, args xdr.Encoder, res xdr.Decoder)
 	return true
 }
 
-func (s *Server) test(ip string, a *TestArgs) *TestRes {
-	t, stat, ok := s.translate(ip, &a.Lock)
+func (s *Server) test(from netip.AddrPort, a *TestArgs) *TestRes {
+	t, stat, ok := s.translate(from, &a.Lock)
 	if !ok {
 		return &TestRes{Cookie: a.Cookie, Stat: stat}
 	}
@@ -82,8 +86,8 @@ func (s *Server) test(ip string, a *TestArgs) *TestRes {
 	return &res
 }
 
-func (s *Server) lock(ip string, a *LockArgs) *Res {
-	t, stat, ok := s.translate(ip, &a.Lock)
+func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
+	t, stat, ok := s.translate(from, &a.Lock)
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
@@ -126,8 +130,8 @@ func (s *Server) noteHeld(t *target) {
 	m[heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}] = struct{}{}
 }
 
-func (s *Server) unlock(ip string, a *UnlockArgs) *Res {
-	t, stat, ok := s.translate(ip, &a.Lock)
+func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
+	t, stat, ok := s.translate(from, &a.Lock)
 	if !ok {
 		if stat == DeniedNoLocks {
 			stat = Granted // nothing can be locked, so nothing is
@@ -142,8 +146,8 @@ func (s *Server) unlock(ip string, a *UnlockArgs) *Res {
 	return &res
 }
 
-func (s *Server) cancelLock(ip string, a *CancArgs) *Res {
-	t, stat, ok := s.translate(ip, &a.Lock)
+func (s *Server) cancelLock(from netip.AddrPort, a *CancArgs) *Res {
+	t, stat, ok := s.translate(from, &a.Lock)
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
@@ -160,11 +164,12 @@ func (s *Server) cancelLock(ip string, a *CancArgs) *Res {
 }
 
 // granted handles the upstream's GRANTED callback for a lock it queued:
-// the blocked lock it names is granted to its client.
-func (s *Server) granted(a *TestArgs) *Res {
+// the blocked lock it names is granted to its client. up is that lock's
+// upstream (nil when none matched).
+func (s *Server) granted(a *TestArgs) (res *Res, up Upstream) {
 	o, ok := s.owners.down(a.Lock.Svid)
 	if !ok {
-		return &Res{Cookie: a.Cookie, Stat: Denied}
+		return &Res{Cookie: a.Cookie, Stat: Denied}, nil
 	}
 	s.mu.Lock()
 	var b *blockedLock
@@ -176,11 +181,31 @@ func (s *Server) granted(a *TestArgs) *Res {
 	}
 	s.mu.Unlock()
 	if b == nil {
-		return &Res{Cookie: a.Cookie, Stat: Denied}
+		return &Res{Cookie: a.Cookie, Stat: Denied}, nil
 	}
 	s.noteHeld(&b.t)
 	b.grant()
-	return &Res{Cookie: a.Cookie, Stat: Granted}
+	return &Res{Cookie: a.Cookie, Stat: Granted}, b.t.up
+}
+
+// sender is an Upstream that can make one-way calls (*Client).
+type sender interface {
+	Send(ctx context.Context, proc uint32, args xdr.Encoder) error
+}
+
+// grantedMsg handles GRANTED_MSG, the asynchronous form: the answer goes
+// back to the upstream as a GRANTED_RES call.
+func (s *Server) grantedMsg(a *TestArgs) {
+	res, up := s.granted(a)
+	sd, ok := up.(sender)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
+	defer cancel()
+	if err := sd.Send(ctx, ProcGrantedRes, res); err != nil {
+		s.log.Warn("nlm: GRANTED_RES to the upstream failed", "err", err)
+	}
 }
 
 // freeAll releases upstream every lock of the clients for which match is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -19,6 +20,9 @@ type Files interface {
 	// Resolve returns the volume and upstream handle of proxy handle fh;
 	// ok is false for a handle that is not one of ours.
 	Resolve(fh []byte) (vol uint16, ufh []byte, ok bool)
+	// Allowed reports whether a client at addr may use volume vol (its
+	// export policy); a refused client's requests are answered failed.
+	Allowed(vol uint16, addr netip.AddrPort) bool
 	// Granted runs after the upstream granted a lock on fh and before
 	// the client hears of it: the place to revalidate cached attributes
 	// and data, so the new holder reads what the previous one wrote.

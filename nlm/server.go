@@ -133,7 +133,7 @@ const maxInFlight = 32
 // time (a client's lockd sends all its calls on one connection), replies
 // in the order they are ready.
 func (s *Server) serveConn(nc net.Conn) {
-	ip := ipOf(nc.RemoteAddr())
+	from := addrOf(nc.RemoteAddr())
 	br := bufio.NewReader(nc)
 	sem := make(chan struct{}, maxInFlight)
 	var (
@@ -159,7 +159,7 @@ func (s *Server) serveConn(nc net.Conn) {
 			defer func() { <-sem }()
 			w := xdr.NewWriter(make([]byte, 0, 512))
 			w.Uint32(0)
-			if !s.dispatch(rec, ip, w) {
+			if !s.dispatch(rec, from, w) {
 				nc.Close() // not a call: the stream cannot be trusted further
 				return
 			}
@@ -217,27 +217,28 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 			defer func() { <-sem }()
 			w := xdr.NewWriter(make([]byte, 0, 512))
 			w.Uint32(0) // room for a record mark, not sent on UDP
-			if s.dispatch(buf[:n], ipOf(addr), w) && len(w.Buf) > 4 {
+			if s.dispatch(buf[:n], addrOf(addr), w) && len(w.Buf) > 4 {
 				pc.WriteTo(w.Buf[4:], addr)
 			}
 		}()
 	}
 }
 
-func ipOf(a net.Addr) string {
-	var ip netip.Addr
+// addrOf returns a's address and port, the address unmapped.
+func addrOf(a net.Addr) netip.AddrPort {
+	var ap netip.AddrPort
 	switch a := a.(type) {
 	case *net.TCPAddr:
-		ip = a.AddrPort().Addr()
+		ap = a.AddrPort()
 	case *net.UDPAddr:
-		ip = a.AddrPort().Addr()
+		ap = a.AddrPort()
 	}
-	return ip.Unmap().String()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // dispatch decodes one call and appends its reply to w (nothing for a
 // one-way call). It returns false for a message that is not a call.
-func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
+func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 	r := xdr.NewReader(rec)
 	var h rpc.CallHeader
 	if err := rpc.DecodeCall(r, &h); err != nil {
@@ -251,7 +252,7 @@ func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
 		rpc.EncodeAuthError(w, h.XID, rpc.AuthBadCred)
 		return true
 	case h.Prog == ProgramNSM && h.Vers == VersionNSM:
-		return s.dispatchNSM(&h, r, ip, w)
+		return s.dispatchNSM(&h, r, from.Addr().String(), w)
 	case h.Prog == ProgramNSM:
 		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProgMismatch)
 		w.Uint32(VersionNSM)
@@ -275,24 +276,24 @@ func (s *Server) dispatch(rec []byte, ip string, w *xdr.Writer) bool {
 		args, run = Void, func() xdr.Encoder { return Void }
 	case ProcTest:
 		a := new(TestArgs)
-		args, run = a, func() xdr.Encoder { return s.test(ip, a) }
+		args, run = a, func() xdr.Encoder { return s.test(from, a) }
 	case ProcLock:
 		a := new(LockArgs)
-		args, run = a, func() xdr.Encoder { return s.lock(ip, a) }
+		args, run = a, func() xdr.Encoder { return s.lock(from, a) }
 	case ProcCancel:
 		a := new(CancArgs)
-		args, run = a, func() xdr.Encoder { return s.cancelLock(ip, a) }
+		args, run = a, func() xdr.Encoder { return s.cancelLock(from, a) }
 	case ProcUnlock:
 		a := new(UnlockArgs)
-		args, run = a, func() xdr.Encoder { return s.unlock(ip, a) }
+		args, run = a, func() xdr.Encoder { return s.unlock(from, a) }
 	case ProcGranted:
 		a := new(TestArgs)
-		args, run = a, func() xdr.Encoder { return s.granted(a) }
+		args, run = a, func() xdr.Encoder { res, _ := s.granted(a); return res }
 	case ProcGrantedMsg:
-		// The upstream's asynchronous grant. Acknowledge with GRANTED_RES
-		// is not needed by ganesha or knfsd; no reply to a one-way call.
+		// The upstream's asynchronous grant (ganesha sends this form):
+		// no reply; the answer is a GRANTED_RES call back.
 		a := new(TestArgs)
-		args, run = a, func() xdr.Encoder { s.granted(a); return nil }
+		args, run = a, func() xdr.Encoder { s.grantedMsg(a); return nil }
 	case ProcFreeAll:
 		a := new(NotifyArgs)
 		args, run = a, func() xdr.Encoder {

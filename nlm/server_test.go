@@ -3,6 +3,7 @@ package nlm
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -235,6 +236,24 @@ func TestUpstreamGrantedRelayed(t *testing.T) {
 	if string(g.Cookie) != "c1" || g.Lock.Svid != 5 {
 		t.Fatalf("relayed GRANTED: got %+v; want cookie c1 svid 5", g)
 	}
+	// The asynchronous form, as ganesha sends it: GRANTED_MSG in, the
+	// answer back to the upstream as GRANTED_RES.
+	rg.up.sent = make(chan Res, 1)
+	up6 := rg.srv.owners.up(owner{c: client{"clientA", "127.0.0.1"}, svid: 6, oh: "oh-clientA"})
+	call(t, a, ProcLock, &LockArgs{Cookie: []byte("c3"), Block: true, Exclusive: true, Lock: plock("clientA", 6, 0, 0)}, &res)
+	if res.Stat != Blocked {
+		t.Fatalf("blocking LOCK by another owner: got %v; want blocked", res.Stat)
+	}
+	ul6 := Lock{CallerName: "proxy1", FH: []byte("file1"), OH: up6.oh, Svid: up6.svid}
+	if err := upstream.Send(context.Background(), ProcGrantedMsg, &TestArgs{Cookie: []byte("m"), Exclusive: true, Lock: ul6}); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-rg.up.sent; r.Stat != Granted || string(r.Cookie) != "m" {
+		t.Fatalf("GRANTED_RES: got %v %q; want granted m", r.Stat, r.Cookie)
+	}
+	if g := <-rg.cb; string(g.Cookie) != "c3" || g.Lock.Svid != 6 {
+		t.Fatalf("relayed GRANTED of GRANTED_MSG: got %+v; want cookie c3 svid 6", g)
+	}
 	// A GRANTED for nothing we wait on is refused.
 	ul.Svid = 999
 	call(t, upstream, ProcGranted, &TestArgs{Lock: ul}, &res)
@@ -267,6 +286,7 @@ func TestRefusals(t *testing.T) {
 	rg := newRig(t, func(o *Options) { o.Upstreams = nil })
 	a := rg.client(t, "clientA")
 	var res Res
+	var res2 TestRes
 	call(t, a, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 0)}, &res)
 	if res.Stat != DeniedNoLocks {
 		t.Fatalf("LOCK without an upstream NLM: got %v; want denied_nolocks", res.Stat)
@@ -276,6 +296,11 @@ func TestRefusals(t *testing.T) {
 	call(t, a, ProcLock, &LockArgs{Exclusive: true, Lock: bad}, &res)
 	if res.Stat != StaleFH {
 		t.Fatalf("LOCK of a foreign handle: got %v; want stale_fh", res.Stat)
+	}
+	rg.files.refuse = func(netip.AddrPort) bool { return true }
+	call(t, a, ProcTest, &TestArgs{Lock: plock("clientA", 1, 0, 0)}, &res2)
+	if res2.Stat != Failed {
+		t.Fatalf("TEST from a client the volume refuses: got %v; want failed", res2.Stat)
 	}
 	v1 := NewClient(rg.addr, Program, 1, "x")
 	defer v1.Close()

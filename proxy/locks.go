@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/nfscacheproxy/nfscacheproxy/coherency"
+import (
+	"net/netip"
+
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+)
 
 // LockFiles is the proxy's side of NLM (package nlm's Files): it maps a
 // client's file handle to the volume and upstream handle a lock request
@@ -19,6 +23,18 @@ func (l LockFiles) Resolve(fh []byte) (vol uint16, ufh []byte, ok bool) {
 		return 0, nil, false
 	}
 	return id, ufh, true
+}
+
+// Allowed reports whether a client at addr may use volume vol under its
+// current export policy (client networks, secure ports), as NFS calls are
+// checked.
+func (l LockFiles) Allowed(vol uint16, addr netip.AddrPort) bool {
+	v := l.s.vols[vol]
+	if v == nil {
+		return false
+	}
+	p := v.live.Load().Policy
+	return p.allows(addr)
 }
 
 // Granted runs after a lock on fh was granted and before the client learns

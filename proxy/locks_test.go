@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -24,6 +25,21 @@ func TestLockFiles(t *testing.T) {
 	}
 	if _, _, ok := lf.Resolve([]byte{9, 9}); ok {
 		t.Fatal("Resolve of garbage: got ok; want not ok")
+	}
+	if !lf.Allowed(3, netip.MustParseAddrPort("10.1.2.3:700")) {
+		t.Fatal("Allowed from an open volume: got false; want true")
+	}
+	if err := s.SetAccess(3, Policy{Clients: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if lf.Allowed(3, netip.MustParseAddrPort("10.1.2.3:700")) {
+		t.Fatal("Allowed from outside the volume's clients: got true; want false")
+	}
+	if !lf.Allowed(3, netip.MustParseAddrPort("192.168.4.5:700")) {
+		t.Fatal("Allowed from inside the volume's clients: got false; want true")
+	}
+	if lf.Allowed(4, netip.MustParseAddrPort("192.168.4.5:700")) {
+		t.Fatal("Allowed for an unknown volume: got true; want false")
 	}
 	meta := s.Meta(3)
 	meta.PutAttr(fh, nfs3.Fattr3{Type: nfs3.TypeReg, FileID: 7, Size: 1})
