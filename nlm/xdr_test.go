@@ -2,10 +2,15 @@ package nlm
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
@@ -122,5 +127,40 @@ func FuzzDecodeTestRes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var a TestRes
 		a.Decode(xdr.NewReader(b))
+	})
+}
+
+// FuzzDispatch feeds whole call messages to the server's dispatcher (with
+// the in-process upstream): it must never panic, and answers every call
+// it can parse.
+func FuzzDispatch(f *testing.F) {
+	for _, c := range []struct {
+		prog, vers, proc uint32
+		args             xdr.Encoder
+	}{
+		{Program, Version4, ProcLock, &LockArgs{Cookie: []byte{1}, Exclusive: true, Lock: Lock{CallerName: "c", FH: []byte("Pf"), OH: []byte("o"), Svid: 1}}},
+		{Program, Version4, ProcTest, &TestArgs{Lock: Lock{CallerName: "c", FH: []byte("Pf")}}},
+		{Program, Version4, ProcUnlock, &UnlockArgs{Lock: Lock{CallerName: "c", FH: []byte("Pf")}}},
+		{Program, Version4, ProcGranted, &TestArgs{Lock: Lock{Svid: 1}}},
+		{Program, Version4, ProcFreeAll, &NotifyArgs{Name: "c"}},
+		{ProgramNSM, VersionNSM, ProcSMNotify, &NotifyArgs{Name: "c", State: 1}},
+		{Program, 1, ProcNull, Void},
+	} {
+		w := xdr.NewWriter(nil)
+		rpc.EncodeCall(w, 1, c.prog, c.vers, c.proc, &rpc.Cred{Flavor: rpc.AuthSys, Machine: "f"})
+		c.args.Encode(w)
+		f.Add(w.Buf)
+	}
+	s, err := New(Options{Name: "px", Files: &fakeFiles{}, Upstreams: map[uint16]Upstream{1: &fakeUpstream{}},
+		Clock: clockwork.NewFakeClock(), Callback: func(context.Context, string, *TestArgs) (Stat, error) { return Granted, nil }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	from := netip.MustParseAddrPort("127.0.0.1:700")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w := xdr.NewWriter(nil)
+		w.Uint32(0)
+		s.dispatch(b, from, w)
 	})
 }
