@@ -111,8 +111,10 @@ func (s *Server) runBlocked(b *blockedLock) {
 	s.opts.Files.Granted(b.args.Lock.FH)
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
 	defer cancel()
+	s.stats.callbacks.Add(1)
 	st, err := s.opts.Callback(ctx, b.ip, &TestArgs{Cookie: b.args.Cookie, Exclusive: b.args.Exclusive, Lock: b.args.Lock})
 	if err != nil || st != Granted {
+		s.stats.callbackFailed.Add(1)
 		// The client cannot take the lock: give it back, so nobody else
 		// waits on it. The client re-sends its LOCK if it still wants it.
 		s.log.Warn("nlm: GRANTED callback refused or failed: lock released", "client", b.ip, "stat", st, "err", err)

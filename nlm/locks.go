@@ -38,6 +38,7 @@ func (s *Server) translate(from netip.AddrPort, l *Lock) (t target, stat Stat, o
 		first := !s.nolocksLogged[vol]
 		s.nolocksLogged[vol] = true
 		s.mu.Unlock()
+		s.stats.nolocks.Add(1)
 		if first {
 			s.log.Warn("nlm: the upstream of this volume serves no NLM: lock requests are denied (mount with nolock or local_lock=all)", "volume", vol)
 		}
@@ -60,6 +61,7 @@ func (s *Server) call(t *target, proc uint32, args xdr.Encoder, res xdr.Decoder)
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
 	defer cancel()
 	if err := t.up.Call(ctx, proc, args, res); err != nil {
+		s.stats.upstreamErrors.Add(1)
 		s.log.Warn("nlm: upstream call failed", "volume", t.vol, "proc", proc, "err", err)
 		return false
 	}
@@ -97,11 +99,15 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 	}
 	switch {
 	case st == Granted:
+		s.stats.granted.Add(1)
 		s.dropBlocked(keyOf(&t, a.Exclusive))
 		s.opts.Files.Granted(a.Lock.FH)
 	case a.Block && (st == Denied || st == Blocked):
+		s.stats.blocked.Add(1)
 		s.addBlocked(&t, a)
 		st = Blocked
+	case st == Denied:
+		s.stats.denied.Add(1)
 	}
 	return &Res{Cookie: a.Cookie, Stat: st}
 }
@@ -212,6 +218,7 @@ func (s *Server) grantedMsg(a *TestArgs) {
 // true (clients that rebooted), and forgets their owners.
 func (s *Server) freeAll(match func(client) bool) {
 	for _, c := range s.owners.clientsWhere(match) {
+		s.stats.freed.Add(1)
 		s.mu.Lock()
 		held := s.held[c]
 		delete(s.held, c)

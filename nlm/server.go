@@ -26,6 +26,7 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	owners *owners
+	stats  counters
 	ctx    context.Context // cancelled by Close: stops pollers and calls
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // Serve loops, connections, pollers
@@ -242,8 +243,10 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 	r := xdr.NewReader(rec)
 	var h rpc.CallHeader
 	if err := rpc.DecodeCall(r, &h); err != nil {
+		s.stats.garbage.Add(1)
 		return false
 	}
+	s.stats.calls.Add(1)
 	switch {
 	case h.RPCVers != rpc.RPCVersion:
 		rpc.EncodeRPCMismatch(w, h.XID)
@@ -308,6 +311,7 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 		return true
 	}
 	if err := args.Decode(r); err != nil {
+		s.stats.garbage.Add(1)
 		rpc.EncodeAcceptedHeader(w, h.XID, rpc.GarbageArgs)
 		return true
 	}
@@ -329,6 +333,7 @@ func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr
 	case ProcSMNotify:
 		var a NotifyArgs // stat_chge has the layout of nlm4_notify
 		if a.Decode(r) != nil {
+			s.stats.garbage.Add(1)
 			rpc.EncodeAcceptedHeader(w, h.XID, rpc.GarbageArgs)
 			return true
 		}

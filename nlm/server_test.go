@@ -162,6 +162,9 @@ func TestBlockingLockGrantedAfterUnlock(t *testing.T) {
 	if n := rg.srv.BlockedCount(); n != 0 {
 		t.Fatalf("blocked requests after the grant: got %d; want 0", n)
 	}
+	if st := rg.srv.Stats(); st.Blocked != 1 || st.Callbacks != 1 || st.CallbackFailed != 0 || st.Waiting != 0 || st.Owners != 1 {
+		t.Fatalf("Stats: got %+v; want 1 blocked, 1 callback, none failed or waiting, 1 owner", st)
+	}
 	rg.up.direct(t, ProcLock, &LockArgs{Exclusive: true, Lock: other}, &res)
 	if res.Stat != Denied {
 		t.Fatalf("the other host after the grant: got %v; want denied", res.Stat)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/metrics"
 	"github.com/nfscacheproxy/nfscacheproxy/nlm"
 	"github.com/nfscacheproxy/nfscacheproxy/portmap"
 )
@@ -114,6 +115,7 @@ func (a *app) startNLM(ctx context.Context) error {
 		return fmt.Errorf("nlm.listen %s (udp): %w", addr, err)
 	}
 	a.nlm = &nlmParts{srv: srv, l: l, pc: pc}
+	a.registerNLMMetrics()
 	a.closers = append(a.closers, func() { srv.Close(); l.Close(); pc.Close() })
 	return nil
 }
@@ -161,4 +163,25 @@ func (a *app) serveNLM(udp bool) func() error {
 		}
 		return err
 	}
+}
+
+// registerNLMMetrics exports the NLM server's counters.
+func (a *app) registerNLMMetrics() {
+	c := func(name, help string, f func(nlm.Stats) int64) metrics.SnapshotMetric[nlm.Stats] {
+		return metrics.Counter(name, help, func(s nlm.Stats) float64 { return float64(f(s)) })
+	}
+	a.mets.Registry().MustRegister(metrics.NewSnapshotCollector(a.nlm.srv.Stats,
+		c("nfscacheproxy_nlm_calls_total", "NLM and NSM calls decoded.", func(s nlm.Stats) int64 { return s.Calls }),
+		c("nfscacheproxy_nlm_garbage_total", "NLM messages dropped or answered GARBAGE_ARGS.", func(s nlm.Stats) int64 { return s.Garbage }),
+		c("nfscacheproxy_nlm_locks_granted_total", "LOCKs granted at once.", func(s nlm.Stats) int64 { return s.Granted }),
+		c("nfscacheproxy_nlm_locks_denied_total", "Non-blocking LOCKs denied by a conflicting lock.", func(s nlm.Stats) int64 { return s.Denied }),
+		c("nfscacheproxy_nlm_locks_blocked_total", "Blocking LOCKs answered blocked and retried upstream.", func(s nlm.Stats) int64 { return s.Blocked }),
+		c("nfscacheproxy_nlm_upstream_errors_total", "Upstream NLM calls that failed or timed out (answered denied_nolocks).", func(s nlm.Stats) int64 { return s.UpstreamErrors }),
+		c("nfscacheproxy_nlm_nolocks_total", "Lock requests for volumes whose upstream serves no NLM.", func(s nlm.Stats) int64 { return s.NoLocks }),
+		c("nfscacheproxy_nlm_granted_callbacks_total", "GRANTED callbacks sent to clients.", func(s nlm.Stats) int64 { return s.Callbacks }),
+		c("nfscacheproxy_nlm_granted_callback_failures_total", "GRANTED callbacks that failed or were refused (the lock was released).", func(s nlm.Stats) int64 { return s.CallbackFailed }),
+		c("nfscacheproxy_nlm_clients_freed_total", "Clients whose locks FREE_ALL or SM_NOTIFY released.", func(s nlm.Stats) int64 { return s.Freed }),
+		metrics.Gauge("nfscacheproxy_nlm_waiting", "Blocked lock requests being retried.", func(s nlm.Stats) float64 { return float64(s.Waiting) }),
+		metrics.Gauge("nfscacheproxy_nlm_owners", "Client lock owners mapped to upstream owners.", func(s nlm.Stats) float64 { return float64(s.Owners) }),
+	))
 }
