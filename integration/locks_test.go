@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 	"github.com/nfscacheproxy/nfscacheproxy/nlm"
@@ -29,9 +31,10 @@ type lockEnv struct {
 	ufh     []byte            // and at ganesha
 }
 
-func startLockEnv(t *testing.T) *lockEnv {
+func startLockEnv(t *testing.T, o envOptions) *lockEnv {
 	t.Helper()
-	e := startEnvWith(t, envOptions{nlm: true})
+	o.nlm = true
+	e := startEnvWith(t, o)
 	le := &lockEnv{env: e, granted: make(chan nlm.TestArgs, 8)}
 	pc, dc := e.proxyClient(0, 0), e.directClient(0, 0)
 	if _, st := pc.create(pc.root(), "locked", 0o666); st != 0 {
@@ -178,7 +181,7 @@ func (g *grantedSink) close() {
 // holder on both sides; a blocking LOCK through the proxy is granted (by
 // a GRANTED callback to the client) once the direct holder unlocks.
 func TestLocksContendThroughProxyAndDirect(t *testing.T) {
-	le := startLockEnv(t)
+	le := startLockEnv(t, envOptions{})
 	var res nlm.Res
 	var tr nlm.TestRes
 
@@ -253,5 +256,36 @@ func TestLocksContendThroughProxyAndDirect(t *testing.T) {
 	nlmCall(t, le.direct, nlm.ProcLock, &nlm.LockArgs{Exclusive: true, Lock: le.lockB(500, 50, 10), State: 1}, &res)
 	if res.Stat != nlm.Granted {
 		t.Fatalf("LOCK at ganesha after clientA's FREE_ALL: got %v; want granted", res.Stat)
+	}
+}
+
+// TestLockRevalidatesCache: a client that takes a lock through the proxy
+// then reads what another client wrote directly at ganesha, even from a
+// static volume whose caches would otherwise never revalidate: the grant
+// drops the file's cached attributes, and the data cache is checked
+// against the fresh ones.
+func TestLockRevalidatesCache(t *testing.T) {
+	le := startLockEnv(t, envOptions{cacheDir: "temp", coherency: coherency.Options{Mode: coherency.ModeStatic}})
+	pc, dc := le.proxyClient(0, 0), le.directClient(0, 0)
+	if w := pc.write(le.pfh, 0, []byte("first version"), nfs3.FileSync); w.Status != nfs3.StatOK {
+		t.Fatalf("write through the proxy: %v", w.Status)
+	}
+	if got := string(pc.readAll(le.pfh)); got != "first version" {
+		t.Fatalf("read through the proxy: got %q; want %q", got, "first version")
+	}
+	if w := dc.write(le.ufh, 0, []byte("second, longer version"), nfs3.FileSync); w.Status != nfs3.StatOK {
+		t.Fatalf("write at ganesha: %v", w.Status)
+	}
+	// The premise: without a lock, the static volume serves what it cached.
+	if got := string(pc.readAll(le.pfh)); got != "first version" {
+		t.Fatalf("read through the proxy before locking: got %q; want the cached %q (static volume)", got, "first version")
+	}
+	var res nlm.Res
+	nlmCall(t, le.viaProx, nlm.ProcLock, &nlm.LockArgs{Exclusive: false, Lock: le.lockA(1, 0, 0), State: 1}, &res)
+	if res.Stat != nlm.Granted {
+		t.Fatalf("LOCK through the proxy: got %v; want granted", res.Stat)
+	}
+	if got := string(pc.readAll(le.pfh)); got != "second, longer version" {
+		t.Fatalf("read under the lock: got %q; want what ganesha holds, %q", got, "second, longer version")
 	}
 }

@@ -44,11 +44,11 @@ func (l LockFiles) Allowed(vol uint16, addr netip.AddrPort) bool {
 // a client reading under a lock sees what the previous holder wrote, as
 // the Linux client itself ensures on lock.
 func (l LockFiles) Granted(fh []byte) {
-	id, _, ok := splitHandle(fh)
+	id, ufh, ok := splitHandle(fh)
 	if !ok {
 		return
 	}
 	if v := l.s.vols[id]; v != nil {
-		v.meta.Invalidate(fh, coherency.CauseExplicit)
+		v.meta.Invalidate(ufh, coherency.CauseExplicit) // the caches are keyed by upstream handle
 	}
 }

@@ -42,12 +42,13 @@ func TestLockFiles(t *testing.T) {
 		t.Fatal("Allowed for an unknown volume: got true; want false")
 	}
 	meta := s.Meta(3)
-	meta.PutAttr(fh, nfs3.Fattr3{Type: nfs3.TypeReg, FileID: 7, Size: 1})
-	if _, _, cached := meta.Attr(fh); !cached {
+	// The metadata caches are keyed by upstream handle.
+	meta.PutAttr(ufh, nfs3.Fattr3{Type: nfs3.TypeReg, FileID: 7, Size: 1})
+	if _, _, cached := meta.Attr(ufh); !cached {
 		t.Fatal("attributes not cached before the grant")
 	}
 	lf.Granted(fh)
-	if _, _, cached := meta.Attr(fh); cached {
+	if _, _, cached := meta.Attr(ufh); cached {
 		t.Fatal("attributes still cached after a lock was granted; want dropped")
 	}
 }
