@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -118,7 +119,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	if !ok || attr.Type != nfs3.TypeReg {
 		return false
 	}
-	if !req.mayAccess(v, a.File, &attr, nfs3.AccessRead, permRead) {
+	if !req.mayAccess(v, a.File, &attr, nfs3.AccessRead, coherency.PermRead) {
 		return false // let the upstream decide (and say ACCES)
 	}
 	mark := w.Len()
