@@ -26,12 +26,12 @@ func (s *Store) ReadAt(ctx context.Context, vol VolumeKey, fh []byte, coh Cohere
 		p = p[:rest]
 	}
 	if !s.enter() {
-		return s.readThrough(ctx, nil, coh, p, off, fetch)
+		return s.readThrough(ctx, vol.ID, nil, coh, p, off, fetch)
 	}
 	defer s.leave()
 	s.ctr.lookups.Add(1)
 	o := s.acquireFor(vol, fh, coh)
-	n, err := s.readThrough(ctx, o, coh, p, off, fetch)
+	n, err := s.readThrough(ctx, vol.ID, o, coh, p, off, fetch)
 	if o != nil {
 		s.readahead(o, coh, off, n, fetch)
 		s.release(o)
@@ -73,8 +73,8 @@ func (o *object) emptyLocked() bool {
 }
 
 // readThrough serves p granule by granule, from the cache where it can
-// (o may be nil: pure pass-through).
-func (s *Store) readThrough(ctx context.Context, o *object, coh Coherency, p []byte, off int64, fetch Fetcher) (int, error) {
+// (o may be nil: pure pass-through), counting it for volume id.
+func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coherency, p []byte, off int64, fetch Fetcher) (int, error) {
 	shift := s.shift
 	var fromCache, fromUp int
 	var err error
@@ -116,7 +116,7 @@ func (s *Store) readThrough(ctx context.Context, o *object, coh Coherency, p []b
 			break
 		}
 	}
-	s.countRead(fromCache, fromUp)
+	s.countRead(id, fromCache, fromUp)
 	return done, err
 }
 
@@ -145,16 +145,23 @@ func (s *Store) prefetchRest(o *object, coh Coherency, g, last int64, fetch Fetc
 	return started
 }
 
-func (s *Store) countRead(fromCache, fromUp int) {
+func (s *Store) countRead(id uint16, fromCache, fromUp int) {
+	v := s.volumeCounters(id)
 	s.ctr.bytesFromCache.Add(uint64(fromCache))
 	s.ctr.bytesFromUpstream.Add(uint64(fromUp))
+	v.bytesFromCache.Add(uint64(fromCache))
+	v.bytesFromUpstream.Add(uint64(fromUp))
+	v.lookups.Add(1)
 	switch {
 	case fromUp == 0:
 		s.ctr.hits.Add(1)
+		v.hits.Add(1)
 	case fromCache == 0:
 		s.ctr.misses.Add(1)
+		v.misses.Add(1)
 	default:
 		s.ctr.partialHits.Add(1)
+		v.partialHits.Add(1)
 	}
 }
 

@@ -373,3 +373,32 @@ func TestIdleObjectsAreClosedAndReused(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeStats: each volume's reads are counted under its own id, and
+// the per-volume counters add up to the store's.
+func TestVolumeStats(t *testing.T) {
+	s := openTest(t, Options{Readahead: -1})
+	u := newUpstream(4*testGranule, 1)
+	readCheck(t, s, fhOf(1), u, 0, 4*testGranule) // volume 1: a miss
+	settle(t, s)
+	readCheck(t, s, fhOf(1), u, 0, 4*testGranule) // volume 1: a hit
+	other := VolumeKey{Server: "srv", Export: "/other", ID: 2}
+	p := make([]byte, testGranule)
+	if _, err := s.ReadAt(context.Background(), other, fhOf(1), u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil {
+		t.Fatal(err)
+	}
+	v1, v2, none := s.VolumeStats(1), s.VolumeStats(2), s.VolumeStats(3)
+	if want := (VolumeStats{Reads: 2, Hits: 1, Misses: 1, BytesFromCache: 4 * testGranule, BytesFromUpstream: 4 * testGranule}); v1 != want {
+		t.Errorf("VolumeStats(1) = %+v; want %+v", v1, want)
+	}
+	if want := (VolumeStats{Reads: 1, Misses: 1, BytesFromUpstream: testGranule}); v2 != want {
+		t.Errorf("VolumeStats(2) = %+v; want %+v", v2, want)
+	}
+	if none != (VolumeStats{}) {
+		t.Errorf("VolumeStats(3) = %+v; want zero", none)
+	}
+	st := s.Stats()
+	if st.Hits != v1.Hits+v2.Hits || st.Misses != v1.Misses+v2.Misses || st.BytesFromUpstream != v1.BytesFromUpstream+v2.BytesFromUpstream {
+		t.Errorf("store %+v is not the sum of volumes %+v and %+v", st, v1, v2)
+	}
+}

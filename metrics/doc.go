@@ -34,6 +34,7 @@
 //
 // Metric names defined here (all prefixed nfscacheproxy_):
 //
+//	nfscacheproxy_build_info{version,revision,goversion}  gauge, always 1 (New registers it)
 //	nfscacheproxy_<name>_duration_seconds{prog,proc}  histogram (ProcHistograms)
 //	nfscacheproxy_<name>_errors_total{prog,proc}      counter   (ProcHistograms)
 //

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
+)
+
+// scrapeRunningProxy starts the proxy in front of an embedded upstream,
+// reads a file through it twice (so the request, upstream and cache
+// series have samples) and returns the text /metrics served.
+func scrapeRunningProxy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte(demoText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up, err := demoserver.Start(dir, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Close() })
+	a, base := startTestApp(t, up)
+	if err := demoCheck(context.Background(), "127.0.0.1", a.Addr().Port, func() {}); err != nil {
+		t.Fatalf("reading through the proxy: %v", err)
+	}
+	if _, err := a.mets.Registry().Gather(); err != nil {
+		t.Errorf("Gather: %v (duplicate or inconsistent series)", err)
+	}
+	code, body := httpGet(t, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	return body
+}
+
+// parseExposition parses the text format strictly: a duplicate family or
+// a malformed line is an error.
+func parseExposition(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return fams
+}
+
+// TestMetricsExposition scrapes /metrics of a running proxy: no series
+// appears twice, every per-volume family (cache_*, upstream_*, meta_*)
+// labels each series with volume, build_info names the build, and the
+// request histograms are in seconds.
+func TestMetricsExposition(t *testing.T) {
+	text := scrapeRunningProxy(t)
+
+	seen := map[string]bool{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		series, _, _ := strings.Cut(line, " ")
+		if seen[series] {
+			t.Errorf("series %s appears twice", series)
+		}
+		seen[series] = true
+	}
+
+	fams := parseExposition(t, text)
+	var names []string
+	for name := range fams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	perVolume := []string{"nfscacheproxy_cache_", "nfscacheproxy_upstream_up", "nfscacheproxy_upstream_calls_total", "nfscacheproxy_meta_"}
+	var checked int
+	for _, name := range names {
+		if !slices.ContainsFunc(perVolume, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		for _, m := range fams[name].GetMetric() {
+			checked++
+			if labelOf(m, "volume") != "1" {
+				t.Errorf("%s: a series without volume=\"1\": %v", name, m.GetLabel())
+			}
+		}
+	}
+	for _, want := range []string{"nfscacheproxy_cache_hits_total", "nfscacheproxy_cache_misses_total", "nfscacheproxy_cache_bytes_from_cache_total", "nfscacheproxy_upstream_up"} {
+		if fams[want] == nil {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no per-volume series at all")
+	}
+
+	bi := fams["nfscacheproxy_build_info"]
+	if bi == nil || len(bi.GetMetric()) != 1 {
+		t.Fatalf("nfscacheproxy_build_info: %v; want one series", bi)
+	}
+	for _, l := range []string{"version", "revision", "goversion"} {
+		if labelOf(bi.GetMetric()[0], l) == "" {
+			t.Errorf("nfscacheproxy_build_info has no %s label: %v", l, bi.GetMetric()[0].GetLabel())
+		}
+	}
+	if v := bi.GetMetric()[0].GetGauge().GetValue(); v != 1 {
+		t.Errorf("nfscacheproxy_build_info = %v; want 1", v)
+	}
+
+	req := fams["nfscacheproxy_request_duration_seconds"]
+	if req == nil || req.GetType().String() != "HISTOGRAM" {
+		t.Fatalf("nfscacheproxy_request_duration_seconds: %v; want a histogram", req)
+	}
+	var read bool
+	for _, m := range req.GetMetric() {
+		read = read || labelOf(m, "proc") == "read"
+	}
+	if !read {
+		t.Errorf("nfscacheproxy_request_duration_seconds has no proc=\"read\" series after READs")
+	}
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
