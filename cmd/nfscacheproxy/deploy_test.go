@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +24,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-const deployDir = "../../deploy"
+const (
+	repoRoot  = "../.."
+	deployDir = repoRoot + "/deploy"
+)
 
 // k8sDoc is one YAML document of deploy/k8s, generically decoded.
 type k8sDoc struct {
@@ -143,23 +147,39 @@ func checkServeArgv(t *testing.T, where string, argv []string) map[string]string
 	return vals
 }
 
-// dockerfile is what the test reads from deploy/Dockerfile.
+// dockerfile is what the test reads from the top-level Dockerfile.
 type dockerfile struct {
-	entrypoint []string
-	volumes    []string
-	expose     []string
-	copies     []string // destinations of COPY
+	entrypoint  []string // ENTRYPOINT followed by CMD: what the image runs
+	healthcheck []string // HEALTHCHECK CMD, exec form
+	froms       []string // base image of each stage
+	labels      map[string]string
+	volumes     []string
+	expose      []string
+	copies      []string // destinations of COPY
+}
+
+// execForm decodes a JSON-array instruction argument.
+func execForm(t *testing.T, instr, rest string) []string {
+	t.Helper()
+	var argv []string
+	if err := json.Unmarshal([]byte(rest), &argv); err != nil {
+		t.Fatalf("Dockerfile %s %s: not the exec (JSON) form: %v", instr, rest, err)
+	}
+	return argv
 }
 
 func readDockerfile(t *testing.T) dockerfile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d dockerfile
-	var stages int
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	// Join continuation lines first.
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	d := dockerfile{labels: map[string]string{}}
+	var entry, cmd []string
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -169,10 +189,20 @@ func readDockerfile(t *testing.T) dockerfile {
 		rest = strings.TrimSpace(rest)
 		switch strings.ToUpper(instr) {
 		case "FROM":
-			stages++
+			d.froms = append(d.froms, strings.Fields(rest)[0])
 		case "ENTRYPOINT":
-			if err := json.Unmarshal([]byte(rest), &d.entrypoint); err != nil {
-				t.Fatalf("Dockerfile ENTRYPOINT %s: not the exec (JSON) form: %v", rest, err)
+			entry = execForm(t, instr, rest)
+		case "CMD":
+			cmd = execForm(t, instr, rest)
+		case "HEALTHCHECK":
+			_, argv, ok := strings.Cut(rest, "CMD ")
+			if !ok {
+				t.Fatalf("Dockerfile HEALTHCHECK %s: no CMD", rest)
+			}
+			d.healthcheck = execForm(t, instr, strings.TrimSpace(argv))
+		case "LABEL":
+			for _, kv := range labelPairs.FindAllStringSubmatch(rest, -1) {
+				d.labels[kv[1]] = kv[2]
 			}
 		case "VOLUME":
 			d.volumes = append(d.volumes, strings.Fields(rest)...)
@@ -184,10 +214,38 @@ func readDockerfile(t *testing.T) dockerfile {
 			}
 		}
 	}
-	if stages < 2 {
-		t.Errorf("Dockerfile: %d stages; want a multi-stage build", stages)
+	if len(d.froms) < 2 {
+		t.Errorf("Dockerfile: %d stages; want a multi-stage build", len(d.froms))
 	}
+	if len(entry) == 0 {
+		t.Fatal("Dockerfile: no ENTRYPOINT")
+	}
+	d.entrypoint = append(entry, cmd...)
 	return d
+}
+
+// labelPairs matches KEY="VALUE" in a LABEL instruction.
+var labelPairs = regexp.MustCompile(`([A-Za-z0-9._-]+)="([^"]*)"`)
+
+// imageQualified reports why ref is not a fully qualified, versioned image
+// name (registry host, repository, a tag other than latest or a digest),
+// or "" when it is one. Stage names (FROM build) are not image names.
+func imageQualified(ref string) string {
+	host, rest, ok := strings.Cut(ref, "/")
+	if !ok || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+		return "no registry host (short names are refused by buildah and podman)"
+	}
+	if _, digest, ok := strings.Cut(rest, "@"); ok && strings.HasPrefix(digest, "sha256:") {
+		return ""
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return "no tag"
+	}
+	if tag := rest[i+1:]; tag == "latest" || tag == "" {
+		return "tag " + strconv.Quote(tag) + " does not name a version"
+	}
+	return ""
 }
 
 // unitFile reads deploy/nfscacheproxy.service as key → values.
@@ -390,9 +448,38 @@ func TestDeployConfigK8s(t *testing.T) {
 	}
 }
 
-// TestDeployConfigDockerfile checks the image's entry point, volume and ports.
+// TestDeployConfigDockerfile checks the top-level Dockerfile: fully
+// qualified, versioned base images, the image's entry point, health
+// check, OCI labels, volume and ports, and the .dockerignore beside it.
 func TestDeployConfigDockerfile(t *testing.T) {
 	df := readDockerfile(t)
+	for _, from := range df.froms {
+		if why := imageQualified(from); why != "" {
+			t.Errorf("FROM %s: %s; want e.g. docker.io/library/golang:1.26-bookworm", from, why)
+		}
+	}
+	if hc := df.healthcheck; len(hc) < 2 || hc[0] != df.entrypoint[0] || hc[1] != "health" {
+		t.Errorf("HEALTHCHECK CMD %q; want [%s health ...]", hc, df.entrypoint[0])
+	}
+	for _, l := range []string{"title", "description", "source", "version", "revision"} {
+		if df.labels["org.opencontainers.image."+l] == "" {
+			t.Errorf("no LABEL org.opencontainers.image.%s (labels %v)", l, df.labels)
+		}
+	}
+	ignore, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git", "bin/"} {
+		if !slices.Contains(strings.Fields(string(ignore)), want) {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
+	}
+	for _, keep := range []string{"go.mod", "go.sum", "cmd", "*.go"} {
+		if slices.Contains(strings.Fields(string(ignore)), keep) {
+			t.Errorf(".dockerignore excludes %s, which the build stage needs", keep)
+		}
+	}
 	flags := checkServeArgv(t, "Dockerfile ENTRYPOINT", df.entrypoint)
 	if flags["config"] != "/etc/nfscacheproxy/config.yaml" {
 		t.Errorf("ENTRYPOINT --config %q; want /etc/nfscacheproxy/config.yaml", flags["config"])
@@ -457,5 +544,26 @@ func TestDeployConfigSystemd(t *testing.T) {
 	}
 	if d, err := time.ParseDuration(stop[0]); err != nil || d <= example.DrainTimeout.Duration {
 		t.Errorf("TimeoutStopSec %s; want a duration above the example's drain_timeout %v", stop[0], example.DrainTimeout)
+	}
+}
+
+func TestImageQualified(t *testing.T) {
+	for _, tc := range []struct {
+		ref string
+		ok  bool
+	}{
+		{"docker.io/library/golang:1.26-bookworm", true},
+		{"gcr.io/distroless/static-debian12:nonroot", true},
+		{"localhost/nfscacheproxy:v1", true},
+		{"registry.example.com:5000/x/y:1.2", true},
+		{"docker.io/library/debian@sha256:0123", true},
+		{"golang:1.26-bookworm", false},
+		{"library/golang:1.26", false},
+		{"docker.io/library/golang", false},
+		{"docker.io/library/golang:latest", false},
+	} {
+		if got := imageQualified(tc.ref) == ""; got != tc.ok {
+			t.Errorf("imageQualified(%q) = %q; want ok %v", tc.ref, imageQualified(tc.ref), tc.ok)
+		}
 	}
 }
