@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path"
@@ -29,7 +30,10 @@ const (
 	deployDir = repoRoot + "/deploy"
 )
 
-// k8sDoc is one YAML document of deploy/k8s, generically decoded.
+// k8sBase is the kustomize base of the Kubernetes manifests.
+const k8sBase = deployDir + "/kubernetes/base"
+
+// k8sDoc is one YAML document of the Kubernetes manifests, generically decoded.
 type k8sDoc struct {
 	file string
 	obj  map[string]any
@@ -73,9 +77,15 @@ func k8sStr(v any) string {
 
 func loadK8s(t *testing.T) []k8sDoc {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(deployDir, "k8s", "*.yaml"))
+	return loadYAMLDir(t, k8sBase)
+}
+
+// loadYAMLDir decodes every document of dir/*.yaml.
+func loadYAMLDir(t *testing.T, dir string) []k8sDoc {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no deploy/k8s/*.yaml: %v", err)
+		t.Fatalf("no %s/*.yaml: %v", dir, err)
 	}
 	var docs []k8sDoc
 	for _, f := range files {
@@ -109,7 +119,7 @@ func findDoc(t *testing.T, docs []k8sDoc, kind, name string) k8sDoc {
 			return d
 		}
 	}
-	t.Fatalf("deploy/k8s: no %s %q", kind, name)
+	t.Fatalf("%s: no %s %q", k8sBase, kind, name)
 	return k8sDoc{}
 }
 
@@ -444,7 +454,7 @@ func TestDeployConfigK8s(t *testing.T) {
 		}
 	}
 	if !headless || !client {
-		t.Errorf("deploy/k8s: headless service %v, client service %v; want both", headless, client)
+		t.Errorf("%s: headless service %v, client service %v; want both", k8sBase, headless, client)
 	}
 }
 
@@ -564,6 +574,151 @@ func TestImageQualified(t *testing.T) {
 	} {
 		if got := imageQualified(tc.ref) == ""; got != tc.ok {
 			t.Errorf("imageQualified(%q) = %q; want ok %v", tc.ref, imageQualified(tc.ref), tc.ok)
+		}
+	}
+}
+
+// kustomization reads dir/kustomization.yaml.
+func kustomization(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
+	}
+	return k
+}
+
+// TestDeployKubernetes checks what an operator relies on in the kustomize
+// base and its example overlay: every manifest is a resource of the base,
+// a versioned image, requests and limits, only NET_BIND_SERVICE added to
+// dropped capabilities, the cache on a claim, a PodDisruptionBudget and a
+// NetworkPolicy that selects the pods and admits only the NFS, portmapper
+// and metrics ports; the overlay builds on the base and its configuration
+// validates.
+func TestDeployKubernetes(t *testing.T) {
+	docs := loadK8s(t)
+
+	// The base lists every manifest beside it, and only those.
+	var listed []string
+	for _, r := range k8sList(kustomization(t, k8sBase)["resources"]) {
+		listed = append(listed, k8sStr(r))
+	}
+	files, _ := filepath.Glob(filepath.Join(k8sBase, "*.yaml"))
+	var onDisk []string
+	for _, f := range files {
+		if b := filepath.Base(f); b != "kustomization.yaml" {
+			onDisk = append(onDisk, b)
+		}
+	}
+	slices.Sort(listed)
+	slices.Sort(onDisk)
+	if !slices.Equal(listed, onDisk) {
+		t.Errorf("kustomization resources %v; the base has %v", listed, onDisk)
+	}
+
+	sts := findDoc(t, docs, "StatefulSet", "")
+	podLabels, _ := k8sDig(sts.obj, "spec", "template", "metadata", "labels").(map[string]any)
+	selects := func(kind string, sel any) {
+		m, _ := sel.(map[string]any)
+		if len(m) == 0 {
+			t.Errorf("%s: empty pod selector", kind)
+		}
+		for k, v := range m {
+			if podLabels[k] != v {
+				t.Errorf("%s selects %s=%v; the pods have %v", kind, k, v, podLabels)
+			}
+		}
+	}
+	c := k8sDig(sts.obj, "spec", "template", "spec", "containers", 0)
+	image := k8sStr(k8sDig(c, "image"))
+	if why := imageQualified(image); why != "" {
+		t.Errorf("container image %q: %s", image, why)
+	}
+	for _, r := range []string{"requests", "limits"} {
+		if k8sStr(k8sDig(c, "resources", r, "memory")) == "" {
+			t.Errorf("container resources.%s.memory unset", r)
+		}
+	}
+	if k8sStr(k8sDig(c, "resources", "requests", "cpu")) == "" {
+		t.Errorf("container resources.requests.cpu unset")
+	}
+	caps := k8sDig(c, "securityContext", "capabilities")
+	if d := k8sList(k8sDig(caps, "drop")); len(d) != 1 || d[0] != "ALL" {
+		t.Errorf("capabilities.drop %v; want [ALL]", d)
+	}
+	if a := k8sList(k8sDig(caps, "add")); len(a) != 1 || a[0] != "NET_BIND_SERVICE" {
+		t.Errorf("capabilities.add %v; want [NET_BIND_SERVICE]", a)
+	}
+	if v, _ := k8sDig(c, "securityContext", "allowPrivilegeEscalation").(bool); v {
+		t.Errorf("allowPrivilegeEscalation true")
+	}
+	if v, _ := k8sDig(sts.obj, "spec", "template", "spec", "securityContext", "runAsNonRoot").(bool); !v {
+		t.Errorf("pod securityContext.runAsNonRoot not true")
+	}
+
+	pdb := findDoc(t, docs, "PodDisruptionBudget", "")
+	selects("PodDisruptionBudget", k8sDig(pdb.obj, "spec", "selector", "matchLabels"))
+	if k8sDig(pdb.obj, "spec", "maxUnavailable") == nil && k8sDig(pdb.obj, "spec", "minAvailable") == nil {
+		t.Errorf("PodDisruptionBudget: neither maxUnavailable nor minAvailable")
+	}
+
+	np := findDoc(t, docs, "NetworkPolicy", "")
+	selects("NetworkPolicy", k8sDig(np.obj, "spec", "podSelector", "matchLabels"))
+	if types := k8sList(k8sDig(np.obj, "spec", "policyTypes")); !slices.Contains(types, any("Ingress")) {
+		t.Errorf("NetworkPolicy policyTypes %v; want Ingress", types)
+	}
+	admitted := map[string]bool{}
+	for _, rule := range k8sList(k8sDig(np.obj, "spec", "ingress")) {
+		ports := k8sList(k8sDig(rule, "ports"))
+		if len(ports) == 0 {
+			t.Errorf("NetworkPolicy: an ingress rule without ports admits every port: %v", rule)
+		}
+		if len(k8sList(k8sDig(rule, "from"))) == 0 {
+			t.Errorf("NetworkPolicy: an ingress rule without from admits every source: %v", rule)
+		}
+		for _, p := range ports {
+			admitted[k8sStr(k8sDig(p, "port"))+"/"+k8sStr(k8sDig(p, "protocol"))] = true
+		}
+	}
+	want := map[string]bool{"2049/TCP": true, "111/TCP": true, "111/UDP": true, "9102/TCP": true}
+	if !maps.Equal(admitted, want) {
+		t.Errorf("NetworkPolicy admits %v; want exactly %v", admitted, want)
+	}
+
+	// The example overlay builds on the base, pins a version, and its
+	// patch files exist; its configuration validates.
+	overlay := filepath.Join(deployDir, "kubernetes", "overlays", "example")
+	k := kustomization(t, overlay)
+	if r := k8sList(k["resources"]); !slices.Contains(r, any("../../base")) {
+		t.Errorf("overlay resources %v; want ../../base", r)
+	}
+	for _, img := range k8sList(k["images"]) {
+		if tag := k8sStr(k8sDig(img, "newTag")); tag == "" || tag == "latest" {
+			t.Errorf("overlay image %v: tag %q; want a version", img, tag)
+		}
+	}
+	for _, p := range k8sList(k["patches"]) {
+		f := k8sStr(k8sDig(p, "path"))
+		data, err := os.ReadFile(filepath.Join(overlay, f))
+		if err != nil {
+			t.Errorf("overlay patch %s: %v", f, err)
+			continue
+		}
+		var patch map[string]any
+		if yaml.Unmarshal(data, &patch) != nil || k8sStr(patch["kind"]) != "ConfigMap" {
+			continue // a JSON patch
+		}
+		text := k8sStr(k8sDig(patch, "data", "config.yaml"))
+		cfg, err := parseConfig([]byte(text))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			t.Errorf("overlay %s: config.yaml: %v", f, err)
 		}
 	}
 }
