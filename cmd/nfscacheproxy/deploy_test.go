@@ -537,7 +537,13 @@ func TestDeployConfigSystemd(t *testing.T) {
 	if cache := u["CacheDirectory"]; len(cache) != 1 || path.Join("/var/cache", cache[0]) != example.Cache.Dir {
 		t.Errorf("CacheDirectory %q; the example's cache.dir is %q", cache, example.Cache.Dir)
 	}
+	if rw := strings.Fields(strings.Join(u["ReadWritePaths"], " ")); !slices.ContainsFunc(rw, func(p string) bool { return strings.TrimPrefix(p, "-") == example.Cache.Dir }) {
+		t.Errorf("ReadWritePaths %q; want the example's cache.dir %q", rw, example.Cache.Dir)
+	}
 	for key, want := range map[string]string{
+		"Type":                  "notify", // serve sends READY=1 (TestServeNotifiesSystemd)
+		"NotifyAccess":          "main",
+		"ExecReload":            "/bin/kill -HUP $MAINPID",
 		"AmbientCapabilities":   "CAP_NET_BIND_SERVICE",
 		"CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
 		"StateDirectory":        "nfscacheproxy",
