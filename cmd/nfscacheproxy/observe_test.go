@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -136,4 +138,75 @@ func labelOf(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
+}
+
+// metricRef matches a metric name in a PromQL expression.
+var metricRef = regexp.MustCompile(`\bnfscacheproxy_[a-zA-Z0-9_]+`)
+
+// TestGrafanaDashboard: every metric the dashboard in deploy/grafana
+// queries is one the running binary exports (a renamed metric would
+// otherwise leave an empty panel), and the panels an operator looks for
+// first are there.
+func TestGrafanaDashboard(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(deployDir, "grafana", "nfscacheproxy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash map[string]any
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	var exprs, titles []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok {
+					switch k {
+					case "expr", "query", "definition":
+						exprs = append(exprs, s)
+					case "title":
+						titles = append(titles, s)
+					}
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(dash)
+
+	fams := parseExposition(t, scrapeRunningProxy(t))
+	exported := func(name string) bool {
+		if fams[name] != nil {
+			return true
+		}
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok && fams[base] != nil && fams[base].GetType() == dto.MetricType_HISTOGRAM {
+				return true
+			}
+		}
+		return false
+	}
+	refs := 0
+	for _, e := range exprs {
+		for _, name := range metricRef.FindAllString(e, -1) {
+			refs++
+			if !exported(name) {
+				t.Errorf("the dashboard queries %s, which the proxy does not export (in %q)", name, e)
+			}
+		}
+	}
+	if refs == 0 {
+		t.Fatal("the dashboard queries no nfscacheproxy_ metric")
+	}
+	for _, want := range []string{"Hit ratio", "Bytes saved", "Upstream latency", "Upstream up", "Cache fill", "Cull activity"} {
+		if !slices.ContainsFunc(titles, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("the dashboard has no panel %q (titles %q)", want, titles)
+		}
+	}
 }
