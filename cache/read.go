@@ -16,11 +16,20 @@ import (
 // match coh is invalidated first. Cache trouble of any kind degrades to
 // fetching; the only errors are the Fetcher's (and ctx's).
 func (s *Store) ReadAt(ctx context.Context, vol VolumeKey, fh []byte, coh Coherency, p []byte, off int64, fetch Fetcher) (int, error) {
+	n, _, err := s.ReadAtFrom(ctx, vol, fh, coh, p, off, fetch)
+	return n, err
+}
+
+// ReadAtFrom is ReadAt that also says how many of the n bytes came from
+// the upstream (fetched now, or by a fetch this read waited for) rather
+// than from the cache: 0 is a hit, n a miss, in between a partial hit, as
+// Stats and VolumeStats count them.
+func (s *Store) ReadAtFrom(ctx context.Context, vol VolumeKey, fh []byte, coh Coherency, p []byte, off int64, fetch Fetcher) (n, fromUpstream int, err error) {
 	if off < 0 {
-		return 0, fmt.Errorf("cache: read at %d: negative offset", off)
+		return 0, 0, fmt.Errorf("cache: read at %d: negative offset", off)
 	}
 	if len(p) == 0 || uint64(off) >= coh.Size {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if rest := coh.Size - uint64(off); uint64(len(p)) > rest {
 		p = p[:rest]
@@ -31,12 +40,12 @@ func (s *Store) ReadAt(ctx context.Context, vol VolumeKey, fh []byte, coh Cohere
 	defer s.leave()
 	s.ctr.lookups.Add(1)
 	o := s.acquireFor(vol, fh, coh)
-	n, err := s.readThrough(ctx, vol.ID, o, coh, p, off, fetch)
+	n, fromUpstream, err = s.readThrough(ctx, vol.ID, o, coh, p, off, fetch)
 	if o != nil {
 		s.readahead(o, coh, off, n, fetch)
 		s.release(o)
 	}
-	return n, err
+	return n, fromUpstream, err
 }
 
 // acquireFor acquires (vol, fh), creating it if needed, and makes sure
@@ -74,11 +83,9 @@ func (o *object) emptyLocked() bool {
 
 // readThrough serves p granule by granule, from the cache where it can
 // (o may be nil: pure pass-through), counting it for volume id.
-func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coherency, p []byte, off int64, fetch Fetcher) (int, error) {
+func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coherency, p []byte, off int64, fetch Fetcher) (done, fromUp int, err error) {
 	shift := s.shift
-	var fromCache, fromUp int
-	var err error
-	done := 0
+	var fromCache int
 	// Granules this read found missing and prefetched in parallel (bit
 	// i: granule first+1+i) count as upstream bytes even if the prefetch
 	// stored them before we got there.
@@ -117,7 +124,7 @@ func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coher
 		}
 	}
 	s.countRead(id, fromCache, fromUp)
-	return done, err
+	return done, fromUp, err
 }
 
 // prefetchRest starts fetches of the missing granules in (g, last], so a

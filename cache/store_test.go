@@ -384,11 +384,15 @@ func TestVolumeStats(t *testing.T) {
 	readCheck(t, s, fhOf(1), u, 0, 4*testGranule) // volume 1: a hit
 	other := VolumeKey{Server: "srv", Export: "/other", ID: 2}
 	p := make([]byte, testGranule)
-	if _, err := s.ReadAt(context.Background(), other, fhOf(1), u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil {
-		t.Fatal(err)
+	if n, fromUp, err := s.ReadAtFrom(context.Background(), other, fhOf(1), u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil || n != testGranule || fromUp != testGranule {
+		t.Fatalf("ReadAtFrom of an uncached granule = %d, %d from upstream, %v; want %d, all from upstream", n, fromUp, err, testGranule)
+	}
+	settle(t, s)
+	if n, fromUp, err := s.ReadAtFrom(context.Background(), testVol, fhOf(1), u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil || n != testGranule || fromUp != 0 {
+		t.Fatalf("ReadAtFrom of a cached granule = %d, %d from upstream, %v; want %d, none from upstream", n, fromUp, err, testGranule)
 	}
 	v1, v2, none := s.VolumeStats(1), s.VolumeStats(2), s.VolumeStats(3)
-	if want := (VolumeStats{Reads: 2, Hits: 1, Misses: 1, BytesFromCache: 4 * testGranule, BytesFromUpstream: 4 * testGranule}); v1 != want {
+	if want := (VolumeStats{Reads: 3, Hits: 2, Misses: 1, BytesFromCache: 5 * testGranule, BytesFromUpstream: 4 * testGranule}); v1 != want {
 		t.Errorf("VolumeStats(1) = %+v; want %+v", v1, want)
 	}
 	if want := (VolumeStats{Reads: 1, Misses: 1, BytesFromUpstream: testGranule}); v2 != want {

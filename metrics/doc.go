@@ -38,6 +38,10 @@
 //	nfscacheproxy_<name>_duration_seconds{prog,proc}  histogram (ProcHistograms)
 //	nfscacheproxy_<name>_errors_total{prog,proc}      counter   (ProcHistograms)
 //
+// With ProcHistogramOpts.Results the histogram also has a result label
+// (ObserveResult); the proxy's "request" histogram uses hit, miss and pass
+// (see proxy.Options.Observer).
+//
 // where <name> is ProcHistogramOpts.Name; the proxy uses "request" (client
 // requests: prog "nfs" or "mount", proc the lower-case procedure name,
 // e.g. nfscacheproxy_request_duration_seconds{prog="nfs",proc="read"}) and

@@ -70,7 +70,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		a.log = slog.New(slog.NewTextHandler(logOut, hopts))
 	}
 	a.mets = metrics.New(metrics.Options{Pprof: cfg.Metrics.Pprof, Logger: a.log})
-	reqHist := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "request", Help: "client requests"})
+	reqHist := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "request", Help: "client requests", Results: true})
 	upHist := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "upstream_call", Help: "calls to the upstream server"})
 	a.mets.Registry().MustRegister(reqHist, upHist)
 

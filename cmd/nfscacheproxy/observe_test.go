@@ -15,7 +15,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
 // scrapeRunningProxy starts the proxy in front of an embedded upstream,
@@ -33,8 +37,21 @@ func scrapeRunningProxy(t *testing.T) string {
 	}
 	t.Cleanup(func() { up.Close() })
 	a, base := startTestApp(t, up)
-	if err := demoCheck(context.Background(), "127.0.0.1", a.Addr().Port, func() {}); err != nil {
+	// A miss, then (once its granule is stored) a hit.
+	if err := demoCheck(context.Background(), "127.0.0.1", a.Addr().Port, func() {
+		await.Until(t, "the first READ's granule to be stored", func() bool { return a.store.Stats().Fills > 0 })
+	}); err != nil {
 		t.Fatalf("reading through the proxy: %v", err)
+	}
+	// A state-changing call: a SETATTR that changes nothing.
+	c, err := upstream.Dial(context.Background(), upstream.Options{Server: "127.0.0.1", Export: "/export",
+		NFSPort: a.Addr().Port, MountPort: a.Addr().Port, UnprivilegedPort: true, Conns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if res, err := c.Setattr(context.Background(), &rpc.Cred{Flavor: rpc.AuthSys, Machine: "test"}, &nfs3.SetattrArgs{Object: c.Root()}); err != nil || res.Status != nfs3.StatOK {
+		t.Fatalf("SETATTR through the proxy: %v %v", res, err)
 	}
 	if _, err := a.mets.Registry().Gather(); err != nil {
 		t.Errorf("Gather: %v (duplicate or inconsistent series)", err)
@@ -122,12 +139,21 @@ func TestMetricsExposition(t *testing.T) {
 	if req == nil || req.GetType().String() != "HISTOGRAM" {
 		t.Fatalf("nfscacheproxy_request_duration_seconds: %v; want a histogram", req)
 	}
-	var read bool
+	// Latency by result: the READ that fetched is a miss, the one served
+	// from the cache a hit, the SETATTR a pass.
+	count := map[string]uint64{}
 	for _, m := range req.GetMetric() {
-		read = read || labelOf(m, "proc") == "read"
+		count[labelOf(m, "proc")+"/"+labelOf(m, "result")] += m.GetHistogram().GetSampleCount()
 	}
-	if !read {
-		t.Errorf("nfscacheproxy_request_duration_seconds has no proc=\"read\" series after READs")
+	for _, want := range []string{"read/miss", "read/hit", "setattr/pass"} {
+		if count[want] != 1 {
+			t.Errorf("nfscacheproxy_request_duration_seconds %s: %d requests; want 1 (all: %v)", want, count[want], count)
+		}
+	}
+	for k := range count {
+		if r := k[strings.Index(k, "/")+1:]; r != "hit" && r != "miss" && r != "pass" {
+			t.Errorf("nfscacheproxy_request_duration_seconds: result %q (%s); want hit, miss or pass", r, k)
+		}
 	}
 }
 
