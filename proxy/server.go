@@ -40,10 +40,12 @@ type Options struct {
 	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
 	// Observer, when set, is told of every request: program ("nfs" or
-	// "mount"), lower-case procedure name, duration and whether the reply
-	// was a success.
+	// "mount"), lower-case procedure name, result ("hit": answered without
+	// the upstream; "miss": a cached kind of procedure that needed it;
+	// "pass": a state-changing procedure, always forwarded), duration and
+	// whether the reply was a success.
 	Observer interface {
-		ObserveRequest(prog, proc string, d time.Duration, ok bool)
+		ObserveResult(prog, proc, result string, d time.Duration, ok bool)
 	}
 
 	Logger *slog.Logger
