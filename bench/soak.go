@@ -242,9 +242,9 @@ func RunSoak(ctx context.Context, o SoakOptions) (*Soak, error) {
 		}
 	}
 	if m, err := Scrape(ctx, target.MetricsURL); err == nil {
-		res.Culls = m["nfscacheproxy_cache_culls_total"]
+		res.Culls = m["nfscacheproxy_store_culls_total"]
 		res.UpstreamReconnects = m["nfscacheproxy_upstream_reconnects_total"]
-		res.CacheBytes = m["nfscacheproxy_cache_bytes_used"]
+		res.CacheBytes = m["nfscacheproxy_store_bytes"]
 	} else {
 		res.fail(fmt.Errorf("final scrape: %w", err))
 	}

@@ -44,7 +44,8 @@
 //
 // Cache trouble never reaches the caller. An I/O error, ENOSPC, a missing
 // directory (recreated on next use), a bad record or a bad checksum
-// degrades that request to pass-through: it is counted in Stats and
+// degrades that request to pass-through: it is counted in Stats (reads
+// also per volume, in VolumeStats) and
 // logged (at most once a second), and ReadAt returns only the Fetcher's
 // errors. Handles longer than MaxHandleLen are never cached. Open, Close, CullTo, Check and ReadStats return errors wrapped
 // as "cache: <op> ...: %w" around the sentinels in errors.go.

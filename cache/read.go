@@ -16,27 +16,36 @@ import (
 // match coh is invalidated first. Cache trouble of any kind degrades to
 // fetching; the only errors are the Fetcher's (and ctx's).
 func (s *Store) ReadAt(ctx context.Context, vol VolumeKey, fh []byte, coh Coherency, p []byte, off int64, fetch Fetcher) (int, error) {
+	n, _, err := s.ReadAtFrom(ctx, vol, fh, coh, p, off, fetch)
+	return n, err
+}
+
+// ReadAtFrom is ReadAt that also says how many of the n bytes came from
+// the upstream (fetched now, or by a fetch this read waited for) rather
+// than from the cache: 0 is a hit, n a miss, in between a partial hit, as
+// Stats and VolumeStats count them.
+func (s *Store) ReadAtFrom(ctx context.Context, vol VolumeKey, fh []byte, coh Coherency, p []byte, off int64, fetch Fetcher) (n, fromUpstream int, err error) {
 	if off < 0 {
-		return 0, fmt.Errorf("cache: read at %d: negative offset", off)
+		return 0, 0, fmt.Errorf("cache: read at %d: negative offset", off)
 	}
 	if len(p) == 0 || uint64(off) >= coh.Size {
-		return 0, nil
+		return 0, 0, nil
 	}
 	if rest := coh.Size - uint64(off); uint64(len(p)) > rest {
 		p = p[:rest]
 	}
 	if !s.enter() {
-		return s.readThrough(ctx, nil, coh, p, off, fetch)
+		return s.readThrough(ctx, vol.ID, nil, coh, p, off, fetch)
 	}
 	defer s.leave()
 	s.ctr.lookups.Add(1)
 	o := s.acquireFor(vol, fh, coh)
-	n, err := s.readThrough(ctx, o, coh, p, off, fetch)
+	n, fromUpstream, err = s.readThrough(ctx, vol.ID, o, coh, p, off, fetch)
 	if o != nil {
 		s.readahead(o, coh, off, n, fetch)
 		s.release(o)
 	}
-	return n, err
+	return n, fromUpstream, err
 }
 
 // acquireFor acquires (vol, fh), creating it if needed, and makes sure
@@ -73,12 +82,10 @@ func (o *object) emptyLocked() bool {
 }
 
 // readThrough serves p granule by granule, from the cache where it can
-// (o may be nil: pure pass-through).
-func (s *Store) readThrough(ctx context.Context, o *object, coh Coherency, p []byte, off int64, fetch Fetcher) (int, error) {
+// (o may be nil: pure pass-through), counting it for volume id.
+func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coherency, p []byte, off int64, fetch Fetcher) (done, fromUp int, err error) {
 	shift := s.shift
-	var fromCache, fromUp int
-	var err error
-	done := 0
+	var fromCache int
 	// Granules this read found missing and prefetched in parallel (bit
 	// i: granule first+1+i) count as upstream bytes even if the prefetch
 	// stored them before we got there.
@@ -116,8 +123,8 @@ func (s *Store) readThrough(ctx context.Context, o *object, coh Coherency, p []b
 			break
 		}
 	}
-	s.countRead(fromCache, fromUp)
-	return done, err
+	s.countRead(id, fromCache, fromUp)
+	return done, fromUp, err
 }
 
 // prefetchRest starts fetches of the missing granules in (g, last], so a
@@ -145,16 +152,23 @@ func (s *Store) prefetchRest(o *object, coh Coherency, g, last int64, fetch Fetc
 	return started
 }
 
-func (s *Store) countRead(fromCache, fromUp int) {
+func (s *Store) countRead(id uint16, fromCache, fromUp int) {
+	v := s.volumeCounters(id)
 	s.ctr.bytesFromCache.Add(uint64(fromCache))
 	s.ctr.bytesFromUpstream.Add(uint64(fromUp))
+	v.bytesFromCache.Add(uint64(fromCache))
+	v.bytesFromUpstream.Add(uint64(fromUp))
+	v.lookups.Add(1)
 	switch {
 	case fromUp == 0:
 		s.ctr.hits.Add(1)
+		v.hits.Add(1)
 	case fromCache == 0:
 		s.ctr.misses.Add(1)
+		v.misses.Add(1)
 	default:
 		s.ctr.partialHits.Add(1)
+		v.partialHits.Add(1)
 	}
 }
 

@@ -68,3 +68,43 @@ func (s *Store) Stats() Stats {
 		IndexReady:        s.idx.ready.Load(),
 	}
 }
+
+// VolumeStats are the read counters of one volume (by VolumeKey.ID): how
+// each ReadAt for it was served. Objects, bytes, fills and culls are the
+// store's, shared by every volume, and only in Stats.
+type VolumeStats struct {
+	Reads             uint64 // ReadAt calls for the volume
+	Hits              uint64 // served wholly from the cache
+	PartialHits       uint64 // served partly from the cache
+	Misses            uint64 // nothing from the cache
+	BytesFromCache    uint64
+	BytesFromUpstream uint64
+}
+
+type volumeCounters struct {
+	lookups, hits, partialHits, misses atomic.Uint64
+	bytesFromCache, bytesFromUpstream  atomic.Uint64
+}
+
+// volumeCounters returns volume id's counters, creating them on first use.
+func (s *Store) volumeCounters(id uint16) *volumeCounters {
+	if v, ok := s.volCtr.Load(id); ok {
+		return v.(*volumeCounters)
+	}
+	v, _ := s.volCtr.LoadOrStore(id, new(volumeCounters))
+	return v.(*volumeCounters)
+}
+
+// VolumeStats returns a snapshot of volume id's read counters (zero for a
+// volume never read). It takes no locks.
+func (s *Store) VolumeStats(id uint16) VolumeStats {
+	v := s.volumeCounters(id)
+	return VolumeStats{
+		Reads:             v.lookups.Load(),
+		Hits:              v.hits.Load(),
+		PartialHits:       v.partialHits.Load(),
+		Misses:            v.misses.Load(),
+		BytesFromCache:    v.bytesFromCache.Load(),
+		BytesFromUpstream: v.bytesFromUpstream.Load(),
+	}
+}

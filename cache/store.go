@@ -57,6 +57,7 @@ type Store struct {
 	graveSeq atomic.Uint64
 	lastWarn atomic.Int64
 	ctr      counters
+	volCtr   sync.Map // volume id (uint16) → *volumeCounters
 }
 
 // Fetcher reads len(p) bytes at off from the upstream. p is granule

@@ -373,3 +373,36 @@ func TestIdleObjectsAreClosedAndReused(t *testing.T) {
 		}
 	}
 }
+
+// TestVolumeStats: each volume's reads are counted under its own id, and
+// the per-volume counters add up to the store's.
+func TestVolumeStats(t *testing.T) {
+	s := openTest(t, Options{Readahead: -1})
+	u := newUpstream(4*testGranule, 1)
+	readCheck(t, s, fhOf(1), u, 0, 4*testGranule) // volume 1: a miss
+	settle(t, s)
+	readCheck(t, s, fhOf(1), u, 0, 4*testGranule) // volume 1: a hit
+	other := VolumeKey{Server: "srv", Export: "/other", ID: 2}
+	p := make([]byte, testGranule)
+	if n, fromUp, err := s.ReadAtFrom(context.Background(), other, fhOf(1), u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil || n != testGranule || fromUp != testGranule {
+		t.Fatalf("ReadAtFrom of an uncached granule = %d, %d from upstream, %v; want %d, all from upstream", n, fromUp, err, testGranule)
+	}
+	settle(t, s)
+	if n, fromUp, err := s.ReadAtFrom(context.Background(), testVol, fhOf(1), u.coh(), p, 0, FetcherFunc(u.fetch)); err != nil || n != testGranule || fromUp != 0 {
+		t.Fatalf("ReadAtFrom of a cached granule = %d, %d from upstream, %v; want %d, none from upstream", n, fromUp, err, testGranule)
+	}
+	v1, v2, none := s.VolumeStats(1), s.VolumeStats(2), s.VolumeStats(3)
+	if want := (VolumeStats{Reads: 3, Hits: 2, Misses: 1, BytesFromCache: 5 * testGranule, BytesFromUpstream: 4 * testGranule}); v1 != want {
+		t.Errorf("VolumeStats(1) = %+v; want %+v", v1, want)
+	}
+	if want := (VolumeStats{Reads: 1, Misses: 1, BytesFromUpstream: testGranule}); v2 != want {
+		t.Errorf("VolumeStats(2) = %+v; want %+v", v2, want)
+	}
+	if none != (VolumeStats{}) {
+		t.Errorf("VolumeStats(3) = %+v; want zero", none)
+	}
+	st := s.Stats()
+	if st.Hits != v1.Hits+v2.Hits || st.Misses != v1.Misses+v2.Misses || st.BytesFromUpstream != v1.BytesFromUpstream+v2.BytesFromUpstream {
+		t.Errorf("store %+v is not the sum of volumes %+v and %+v", st, v1, v2)
+	}
+}

@@ -1,46 +1,43 @@
 package coherency
 
-import "github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
-
-// Read permission bits of fattr3 mode.
-const (
-	modeOwnerRead = 0o400
-	modeGroupRead = 0o040
-	modeOtherRead = 0o004
+import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 )
 
-// MayRead reports whether a caller (uid, primary gid, supplementary
-// groups, after any squashing) may read an object with attributes a,
-// judged by POSIX mode bits: the owner bits if uid owns it, else the group
-// bits if gid or one of groups is its group, else the other bits. uid 0
-// may read anything, as on knfsd.
-//
-// It is meant for serving cached data without asking the upstream, so it
-// errs towards no: it knows nothing of ACLs (a named-user or named-group
-// entry denying what the mode's other bits allow is not seen) and nothing
-// of server-side owner overrides that would grant more. Use the ACCESS
-// cache where ACLs matter.
-func MayRead(a *nfs3.Fattr3, uid, gid uint32, groups []uint32) bool {
-	switch {
-	case uid == 0:
-		return true
-	case uid == a.UID:
-		return a.Mode&modeOwnerRead != 0
-	case inGroup(a.GID, gid, groups):
-		return a.Mode&modeGroupRead != 0
-	default:
-		return a.Mode&modeOtherRead != 0
-	}
-}
+// Permission bits of one rwx triplet of a mode, for Permits.
+const (
+	PermRead  = 4
+	PermWrite = 2
+	PermExec  = 1
+)
 
-func inGroup(want, gid uint32, groups []uint32) bool {
-	if gid == want {
-		return true
+// Permits is the one rule for answering from the cache without asking the
+// upstream whether a caller may: it reports whether cred (after the
+// volume's squashing) may use an object with attributes a with the rwx
+// bits, judged by the POSIX mode bits the upstream would check: the owner
+// triplet if cred's uid owns it, else the group triplet if its gid or a
+// supplementary group is the object's group, else the other triplet.
+//
+// It never grants uid 0: whether the upstream squashes root is the
+// upstream's own export option, unknown here, so the proxy asks the
+// upstream's ACCESS for root once and caches that answer (proxy mayAccess).
+// It errs towards no: it knows nothing of ACLs (an entry denying what the
+// mode allows is not seen; use the ACCESS cache where ACLs matter) and
+// nothing of server-side overrides that would grant more — a no only costs
+// a round trip to the upstream, which then decides.
+func Permits(a *nfs3.Fattr3, cred *rpc.Cred, bits uint32) bool {
+	if cred.UID == 0 {
+		return false
 	}
-	for _, g := range groups {
-		if g == want {
-			return true
-		}
+	var have uint32
+	switch {
+	case a.UID == cred.UID:
+		have = a.Mode >> 6 & 7
+	case cred.InGroup(a.GID):
+		have = a.Mode >> 3 & 7
+	default:
+		have = a.Mode & 7
 	}
-	return false
+	return have&bits == bits
 }

@@ -139,7 +139,7 @@ func TestKill9WhileFilling(t *testing.T) {
 	var fills, inFlight float64
 	await.Until(t, "a stored granule and a READ in flight", func() bool {
 		_, body := scrape(t, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics")
-		fills, inFlight = sample(body, "nfscacheproxy_cache_fills_total"), sample(body, "nfscacheproxy_requests_in_flight")
+		fills, inFlight = sample(body, "nfscacheproxy_store_fills_total"), sample(body, "nfscacheproxy_requests_in_flight")
 		return fills >= 1 && inFlight >= 1
 	})
 	t.Logf("kill -9 with %v granules stored and %v requests in flight", fills, inFlight)

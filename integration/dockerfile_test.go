@@ -15,32 +15,42 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
 
-// TestDockerfileBuildSteps runs the Dockerfile's build step by hand (there
+// TestDockerfileBuildSteps runs the top-level Dockerfile's build step by hand (there
 // is no Docker engine here): the same `go build` command, then the image's
-// ENTRYPOINT (`serve --config FILE`) with a configuration file, in front of
+// ENTRYPOINT and CMD (`serve --config FILE`) with a configuration file, in front of
 // ganesha; a client reads through it and /readyz answers.
 func TestDockerfileBuildSteps(t *testing.T) {
-	f, err := os.Open("../deploy/Dockerfile")
+	f, err := os.Open("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	var build string
 	var entry []string
+	execForm := func(s string) []string {
+		var argv []string
+		for _, a := range strings.Split(strings.Trim(s, "[]"), ",") {
+			argv = append(argv, strings.Trim(strings.TrimSpace(a), `"`))
+		}
+		return argv
+	}
 	sc := bufio.NewScanner(f)
+	var cmdArgs []string
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "RUN CGO_ENABLED=0 go build") {
 			build = strings.TrimSuffix(strings.TrimPrefix(line, "RUN "), " \\")
 		}
 		if strings.HasPrefix(line, "ENTRYPOINT ") {
-			for _, a := range strings.Split(strings.Trim(strings.TrimPrefix(line, "ENTRYPOINT "), "[]"), ",") {
-				entry = append(entry, strings.Trim(a, `"`))
-			}
+			entry = execForm(strings.TrimPrefix(line, "ENTRYPOINT "))
+		}
+		if strings.HasPrefix(line, "CMD ") {
+			cmdArgs = execForm(strings.TrimPrefix(line, "CMD "))
 		}
 	}
+	entry = append(entry, cmdArgs...) // what the image runs
 	if build == "" || len(entry) < 4 || entry[1] != "serve" || entry[2] != "--config" {
-		t.Fatalf("Dockerfile: build step %q, entrypoint %q; want a go build RUN line and serve --config", build, entry)
+		t.Fatalf("Dockerfile: build step %q, entrypoint+cmd %q; want a go build RUN line and serve --config", build, entry)
 	}
 	out := t.TempDir()
 	build = strings.ReplaceAll(build, "/out/", out+"/")

@@ -13,6 +13,19 @@
 //	                  and one line per failing check ("name: error")
 //	/debug/pprof/...  net/http/pprof, only with Options.Pprof
 //
+// Semantics. /healthz is liveness: it answers as long as the HTTP server
+// runs, and a failing /healthz means "restart me". /readyz is readiness:
+// whether this instance can serve its clients now, so a load balancer or a
+// Kubernetes Service should send it traffic. The checks are the caller's
+// (AddReadiness); the proxy registers "serving" (its NFS listeners are
+// served and it is not draining) and "cache" (the cache directory is
+// searchable and writable). It deliberately does not check the upstream:
+// when the filer blips every replica would leave its Service at once and
+// a blip would become an outage, and serve-stale could answer no one.
+// Upstream health is the nfscacheproxy_upstream_up{volume} gauge and a log
+// line per transition ("upstream down" with the reason, "upstream up
+// again" with how long it was down).
+//
 // Readiness checks run concurrently, each with Options.ReadyTimeout
 // (default 2s); a check that has not returned by then fails as timed out.
 // The result is kept for Options.ReadyCacheFor (default 1s), so a probe
@@ -21,8 +34,13 @@
 //
 // Metric names defined here (all prefixed nfscacheproxy_):
 //
+//	nfscacheproxy_build_info{version,revision,goversion}  gauge, always 1 (New registers it)
 //	nfscacheproxy_<name>_duration_seconds{prog,proc}  histogram (ProcHistograms)
 //	nfscacheproxy_<name>_errors_total{prog,proc}      counter   (ProcHistograms)
+//
+// With ProcHistogramOpts.Results the histogram also has a result label
+// (ObserveResult); the proxy's "request" histogram uses hit, miss and pass
+// (see proxy.Options.Observer).
 //
 // where <name> is ProcHistogramOpts.Name; the proxy uses "request" (client
 // requests: prog "nfs" or "mount", proc the lower-case procedure name,

@@ -18,6 +18,9 @@ type ProcHistogramOpts struct {
 	Prog string
 	// Buckets in seconds; default DefaultBuckets().
 	Buckets []float64
+	// Results adds a result label to the latency histogram (ObserveResult):
+	// hit, miss or pass for client requests.
+	Results bool
 }
 
 // DefaultBuckets returns 16 exponential buckets from 100µs to 60s: from a
@@ -28,9 +31,10 @@ func DefaultBuckets() []float64 { return prometheus.ExponentialBucketsRange(0.00
 // and an error counter, labelled prog and proc. It is a
 // prometheus.Collector; register it on Server.Registry().
 type ProcHistograms struct {
-	prog   string
-	hist   *prometheus.HistogramVec
-	errors *prometheus.CounterVec
+	prog    string
+	results bool // hist has the result label
+	hist    *prometheus.HistogramVec
+	errors  *prometheus.CounterVec
 }
 
 // RequestObserver is what a component that times its calls needs; the
@@ -61,14 +65,19 @@ func NewProcHistograms(opts ProcHistogramOpts) *ProcHistograms {
 		opts.Buckets = DefaultBuckets()
 	}
 	labels := []string{"prog", "proc"}
+	histLabels, by := labels, "by RPC program and procedure"
+	if opts.Results {
+		histLabels, by = []string{"prog", "proc", "result"}, "by RPC program, procedure and result (hit, miss, pass)"
+	}
 	return &ProcHistograms{
-		prog: opts.Prog,
+		prog:    opts.Prog,
+		results: opts.Results,
 		hist: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace,
 			Name:      opts.Name + "_duration_seconds",
-			Help:      "Latency of " + opts.Help + ", by RPC program and procedure.",
+			Help:      "Latency of " + opts.Help + ", " + by + ".",
 			Buckets:   opts.Buckets,
-		}, labels),
+		}, histLabels),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace,
 			Name:      opts.Name + "_errors_total",
@@ -83,7 +92,18 @@ const Namespace = "nfscacheproxy"
 // ObserveRequest records one call of proc in prog that took d; ok is false
 // when its reply status was not OK.
 func (h *ProcHistograms) ObserveRequest(prog, proc string, d time.Duration, ok bool) {
-	h.hist.WithLabelValues(prog, proc).Observe(d.Seconds())
+	h.ObserveResult(prog, proc, "", d, ok)
+}
+
+// ObserveResult is ObserveRequest with the request's result, for
+// histograms made with ProcHistogramOpts.Results (elsewhere result is
+// ignored; here an empty one leaves the label out of the series).
+func (h *ProcHistograms) ObserveResult(prog, proc, result string, d time.Duration, ok bool) {
+	if h.results {
+		h.hist.WithLabelValues(prog, proc, result).Observe(d.Seconds())
+	} else {
+		h.hist.WithLabelValues(prog, proc).Observe(d.Seconds())
+	}
 	if !ok {
 		h.errors.WithLabelValues(prog, proc).Inc()
 	}
@@ -92,7 +112,11 @@ func (h *ProcHistograms) ObserveRequest(prog, proc string, d time.Duration, ok b
 // Observe records one call of proc in ProcHistogramOpts.Prog that took
 // seconds; err is true when it failed.
 func (h *ProcHistograms) Observe(proc string, seconds float64, err bool) {
-	h.hist.WithLabelValues(h.prog, proc).Observe(seconds)
+	if h.results {
+		h.hist.WithLabelValues(h.prog, proc, "").Observe(seconds)
+	} else {
+		h.hist.WithLabelValues(h.prog, proc).Observe(seconds)
+	}
 	if err {
 		h.errors.WithLabelValues(h.prog, proc).Inc()
 	}

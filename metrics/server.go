@@ -61,7 +61,7 @@ type Server struct {
 }
 
 // New returns a Server with a fresh registry holding the Go runtime,
-// process and build-info collectors.
+// process and build-info collectors and nfscacheproxy_build_info.
 func New(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{
@@ -76,6 +76,7 @@ func New(opts Options) *Server {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
+		NewBuildInfoGauge(ReadBuildInfo()),
 	)
 	metricsHandler := promhttp.InstrumentMetricHandler(s.reg, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -397,3 +397,41 @@ func TestProcHistogramsNeedsName(t *testing.T) {
 	}()
 	NewProcHistograms(ProcHistogramOpts{})
 }
+
+// TestProcHistogramsResults: with Results, the latency histogram has a
+// result label; errors stay by program and procedure only.
+func TestProcHistogramsResults(t *testing.T) {
+	s := New(Options{})
+	req := NewProcHistograms(ProcHistogramOpts{Name: "request", Help: "client requests", Results: true})
+	s.Registry().MustRegister(req)
+	base := serve(t, s)
+	req.ObserveResult("nfs", "read", "hit", time.Millisecond, true)
+	req.ObserveResult("nfs", "read", "hit", time.Millisecond, true)
+	req.ObserveResult("nfs", "read", "miss", 4*time.Millisecond, false)
+	req.ObserveResult("nfs", "write", "pass", 2*time.Millisecond, true)
+	_, body := get(t, base+"/metrics")
+	for name, v := range map[string]string{
+		`nfscacheproxy_request_duration_seconds_count{proc="read",prog="nfs",result="hit"}`:   "2",
+		`nfscacheproxy_request_duration_seconds_count{proc="read",prog="nfs",result="miss"}`:  "1",
+		`nfscacheproxy_request_duration_seconds_count{proc="write",prog="nfs",result="pass"}`: "1",
+		`nfscacheproxy_request_errors_total{proc="read",prog="nfs"}`:                          "1",
+	} {
+		if got := series(body, name); got != v {
+			t.Errorf("/metrics %s: got %q; want %q", name, got, v)
+		}
+	}
+}
+
+// TestBuildInfo: nfscacheproxy_build_info is 1 and names the Go version.
+func TestBuildInfo(t *testing.T) {
+	base := serve(t, New(Options{}))
+	_, body := get(t, base+"/metrics")
+	b := ReadBuildInfo()
+	name := `nfscacheproxy_build_info{goversion="` + b.GoVersion + `",revision="` + b.Revision + `",version="` + b.Version + `"}`
+	if got := series(body, name); got != "1" {
+		t.Errorf("/metrics %s: got %q; want 1", name, got)
+	}
+	if !strings.HasPrefix(b.GoVersion, "go1.") {
+		t.Errorf("BuildInfo.GoVersion %q; want go1.*", b.GoVersion)
+	}
+}

@@ -2,17 +2,19 @@ package portmap
 
 import (
 	"bufio"
+	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/accept"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -24,7 +26,9 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	stats    counters
-	wg       sync.WaitGroup // Serve and ServeUDP loops, connections
+	wg       sync.WaitGroup  // Serve and ServeUDP loops, connections
+	ctx      context.Context // done at Close: ends an accept backoff
+	cancel   context.CancelFunc
 
 	// mu guards listeners, packetConns, conns and closed.
 	mu          sync.Mutex
@@ -40,7 +44,10 @@ func New(opts Options) (*Server, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
+		ctx:         ctx,
+		cancel:      cancel,
 		mappings:    opts.Mappings,
 		opts:        opts,
 		log:         opts.Logger,
@@ -63,28 +70,15 @@ func (s *Server) Serve(l net.Listener) error {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	var backoff time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("portmap: accept", "err", err, "backoff", backoff)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("portmap: accept: %w", err)
-		}
-		backoff = 0
-		s.startConn(nc)
+	isClosed := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.closed
 	}
+	if err := accept.Loop(s.ctx, l, "portmap", s.log, clockwork.NewRealClock(), isClosed, s.startConn); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 func (s *Server) startConn(nc net.Conn) {
@@ -163,6 +157,7 @@ func addrOf(a net.Addr) netip.Addr {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	s.cancel()
 	for l := range s.listeners {
 		l.Close()
 	}

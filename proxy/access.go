@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -62,13 +63,13 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 // unreachable nothing can be changed anyway.
 func accessFromMode(a *nfs3.Fattr3, c *rpc.Cred, want uint32) uint32 {
 	var granted uint32
-	if want&nfs3.AccessRead != 0 && permits(a, c, permRead) {
+	if want&nfs3.AccessRead != 0 && coherency.Permits(a, c, coherency.PermRead) {
 		granted |= nfs3.AccessRead
 	}
-	if want&nfs3.AccessLookup != 0 && a.Type == nfs3.TypeDir && permits(a, c, permExec) {
+	if want&nfs3.AccessLookup != 0 && a.Type == nfs3.TypeDir && coherency.Permits(a, c, coherency.PermExec) {
 		granted |= nfs3.AccessLookup
 	}
-	if want&nfs3.AccessExecute != 0 && a.Type != nfs3.TypeDir && permits(a, c, permExec) {
+	if want&nfs3.AccessExecute != 0 && a.Type != nfs3.TypeDir && coherency.Permits(a, c, coherency.PermExec) {
 		granted |= nfs3.AccessExecute
 	}
 	return granted

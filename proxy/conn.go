@@ -292,7 +292,7 @@ func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request
 	err := handler(req, &req.r, w)
 	d := time.Since(start)
 	c.s.stats.observe(h.Prog, h.Proc, d, req.status)
-	c.s.observe(h.Prog, h.Proc, d, err == nil && req.status == nfs3.StatOK)
+	c.s.observe(h.Prog, h.Proc, req.resultOf(), d, err == nil && req.status == nfs3.StatOK)
 	if err != nil {
 		if errors.Is(err, errGarbage) {
 			c.s.stats.garbage.Add(1)

@@ -9,7 +9,9 @@ import (
 // DataCache is what the proxy needs from the on-disk data cache for one
 // volume. StoreVolume adapts a *cache.Store.
 type DataCache interface {
-	ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (int, error)
+	// ReadAt reads p at off, fetching what is missing with fetch; fromUpstream
+	// of the n bytes were not in the cache (0: a hit).
+	ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (n, fromUpstream int, err error)
 	WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64)
 	Invalidate(fh []byte)
 }
@@ -22,8 +24,8 @@ type storeVolume struct {
 	key cache.VolumeKey
 }
 
-func (v storeVolume) ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (int, error) {
-	return v.s.ReadAt(ctx, v.key, fh, coh, p, off, fetch)
+func (v storeVolume) ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (int, int, error) {
+	return v.s.ReadAtFrom(ctx, v.key, fh, coh, p, off, fetch)
 }
 
 func (v storeVolume) WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64) {

@@ -62,6 +62,12 @@
 // write deadline. Server.Close stops the listeners, closes connections and
 // waits for every goroutine.
 //
-// Caching: none in this package; the data cache and the coherency rules are
-// reached through the small interfaces declared in volume.go.
+// Caching: the handlers consult each volume's metadata cache (volume.meta, a
+// *coherency.Cache: attributes, names, listings, ACCESS and READLINK under
+// the volume's coherency mode) and its data cache (Volume.Data, the
+// DataCache interface of datacache.go over a *cache.Store). Whether a cached
+// answer may be given to a caller without asking the upstream is
+// coherency.Permits (meta.go mayAccess adds the ACCESS cache and root's one
+// upstream ACCESS); whether the upstream is down so that a stale answer may
+// be served is request.serveStale, by the volume's failure policy.
 package proxy

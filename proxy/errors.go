@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"syscall"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
@@ -35,5 +34,3 @@ func upstreamStatus(err error) nfs3.Stat {
 	}
 	return nfs3.StatIO
 }
-
-var errTooManyFiles error = syscall.EMFILE

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -89,7 +90,7 @@ func (req *request) lookupRootParent(v *volume, root nfs3.FH, res *nfs3.LookupRe
 		}
 	}
 	dir := nfs3.PostOpAttr{Set: true, Attr: attr}
-	if !req.mayAccess(v, root, &attr, nfs3.AccessLookup, permExec) {
+	if !req.mayAccess(v, root, &attr, nfs3.AccessLookup, coherency.PermExec) {
 		*res = nfs3.LookupRes{Status: nfs3.StatAcces, DirAttr: dir}
 		return
 	}
@@ -103,7 +104,7 @@ func (req *request) lookupCached(v *volume, a *nfs3.LookupArgs, res *nfs3.Lookup
 		return false
 	}
 	dattr, fresh, ok := v.meta.Attr(a.What.Dir)
-	if !ok || !fresh || !req.mayAccess(v, a.What.Dir, &dattr, nfs3.AccessLookup, permExec) {
+	if !ok || !fresh || !req.mayAccess(v, a.What.Dir, &dattr, nfs3.AccessLookup, coherency.PermExec) {
 		return false
 	}
 	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}
@@ -133,7 +134,7 @@ func (req *request) lookupStale(v *volume, a *nfs3.LookupArgs, res *nfs3.LookupR
 		if granted&nfs3.AccessLookup == 0 {
 			return false
 		}
-	} else if !permits(&dattr, &req.cred, permExec) {
+	} else if !coherency.Permits(&dattr, &req.cred, coherency.PermExec) {
 		return false // the upstream is down: nobody to ask for root
 	}
 	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}

@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
-	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 )
 
 // Helpers shared by the procedures that consult the caches.
@@ -27,33 +27,6 @@ func wccCoherency(fileid uint64, w *nfs3.WccAttr) cache.Coherency {
 	}
 }
 
-// Permission bits of a mode triplet.
-const (
-	permRead  = 4
-	permWrite = 2
-	permExec  = 1
-)
-
-// permits reports whether cred may use object a with the given rwx bits
-// by its mode: the check the upstream would make for a cached answer.
-// It never grants uid 0: whether the upstream squashes root is its own
-// export option, unknown here (see mayAccess).
-func permits(a *nfs3.Fattr3, c *rpc.Cred, bits uint32) bool {
-	if c.UID == 0 {
-		return false
-	}
-	var have uint32
-	switch {
-	case a.UID == c.UID:
-		have = a.Mode >> 6 & 7
-	case c.InGroup(a.GID):
-		have = a.Mode >> 3 & 7
-	default:
-		have = a.Mode & 7
-	}
-	return have&bits == bits
-}
-
 // mayAccess decides whether the caller may be given a cached answer that
 // needs the ACCESS bits access (mode bits modeBits) on fh: from a cached
 // ACCESS result for this very credential; else from the mode bits for
@@ -65,7 +38,7 @@ func (req *request) mayAccess(v *volume, fh nfs3.FH, a *nfs3.Fattr3, access, mod
 		return granted&access == access
 	}
 	if req.cred.UID != 0 {
-		return permits(a, &req.cred, modeBits)
+		return coherency.Permits(a, &req.cred, modeBits)
 	}
 	var res nfs3.AccessRes
 	ask := nfs3.AccessRead | nfs3.AccessLookup | nfs3.AccessExecute

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -118,7 +119,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	if !ok || attr.Type != nfs3.TypeReg {
 		return false
 	}
-	if !req.mayAccess(v, a.File, &attr, nfs3.AccessRead, permRead) {
+	if !req.mayAccess(v, a.File, &attr, nfs3.AccessRead, coherency.PermRead) {
 		return false // let the upstream decide (and say ACCES)
 	}
 	mark := w.Len()
@@ -143,7 +144,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	// The cache fills the payload in place, after the reply head.
 	start := w.Len()
 	w.Buf = slices.Grow(w.Buf, count+3)[:start+count]
-	n, err := v.Data.ReadAt(req.ctx, f.fh[:f.fhLen], f.coh, w.Buf[start:start+count], int64(a.Offset), f)
+	n, fromUp, err := v.Data.ReadAt(req.ctx, f.fh[:f.fhLen], f.coh, w.Buf[start:start+count], int64(a.Offset), f)
 	if err != nil {
 		w.Buf = w.Buf[:mark]
 		// Forward instead: the client gets the upstream's own answer.
@@ -159,6 +160,10 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	}
 	binary.BigEndian.PutUint32(w.Buf[countAt+8:], uint32(n))
 	req.status = nfs3.StatOK
+	req.result = resultHit
+	if fromUp > 0 {
+		req.result = resultMiss
+	}
 	return true
 }
 

@@ -52,7 +52,7 @@ func (req *request) listingUsable(v *volume, dir nfs3.FH, cookie uint64) bool {
 	} else {
 		attr, ok = req.attrs(v, dir)
 	}
-	return ok && req.mayAccess(v, dir, &attr, nfs3.AccessRead, permRead)
+	return ok && req.mayAccess(v, dir, &attr, nfs3.AccessRead, coherency.PermRead)
 }
 
 func (req *request) finishReaddirplus(v *volume, res *nfs3.ReaddirplusRes, w *xdr.Writer) {

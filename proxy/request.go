@@ -27,8 +27,13 @@ type request struct {
 	// unreachable is set when an upstream call failed in transport (not
 	// with an NFS status): the condition serve-stale answers.
 	unreachable bool
-	fetch       fetcher    // the data cache's fetcher for this request's READ
-	r           xdr.Reader // the arguments
+	// upstream is set when the request sent a call upstream; result, when
+	// a handler knows better than that (a READ through the data cache).
+	// Both decide the result label of the latency histogram (resultOf).
+	upstream bool
+	result   string
+	fetch    fetcher    // the data cache's fetcher for this request's READ
+	r        xdr.Reader // the arguments
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place
@@ -142,6 +147,7 @@ func (req *request) call(v *volume, proc uint32, args xdr.Encoder, res xdr.Decod
 	}
 	ctx, cancel := context.WithTimeout(req.ctx, timeout)
 	defer cancel()
+	req.upstream = true
 	if err := v.Upstream.Call(ctx, &req.cred, proc, args, res); err != nil {
 		req.unreachable = true
 		st := upstreamStatus(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/nfscacheproxy/nfscacheproxy/internal/accept"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 )
 
@@ -39,10 +40,12 @@ type Options struct {
 	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
 	// Observer, when set, is told of every request: program ("nfs" or
-	// "mount"), lower-case procedure name, duration and whether the reply
-	// was a success.
+	// "mount"), lower-case procedure name, result ("hit": answered without
+	// the upstream; "miss": a cached kind of procedure that needed it;
+	// "pass": a state-changing procedure, always forwarded), duration and
+	// whether the reply was a success.
 	Observer interface {
-		ObserveRequest(prog, proc string, d time.Duration, ok bool)
+		ObserveResult(prog, proc, result string, d time.Duration, ok bool)
 	}
 
 	Logger *slog.Logger
@@ -234,32 +237,15 @@ func (s *Server) Serve(l net.Listener) error {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	var backoff time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept", "err", err, "backoff", backoff)
-				select {
-				case <-s.clock.After(backoff):
-				case <-s.ctx.Done():
-					return ErrClosed
-				}
-				continue
-			}
-			return fmt.Errorf("proxy: accept: %w", err)
-		}
-		backoff = 0
-		s.startConn(nc)
+	isClosed := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.closed
 	}
+	if err := accept.Loop(s.ctx, l, "proxy", s.log, s.clock, isClosed, s.startConn); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 func (s *Server) startConn(nc net.Conn) {

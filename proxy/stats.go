@@ -28,16 +28,47 @@ type serverStats struct {
 	mountCalls     atomic.Int64
 }
 
-func (s *Server) observe(prog, proc uint32, d time.Duration, ok bool) {
+func (s *Server) observe(prog, proc uint32, result string, d time.Duration, ok bool) {
 	if s.opts.Observer == nil {
 		return
 	}
 	switch {
 	case prog == nfsProgram && proc < numNFSProcs:
-		s.opts.Observer.ObserveRequest("nfs", nfs3.ProcLabel(proc), d, ok)
+		s.opts.Observer.ObserveResult("nfs", nfs3.ProcLabel(proc), result, d, ok)
 	case prog == mountProgram && proc <= nfs3.MountProcExport:
-		s.opts.Observer.ObserveRequest("mount", nfs3.MountProcLabel(proc), d, ok)
+		s.opts.Observer.ObserveResult("mount", nfs3.MountProcLabel(proc), result, d, ok)
 	}
+}
+
+// Results of a request, the result label of its latency.
+const (
+	resultHit  = "hit"  // answered without the upstream: from the caches, or by the proxy itself
+	resultMiss = "miss" // a procedure the proxy caches, which needed the upstream
+	resultPass = "pass" // a procedure the proxy always forwards: it changes state
+)
+
+// resultOf classifies the finished request for its latency histogram.
+func (req *request) resultOf() string {
+	switch {
+	case req.result != "":
+		return req.result
+	case req.prog == nfsProgram && changesState(req.proc):
+		return resultPass
+	case req.upstream:
+		return resultMiss
+	}
+	return resultHit
+}
+
+// changesState reports whether NFSv3 procedure proc changes the upstream's
+// state, and so is always forwarded.
+func changesState(proc uint32) bool {
+	switch proc {
+	case nfs3.ProcSetattr, nfs3.ProcWrite, nfs3.ProcCreate, nfs3.ProcMkdir, nfs3.ProcSymlink, nfs3.ProcMknod,
+		nfs3.ProcRemove, nfs3.ProcRmdir, nfs3.ProcRename, nfs3.ProcLink, nfs3.ProcCommit:
+		return true
+	}
+	return false
 }
 
 func (s *serverStats) observe(prog, proc uint32, d time.Duration, st nfs3.Stat) {

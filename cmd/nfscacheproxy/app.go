@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
@@ -42,6 +43,10 @@ type app struct {
 	metL    net.Listener
 	closers []func()
 
+	// serving is true from the start of run until draining begins: the
+	// "serving" readiness check.
+	serving atomic.Bool
+
 	invalidateLimit *rate.Limiter // POST /admin/invalidate
 }
 
@@ -66,7 +71,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		a.log = slog.New(slog.NewTextHandler(logOut, hopts))
 	}
 	a.mets = metrics.New(metrics.Options{Pprof: cfg.Metrics.Pprof, Logger: a.log})
-	reqHist := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "request", Help: "client requests"})
+	reqHist := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "request", Help: "client requests", Results: true})
 	upHist := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "upstream_call", Help: "calls to the upstream server"})
 	a.mets.Registry().MustRegister(reqHist, upHist)
 
@@ -101,6 +106,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		return nil, err
 	}
 	a.registerMetrics()
+	a.addReadiness()
 	// At most one invalidation a second (bursts of 5): each empties
 	// metadata caches, so a loop of POSTs would turn the proxy into a
 	// pass-through and flood the log.
@@ -195,7 +201,6 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 	if a.store != nil {
 		v.Data = proxy.StoreVolume(a.store, cache.VolumeKey{Server: host, Export: export, ID: uint16(vc.ID)})
 	}
-	a.mets.AddReadiness(fmt.Sprintf("volume %d upstream %s", vc.ID, vc.Upstream), up.Null)
 	return v, up, nil
 }
 
@@ -266,6 +271,7 @@ func (a *app) run(ctx context.Context, hup <-chan os.Signal, reload func(), read
 		serve("nlm", a.serveNLM(false))
 		serve("nlm udp", a.serveNLM(true))
 	}
+	a.serving.Store(true)
 	a.log.Info("serving", "listen", a.Addr().String(), "volumes", len(a.cfg.Volumes),
 		"cache", a.cfg.Cache.Dir, "metrics", a.cfg.Metrics.Listen, "portmap", a.cfg.Portmap.Enabled)
 	if ready != nil {
@@ -285,6 +291,7 @@ loop:
 			break loop
 		}
 	}
+	a.serving.Store(false) // out of the Service before the listeners close
 	a.log.Info("draining", "timeout", a.cfg.DrainTimeout.Duration)
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.DrainTimeout.Duration)
 	if derr := a.srv.Shutdown(sctx); derr != nil {

@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,9 +25,15 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-const deployDir = "../../deploy"
+const (
+	repoRoot  = "../.."
+	deployDir = repoRoot + "/deploy"
+)
 
-// k8sDoc is one YAML document of deploy/k8s, generically decoded.
+// k8sBase is the kustomize base of the Kubernetes manifests.
+const k8sBase = deployDir + "/kubernetes/base"
+
+// k8sDoc is one YAML document of the Kubernetes manifests, generically decoded.
 type k8sDoc struct {
 	file string
 	obj  map[string]any
@@ -69,9 +77,15 @@ func k8sStr(v any) string {
 
 func loadK8s(t *testing.T) []k8sDoc {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(deployDir, "k8s", "*.yaml"))
+	return loadYAMLDir(t, k8sBase)
+}
+
+// loadYAMLDir decodes every document of dir/*.yaml.
+func loadYAMLDir(t *testing.T, dir string) []k8sDoc {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no deploy/k8s/*.yaml: %v", err)
+		t.Fatalf("no %s/*.yaml: %v", dir, err)
 	}
 	var docs []k8sDoc
 	for _, f := range files {
@@ -105,7 +119,7 @@ func findDoc(t *testing.T, docs []k8sDoc, kind, name string) k8sDoc {
 			return d
 		}
 	}
-	t.Fatalf("deploy/k8s: no %s %q", kind, name)
+	t.Fatalf("%s: no %s %q", k8sBase, kind, name)
 	return k8sDoc{}
 }
 
@@ -143,23 +157,39 @@ func checkServeArgv(t *testing.T, where string, argv []string) map[string]string
 	return vals
 }
 
-// dockerfile is what the test reads from deploy/Dockerfile.
+// dockerfile is what the test reads from the top-level Dockerfile.
 type dockerfile struct {
-	entrypoint []string
-	volumes    []string
-	expose     []string
-	copies     []string // destinations of COPY
+	entrypoint  []string // ENTRYPOINT followed by CMD: what the image runs
+	healthcheck []string // HEALTHCHECK CMD, exec form
+	froms       []string // base image of each stage
+	labels      map[string]string
+	volumes     []string
+	expose      []string
+	copies      []string // destinations of COPY
+}
+
+// execForm decodes a JSON-array instruction argument.
+func execForm(t *testing.T, instr, rest string) []string {
+	t.Helper()
+	var argv []string
+	if err := json.Unmarshal([]byte(rest), &argv); err != nil {
+		t.Fatalf("Dockerfile %s %s: not the exec (JSON) form: %v", instr, rest, err)
+	}
+	return argv
 }
 
 func readDockerfile(t *testing.T) dockerfile {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d dockerfile
-	var stages int
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	// Join continuation lines first.
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	d := dockerfile{labels: map[string]string{}}
+	var entry, cmd []string
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -169,10 +199,20 @@ func readDockerfile(t *testing.T) dockerfile {
 		rest = strings.TrimSpace(rest)
 		switch strings.ToUpper(instr) {
 		case "FROM":
-			stages++
+			d.froms = append(d.froms, strings.Fields(rest)[0])
 		case "ENTRYPOINT":
-			if err := json.Unmarshal([]byte(rest), &d.entrypoint); err != nil {
-				t.Fatalf("Dockerfile ENTRYPOINT %s: not the exec (JSON) form: %v", rest, err)
+			entry = execForm(t, instr, rest)
+		case "CMD":
+			cmd = execForm(t, instr, rest)
+		case "HEALTHCHECK":
+			_, argv, ok := strings.Cut(rest, "CMD ")
+			if !ok {
+				t.Fatalf("Dockerfile HEALTHCHECK %s: no CMD", rest)
+			}
+			d.healthcheck = execForm(t, instr, strings.TrimSpace(argv))
+		case "LABEL":
+			for _, kv := range labelPairs.FindAllStringSubmatch(rest, -1) {
+				d.labels[kv[1]] = kv[2]
 			}
 		case "VOLUME":
 			d.volumes = append(d.volumes, strings.Fields(rest)...)
@@ -184,10 +224,38 @@ func readDockerfile(t *testing.T) dockerfile {
 			}
 		}
 	}
-	if stages < 2 {
-		t.Errorf("Dockerfile: %d stages; want a multi-stage build", stages)
+	if len(d.froms) < 2 {
+		t.Errorf("Dockerfile: %d stages; want a multi-stage build", len(d.froms))
 	}
+	if len(entry) == 0 {
+		t.Fatal("Dockerfile: no ENTRYPOINT")
+	}
+	d.entrypoint = append(entry, cmd...)
 	return d
+}
+
+// labelPairs matches KEY="VALUE" in a LABEL instruction.
+var labelPairs = regexp.MustCompile(`([A-Za-z0-9._-]+)="([^"]*)"`)
+
+// imageQualified reports why ref is not a fully qualified, versioned image
+// name (registry host, repository, a tag other than latest or a digest),
+// or "" when it is one. Stage names (FROM build) are not image names.
+func imageQualified(ref string) string {
+	host, rest, ok := strings.Cut(ref, "/")
+	if !ok || !(strings.ContainsAny(host, ".:") || host == "localhost") {
+		return "no registry host (short names are refused by buildah and podman)"
+	}
+	if _, digest, ok := strings.Cut(rest, "@"); ok && strings.HasPrefix(digest, "sha256:") {
+		return ""
+	}
+	i := strings.LastIndex(rest, ":")
+	if i < 0 {
+		return "no tag"
+	}
+	if tag := rest[i+1:]; tag == "latest" || tag == "" {
+		return "tag " + strconv.Quote(tag) + " does not name a version"
+	}
+	return ""
 }
 
 // unitFile reads deploy/nfscacheproxy.service as key → values.
@@ -386,13 +454,42 @@ func TestDeployConfigK8s(t *testing.T) {
 		}
 	}
 	if !headless || !client {
-		t.Errorf("deploy/k8s: headless service %v, client service %v; want both", headless, client)
+		t.Errorf("%s: headless service %v, client service %v; want both", k8sBase, headless, client)
 	}
 }
 
-// TestDeployConfigDockerfile checks the image's entry point, volume and ports.
+// TestDeployConfigDockerfile checks the top-level Dockerfile: fully
+// qualified, versioned base images, the image's entry point, health
+// check, OCI labels, volume and ports, and the .dockerignore beside it.
 func TestDeployConfigDockerfile(t *testing.T) {
 	df := readDockerfile(t)
+	for _, from := range df.froms {
+		if why := imageQualified(from); why != "" {
+			t.Errorf("FROM %s: %s; want e.g. docker.io/library/golang:1.26-bookworm", from, why)
+		}
+	}
+	if hc := df.healthcheck; len(hc) < 2 || hc[0] != df.entrypoint[0] || hc[1] != "health" {
+		t.Errorf("HEALTHCHECK CMD %q; want [%s health ...]", hc, df.entrypoint[0])
+	}
+	for _, l := range []string{"title", "description", "source", "version", "revision"} {
+		if df.labels["org.opencontainers.image."+l] == "" {
+			t.Errorf("no LABEL org.opencontainers.image.%s (labels %v)", l, df.labels)
+		}
+	}
+	ignore, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git", "bin/"} {
+		if !slices.Contains(strings.Fields(string(ignore)), want) {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
+	}
+	for _, keep := range []string{"go.mod", "go.sum", "cmd", "*.go"} {
+		if slices.Contains(strings.Fields(string(ignore)), keep) {
+			t.Errorf(".dockerignore excludes %s, which the build stage needs", keep)
+		}
+	}
 	flags := checkServeArgv(t, "Dockerfile ENTRYPOINT", df.entrypoint)
 	if flags["config"] != "/etc/nfscacheproxy/config.yaml" {
 		t.Errorf("ENTRYPOINT --config %q; want /etc/nfscacheproxy/config.yaml", flags["config"])
@@ -440,7 +537,13 @@ func TestDeployConfigSystemd(t *testing.T) {
 	if cache := u["CacheDirectory"]; len(cache) != 1 || path.Join("/var/cache", cache[0]) != example.Cache.Dir {
 		t.Errorf("CacheDirectory %q; the example's cache.dir is %q", cache, example.Cache.Dir)
 	}
+	if rw := strings.Fields(strings.Join(u["ReadWritePaths"], " ")); !slices.ContainsFunc(rw, func(p string) bool { return strings.TrimPrefix(p, "-") == example.Cache.Dir }) {
+		t.Errorf("ReadWritePaths %q; want the example's cache.dir %q", rw, example.Cache.Dir)
+	}
 	for key, want := range map[string]string{
+		"Type":                  "notify", // serve sends READY=1 (TestServeNotifiesSystemd)
+		"NotifyAccess":          "main",
+		"ExecReload":            "/bin/kill -HUP $MAINPID",
 		"AmbientCapabilities":   "CAP_NET_BIND_SERVICE",
 		"CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
 		"StateDirectory":        "nfscacheproxy",
@@ -457,5 +560,171 @@ func TestDeployConfigSystemd(t *testing.T) {
 	}
 	if d, err := time.ParseDuration(stop[0]); err != nil || d <= example.DrainTimeout.Duration {
 		t.Errorf("TimeoutStopSec %s; want a duration above the example's drain_timeout %v", stop[0], example.DrainTimeout)
+	}
+}
+
+func TestImageQualified(t *testing.T) {
+	for _, tc := range []struct {
+		ref string
+		ok  bool
+	}{
+		{"docker.io/library/golang:1.26-bookworm", true},
+		{"gcr.io/distroless/static-debian12:nonroot", true},
+		{"localhost/nfscacheproxy:v1", true},
+		{"registry.example.com:5000/x/y:1.2", true},
+		{"docker.io/library/debian@sha256:0123", true},
+		{"golang:1.26-bookworm", false},
+		{"library/golang:1.26", false},
+		{"docker.io/library/golang", false},
+		{"docker.io/library/golang:latest", false},
+	} {
+		if got := imageQualified(tc.ref) == ""; got != tc.ok {
+			t.Errorf("imageQualified(%q) = %q; want ok %v", tc.ref, imageQualified(tc.ref), tc.ok)
+		}
+	}
+}
+
+// kustomization reads dir/kustomization.yaml.
+func kustomization(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k map[string]any
+	if err := yaml.Unmarshal(data, &k); err != nil {
+		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
+	}
+	return k
+}
+
+// TestDeployKubernetes checks what an operator relies on in the kustomize
+// base and its example overlay: every manifest is a resource of the base,
+// a versioned image, requests and limits, only NET_BIND_SERVICE added to
+// dropped capabilities, the cache on a claim, a PodDisruptionBudget and a
+// NetworkPolicy that selects the pods and admits only the NFS, portmapper
+// and metrics ports; the overlay builds on the base and its configuration
+// validates.
+func TestDeployKubernetes(t *testing.T) {
+	docs := loadK8s(t)
+
+	// The base lists every manifest beside it, and only those.
+	var listed []string
+	for _, r := range k8sList(kustomization(t, k8sBase)["resources"]) {
+		listed = append(listed, k8sStr(r))
+	}
+	files, _ := filepath.Glob(filepath.Join(k8sBase, "*.yaml"))
+	var onDisk []string
+	for _, f := range files {
+		if b := filepath.Base(f); b != "kustomization.yaml" {
+			onDisk = append(onDisk, b)
+		}
+	}
+	slices.Sort(listed)
+	slices.Sort(onDisk)
+	if !slices.Equal(listed, onDisk) {
+		t.Errorf("kustomization resources %v; the base has %v", listed, onDisk)
+	}
+
+	sts := findDoc(t, docs, "StatefulSet", "")
+	podLabels, _ := k8sDig(sts.obj, "spec", "template", "metadata", "labels").(map[string]any)
+	selects := func(kind string, sel any) {
+		m, _ := sel.(map[string]any)
+		if len(m) == 0 {
+			t.Errorf("%s: empty pod selector", kind)
+		}
+		for k, v := range m {
+			if podLabels[k] != v {
+				t.Errorf("%s selects %s=%v; the pods have %v", kind, k, v, podLabels)
+			}
+		}
+	}
+	c := k8sDig(sts.obj, "spec", "template", "spec", "containers", 0)
+	image := k8sStr(k8sDig(c, "image"))
+	if why := imageQualified(image); why != "" {
+		t.Errorf("container image %q: %s", image, why)
+	}
+	for _, r := range []string{"requests", "limits"} {
+		if k8sStr(k8sDig(c, "resources", r, "memory")) == "" {
+			t.Errorf("container resources.%s.memory unset", r)
+		}
+	}
+	if k8sStr(k8sDig(c, "resources", "requests", "cpu")) == "" {
+		t.Errorf("container resources.requests.cpu unset")
+	}
+	caps := k8sDig(c, "securityContext", "capabilities")
+	if d := k8sList(k8sDig(caps, "drop")); len(d) != 1 || d[0] != "ALL" {
+		t.Errorf("capabilities.drop %v; want [ALL]", d)
+	}
+	if a := k8sList(k8sDig(caps, "add")); len(a) != 1 || a[0] != "NET_BIND_SERVICE" {
+		t.Errorf("capabilities.add %v; want [NET_BIND_SERVICE]", a)
+	}
+	if v, _ := k8sDig(c, "securityContext", "allowPrivilegeEscalation").(bool); v {
+		t.Errorf("allowPrivilegeEscalation true")
+	}
+	if v, _ := k8sDig(sts.obj, "spec", "template", "spec", "securityContext", "runAsNonRoot").(bool); !v {
+		t.Errorf("pod securityContext.runAsNonRoot not true")
+	}
+
+	pdb := findDoc(t, docs, "PodDisruptionBudget", "")
+	selects("PodDisruptionBudget", k8sDig(pdb.obj, "spec", "selector", "matchLabels"))
+	if k8sDig(pdb.obj, "spec", "maxUnavailable") == nil && k8sDig(pdb.obj, "spec", "minAvailable") == nil {
+		t.Errorf("PodDisruptionBudget: neither maxUnavailable nor minAvailable")
+	}
+
+	np := findDoc(t, docs, "NetworkPolicy", "")
+	selects("NetworkPolicy", k8sDig(np.obj, "spec", "podSelector", "matchLabels"))
+	if types := k8sList(k8sDig(np.obj, "spec", "policyTypes")); !slices.Contains(types, any("Ingress")) {
+		t.Errorf("NetworkPolicy policyTypes %v; want Ingress", types)
+	}
+	admitted := map[string]bool{}
+	for _, rule := range k8sList(k8sDig(np.obj, "spec", "ingress")) {
+		ports := k8sList(k8sDig(rule, "ports"))
+		if len(ports) == 0 {
+			t.Errorf("NetworkPolicy: an ingress rule without ports admits every port: %v", rule)
+		}
+		if len(k8sList(k8sDig(rule, "from"))) == 0 {
+			t.Errorf("NetworkPolicy: an ingress rule without from admits every source: %v", rule)
+		}
+		for _, p := range ports {
+			admitted[k8sStr(k8sDig(p, "port"))+"/"+k8sStr(k8sDig(p, "protocol"))] = true
+		}
+	}
+	want := map[string]bool{"2049/TCP": true, "111/TCP": true, "111/UDP": true, "9102/TCP": true}
+	if !maps.Equal(admitted, want) {
+		t.Errorf("NetworkPolicy admits %v; want exactly %v", admitted, want)
+	}
+
+	// The example overlay builds on the base, pins a version, and its
+	// patch files exist; its configuration validates.
+	overlay := filepath.Join(deployDir, "kubernetes", "overlays", "example")
+	k := kustomization(t, overlay)
+	if r := k8sList(k["resources"]); !slices.Contains(r, any("../../base")) {
+		t.Errorf("overlay resources %v; want ../../base", r)
+	}
+	for _, img := range k8sList(k["images"]) {
+		if tag := k8sStr(k8sDig(img, "newTag")); tag == "" || tag == "latest" {
+			t.Errorf("overlay image %v: tag %q; want a version", img, tag)
+		}
+	}
+	for _, p := range k8sList(k["patches"]) {
+		f := k8sStr(k8sDig(p, "path"))
+		data, err := os.ReadFile(filepath.Join(overlay, f))
+		if err != nil {
+			t.Errorf("overlay patch %s: %v", f, err)
+			continue
+		}
+		var patch map[string]any
+		if yaml.Unmarshal(data, &patch) != nil || k8sStr(patch["kind"]) != "ConfigMap" {
+			continue // a JSON patch
+		}
+		text := k8sStr(k8sDig(patch, "data", "config.yaml"))
+		cfg, err := parseConfig([]byte(text))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			t.Errorf("overlay %s: config.yaml: %v", f, err)
+		}
 	}
 }

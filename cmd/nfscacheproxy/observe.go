@@ -3,6 +3,8 @@ package main
 import (
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -165,25 +167,55 @@ func (a *app) registerMetrics() {
 	))
 
 	if a.store != nil {
-		c := func(name, help string, f func(cache.Stats) uint64) metrics.SnapshotMetric[cache.Stats] {
-			return metrics.Counter(name, help, func(s cache.Stats) float64 { return float64(f(s)) })
-		}
-		reg.MustRegister(metrics.NewSnapshotCollector(a.store.Stats,
-			c("nfscacheproxy_cache_lookups_total", "READs that consulted the data cache.", func(s cache.Stats) uint64 { return s.Lookups }),
-			c("nfscacheproxy_cache_hits_total", "READs served wholly from the data cache.", func(s cache.Stats) uint64 { return s.Hits }),
-			c("nfscacheproxy_cache_partial_hits_total", "READs served partly from the data cache.", func(s cache.Stats) uint64 { return s.PartialHits }),
-			c("nfscacheproxy_cache_misses_total", "READs with nothing from the data cache.", func(s cache.Stats) uint64 { return s.Misses }),
-			c("nfscacheproxy_cache_bytes_from_cache_total", "Bytes served from the data cache.", func(s cache.Stats) uint64 { return s.BytesFromCache }),
-			c("nfscacheproxy_cache_bytes_from_upstream_total", "Bytes the data cache fetched from the upstream.", func(s cache.Stats) uint64 { return s.BytesFromUpstream }),
-			c("nfscacheproxy_cache_fills_total", "Granules stored.", func(s cache.Stats) uint64 { return s.Fills }),
-			c("nfscacheproxy_cache_readaheads_total", "Granules fetched ahead of sequential readers.", func(s cache.Stats) uint64 { return s.Readaheads }),
-			c("nfscacheproxy_cache_invalidations_total", "Cached objects invalidated.", func(s cache.Stats) uint64 { return s.Invalidations }),
-			c("nfscacheproxy_cache_culls_total", "Cached objects culled.", func(s cache.Stats) uint64 { return s.Culls }),
-			c("nfscacheproxy_cache_no_space_total", "Granules not stored for lack of space.", func(s cache.Stats) uint64 { return s.NoSpace }),
-			c("nfscacheproxy_cache_io_errors_total", "Cache I/O failures degraded to pass-through.", func(s cache.Stats) uint64 { return s.IOErrors }),
-			c("nfscacheproxy_cache_checksum_failures_total", "Granules whose bytes did not match their checksum.", func(s cache.Stats) uint64 { return s.ChecksumFailures }),
-			metrics.Gauge("nfscacheproxy_cache_objects", "Objects in the data cache.", func(s cache.Stats) float64 { return float64(s.Objects) }),
-			metrics.Gauge("nfscacheproxy_cache_bytes_used", "Bytes of data in the data cache.", func(s cache.Stats) float64 { return float64(s.BytesUsed) }),
-		))
+		a.registerCacheMetrics(reg)
 	}
+}
+
+// registerCacheMetrics exports the data cache: reads per volume (labelled
+// volume, like every other per-volume family), and the cache directory's
+// own state, which every volume shares (one size cap, one culler), as
+// nfscacheproxy_store_*.
+func (a *app) registerCacheMetrics(reg prometheus.Registerer) {
+	type volRead struct {
+		id string
+		s  cache.VolumeStats
+	}
+	snapshot := func() []volRead {
+		out := make([]volRead, len(a.cfg.Volumes))
+		for i, vc := range a.cfg.Volumes {
+			out[i] = volRead{id: strconv.Itoa(vc.ID), s: a.store.VolumeStats(uint16(vc.ID))}
+		}
+		return out
+	}
+	vc := func(name, help string, f func(cache.VolumeStats) uint64) metrics.SnapshotMetric[[]volRead] {
+		return metrics.CounterVec(name, help, []string{"volume"}, func(vs []volRead, emit func(float64, ...string)) {
+			for _, v := range vs {
+				emit(float64(f(v.s)), v.id)
+			}
+		})
+	}
+	reg.MustRegister(metrics.NewSnapshotCollector(snapshot,
+		vc("nfscacheproxy_cache_reads_total", "READs that went through the data cache, by volume.", func(s cache.VolumeStats) uint64 { return s.Reads }),
+		vc("nfscacheproxy_cache_hits_total", "READs served wholly from the data cache, by volume.", func(s cache.VolumeStats) uint64 { return s.Hits }),
+		vc("nfscacheproxy_cache_partial_hits_total", "READs served partly from the data cache, by volume.", func(s cache.VolumeStats) uint64 { return s.PartialHits }),
+		vc("nfscacheproxy_cache_misses_total", "READs with nothing from the data cache, by volume.", func(s cache.VolumeStats) uint64 { return s.Misses }),
+		vc("nfscacheproxy_cache_bytes_from_cache_total", "Bytes served from the data cache (upstream bytes saved), by volume.", func(s cache.VolumeStats) uint64 { return s.BytesFromCache }),
+		vc("nfscacheproxy_cache_bytes_from_upstream_total", "Bytes the data cache fetched from the upstream for READs, by volume.", func(s cache.VolumeStats) uint64 { return s.BytesFromUpstream }),
+	))
+
+	c := func(name, help string, f func(cache.Stats) uint64) metrics.SnapshotMetric[cache.Stats] {
+		return metrics.Counter(name, help, func(s cache.Stats) float64 { return float64(f(s)) })
+	}
+	reg.MustRegister(metrics.NewSnapshotCollector(a.store.Stats,
+		c("nfscacheproxy_store_fills_total", "Granules stored in the cache directory.", func(s cache.Stats) uint64 { return s.Fills }),
+		c("nfscacheproxy_store_readaheads_total", "Granules fetched ahead of sequential readers.", func(s cache.Stats) uint64 { return s.Readaheads }),
+		c("nfscacheproxy_store_invalidations_total", "Cached objects invalidated.", func(s cache.Stats) uint64 { return s.Invalidations }),
+		c("nfscacheproxy_store_culls_total", "Cached objects culled to keep within the size cap and free-space limits.", func(s cache.Stats) uint64 { return s.Culls }),
+		c("nfscacheproxy_store_no_space_total", "Granules not stored for lack of space.", func(s cache.Stats) uint64 { return s.NoSpace }),
+		c("nfscacheproxy_store_io_errors_total", "Cache I/O failures degraded to pass-through.", func(s cache.Stats) uint64 { return s.IOErrors }),
+		c("nfscacheproxy_store_checksum_failures_total", "Granules whose bytes did not match their checksum.", func(s cache.Stats) uint64 { return s.ChecksumFailures }),
+		metrics.Gauge("nfscacheproxy_store_objects", "Objects in the cache directory.", func(s cache.Stats) float64 { return float64(s.Objects) }),
+		metrics.Gauge("nfscacheproxy_store_bytes", "Bytes of data in the cache directory.", func(s cache.Stats) float64 { return float64(s.BytesUsed) }),
+		metrics.Gauge("nfscacheproxy_store_max_bytes", "The cache's size cap (cache.max_size); 0: only free-space limits.", func(cache.Stats) float64 { return float64(a.cfg.Cache.MaxSize) }),
+	))
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/sdnotify"
 )
 
 // serveFlags are the flags of `serve`. Each one overrides the configuration
@@ -203,7 +205,26 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// systemd (Type=notify): started once serving, reloading around a
+	// SIGHUP, stopping at SIGTERM. Outside systemd these do nothing.
+	notify := func(state string) {
+		if err := sdnotify.Notify(os.Getenv(sdnotify.Env), state); err != nil {
+			a.log.Warn("systemd notification", "err", err)
+		}
+	}
+	stopped := make(chan struct{})
+	stopNotify := context.AfterFunc(ctx, func() {
+		defer close(stopped)
+		notify(sdnotify.Stopping())
+	})
+	defer func() {
+		if !stopNotify() {
+			<-stopped // sent (or being sent): wait, so no goroutine outlives serve
+		}
+	}()
 	reload := func() {
+		notify(sdnotify.Reloading())
+		defer notify(sdnotify.Ready("serving"))
 		next, err := loadServeConfig(fs, &f, os.Getenv)
 		if err != nil {
 			a.log.Error("reload: configuration refused; keeping the running one", "err", err)
@@ -211,7 +232,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		a.reload(next)
 	}
-	return a.run(ctx, hup, reload, nil)
+	return a.run(ctx, hup, reload, func() { notify(sdnotify.Ready("serving")) })
 }
 
 var errStopped = errors.New("stopped")

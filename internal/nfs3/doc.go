@@ -44,7 +44,7 @@
 // (knfsd). Each row has a boundary test at and past the limit, through the
 // proxy and directly against nfs-ganesha (integration TestProtocolLimits,
 // TestBadNamesRefusedAgainstGanesha; proxy TestUnreadableCredentialAnswered,
-// TestRPCErrorReplies).
+// TestRPCErrorReplies, TestMountTableCap).
 //
 //	limit                       value              source                         beyond it
 //	RPC record (request)        MaxIO + 64 KiB     knfsd: 1 MiB payload + header  connection closed (nfscacheproxy_bad_records_total)
