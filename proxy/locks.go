@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 )
 
 // LockFiles is the proxy's side of NLM (package nlm's Files): it maps a
@@ -16,14 +21,39 @@ type LockFiles struct{ s *Server }
 func (s *Server) LockFiles() LockFiles { return LockFiles{s: s} }
 
 // Resolve returns the volume and upstream handle of proxy handle fh; ok is
-// false for a handle that is malformed or names no volume of ours.
+// false for a handle that is malformed, names no volume of ours, or (for a
+// volume with FSIDs) names an object of another upstream filesystem, as
+// NFS calls are checked: its attributes come from the cache or, when not
+// cached, from one upstream GETATTR as root.
 func (l LockFiles) Resolve(fh []byte) (vol uint16, ufh []byte, ok bool) {
 	id, ufh, ok := splitHandle(fh)
-	if !ok || l.s.vols[id] == nil {
+	v := l.s.vols[id]
+	if !ok || v == nil {
 		return 0, nil, false
+	}
+	if len(v.FSIDs) > 0 {
+		a, _, cached := v.meta.Attr(ufh)
+		if !cached {
+			ctx, cancel := context.WithTimeout(context.Background(), lockGetattrTimeout)
+			defer cancel()
+			var res nfs3.GetattrRes
+			if err := v.Upstream.Call(ctx, &lockCred, nfs3.ProcGetattr, &nfs3.GetattrArgs{Object: ufh}, &res); err != nil || res.Status != nfs3.StatOK {
+				return 0, nil, false
+			}
+			a = res.Attr
+		}
+		if !slices.Contains(v.FSIDs, a.FSID) {
+			l.s.stats.foreignHandles.Add(1)
+			return 0, nil, false
+		}
 	}
 	return id, ufh, true
 }
+
+// lockCred is the identity of Resolve's GETATTR; lockGetattrTimeout bounds it.
+var lockCred = rpc.Cred{Flavor: rpc.AuthSys, Machine: "nfscacheproxy-nlm"}
+
+const lockGetattrTimeout = 10 * time.Second
 
 // Allowed reports whether a client at addr may use volume vol under its
 // current export policy (client networks, secure ports), as NFS calls are

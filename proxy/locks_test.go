@@ -1,10 +1,14 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
 func TestLockFiles(t *testing.T) {
@@ -50,5 +54,47 @@ func TestLockFiles(t *testing.T) {
 	lf.Granted(fh)
 	if _, _, cached := meta.Attr(ufh); cached {
 		t.Fatal("attributes still cached after a lock was granted; want dropped")
+	}
+}
+
+// A volume with FSIDs refuses lock handles of objects on other upstream
+// filesystems, from the cache or after one GETATTR.
+func TestLockFilesForeignFSID(t *testing.T) {
+	var getattrs atomic.Int32
+	up := &fakeUpstream{root: nfs3.FH("root-handle"), call: func(ctx context.Context, proc uint32, args xdr.Encoder, res xdr.Decoder) error {
+		if proc != nfs3.ProcGetattr {
+			return errors.New("unexpected call")
+		}
+		getattrs.Add(1)
+		a := args.(*nfs3.GetattrArgs)
+		fsid := uint64(1)
+		if string(a.Object) == "foreign" {
+			fsid = 2
+		}
+		w := xdr.NewWriter(nil)
+		(&nfs3.GetattrRes{Status: nfs3.StatOK, Attr: nfs3.Fattr3{Type: nfs3.TypeReg, FSID: fsid}}).Encode(w)
+		return res.Decode(xdr.NewReader(w.Buf))
+	}}
+	s, err := New(Options{Volumes: []Volume{{ID: 1, Name: "/export", Upstream: up, FSIDs: []uint64{1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lf := s.LockFiles()
+	if _, _, ok := lf.Resolve(appendHandle(nil, 1, []byte("local"))); !ok {
+		t.Fatal("Resolve of a handle on the volume's filesystem: got not ok; want ok")
+	}
+	if _, _, ok := lf.Resolve(appendHandle(nil, 1, []byte("foreign"))); ok {
+		t.Fatal("Resolve of a handle on another filesystem: got ok; want not ok")
+	}
+	if n := getattrs.Load(); n != 2 {
+		t.Fatalf("GETATTRs: got %d; want 2", n)
+	}
+	s.Meta(1).PutAttr([]byte("cached-foreign"), nfs3.Fattr3{Type: nfs3.TypeReg, FSID: 9})
+	if _, _, ok := lf.Resolve(appendHandle(nil, 1, []byte("cached-foreign"))); ok {
+		t.Fatal("Resolve of a cached object on another filesystem: got ok; want not ok")
+	}
+	if n := getattrs.Load(); n != 2 {
+		t.Fatalf("GETATTRs after a cached lookup: got %d; want still 2", n)
 	}
 }
