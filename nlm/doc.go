@@ -35,9 +35,11 @@
 // new holder's next GETATTR or READ revalidates with the upstream and reads
 // what the previous holder wrote.
 //
-// Reboots: FREE_ALL (by name) and SM_NOTIFY (by name or by the caller's
-// address) release upstream every lock the client took through us, by
-// unlocking each file it locked, whole-file, for each of its owners.
+// Reboots: SM_NOTIFY (every client at the sender's address) and FREE_ALL
+// (the client of that name at the sender's address) release upstream every
+// lock the client took through us, by unlocking each file it locked,
+// whole-file, for each of its owners. Matching by the sender's address
+// keeps one host from freeing another's locks.
 //
 // Not served: the other asynchronous _MSG and _RES procedures (the Linux
 // client does not use them with NLM v4), SHARE, UNSHARE, NM_LOCK

@@ -298,8 +298,10 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 		args, run = a, func() xdr.Encoder { s.grantedMsg(a); return nil }
 	case ProcFreeAll:
 		a := new(NotifyArgs)
+		ip := from.Addr().String()
 		args, run = a, func() xdr.Encoder {
-			s.freeAll(func(c client) bool { return c.name == a.Name })
+			// Only for the caller's own address: no host frees another's.
+			s.freeAll(func(c client) bool { return c.name == a.Name && c.addr == ip })
 			return Void
 		}
 	case ProcGrantedRes, ProcTestRes, ProcLockRes, ProcCancelRes, ProcUnlockRes:
@@ -324,7 +326,8 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 }
 
 // dispatchNSM answers the NSM calls a client's statd makes: NULL and
-// SM_NOTIFY (the client rebooted: its locks are freed upstream). The
+// SM_NOTIFY (the client at the sender's address rebooted: its locks are
+// freed upstream). The
 // proxy monitors nobody, so the other procedures are PROC_UNAVAIL.
 func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr.Writer) bool {
 	switch h.Proc {
@@ -337,7 +340,10 @@ func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr
 			return true
 		}
 		s.log.Info("nlm: client rebooted (SM_NOTIFY): releasing its locks", "client", ip, "name", a.Name, "state", a.State)
-		s.freeAll(func(c client) bool { return c.name == a.Name || c.addr == ip })
+		// Matched by the sender's address, not the name it claims, so no
+		// host can free another's locks (a rebooted client's statd calls
+		// from the client's own address).
+		s.freeAll(func(c client) bool { return c.addr == ip })
 	default:
 		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
 		return true

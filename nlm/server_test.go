@@ -277,6 +277,10 @@ func TestFreeAllReleasesUpstream(t *testing.T) {
 	if n := rg.up.count(); n != 3 {
 		t.Fatalf("upstream locks: got %d; want 3", n)
 	}
+	call(t, b, ProcFreeAll, &NotifyArgs{Name: "clientA", State: 3}, Void) // same address, so it may
+	if n := rg.up.count(); n != 1 {
+		t.Fatalf("upstream locks after FREE_ALL clientA: got %d; want 1 (clientB's)", n)
+	}
 	call(t, a, ProcFreeAll, &NotifyArgs{Name: "clientA", State: 3}, Void)
 	if n := rg.up.count(); n != 1 {
 		t.Fatalf("upstream locks after FREE_ALL clientA: got %d; want 1 (clientB's)", n)
