@@ -61,7 +61,9 @@
 // owners.mu; no network I/O is done under either.
 //
 // Caching: none of lock state beyond the owner mapping, the set of files
-// each client locked (for FREE_ALL) and the blocked requests; the upstream
-// is the lock authority. Both maps live until the client is freed or the
-// server stops.
+// each owner locked (for FREE_ALL) and the blocked requests; the upstream
+// is the lock authority. An owner's mapping is dropped once no request of
+// it is in flight, none of it waits, and every file it locked was unlocked
+// whole-file (what the Linux client sends on close); an owner that only
+// ever unlocks ranges keeps its entry until its client is freed.
 package nlm

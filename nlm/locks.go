@@ -47,12 +47,44 @@ func (s *Server) translate(from netip.AddrPort, l *Lock) (t target, stat Stat, o
 	t.vol, t.up = vol, up
 	t.c = client{name: l.CallerName, addr: from.Addr().String()}
 	t.own = owner{c: t.c, svid: l.Svid, oh: string(l.OH)}
-	t.upOwn = s.owners.up(t.own)
+	t.upOwn = s.owners.acquire(t.own) // the caller calls s.done(&t)
 	t.lock = Lock{
 		CallerName: s.opts.Name, FH: ufh, OH: t.upOwn.oh, Svid: t.upOwn.svid,
 		Offset: l.Offset, Len: l.Len,
 	}
 	return t, 0, true
+}
+
+// done ends a request begun with a successful translate: the owner's
+// mapping is dropped if nothing of it is held or waiting upstream.
+func (s *Server) done(t *target) {
+	s.owners.release(t.own)
+	s.pruneOwner(t.own)
+}
+
+// pruneOwner forgets o's mapping when no file it locked is still noted as
+// held and no blocked request of it waits. Server.mu is held across the
+// check and the drop, so a grant noted meanwhile is not missed (noteHeld
+// and addBlocked take it too); a request in flight keeps the mapping
+// (refs).
+func (s *Server) pruneOwner(o owner) {
+	u, ok := s.owners.lookup(o)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.held[o.c] {
+		if k.svid == u.svid {
+			return
+		}
+	}
+	for k := range s.blocked {
+		if k.own == o {
+			return
+		}
+	}
+	s.owners.dropIdle(o)
 }
 
 // call makes one upstream call bounded by CallTimeout; a failure is
@@ -73,6 +105,7 @@ func (s *Server) test(from netip.AddrPort, a *TestArgs) *TestRes {
 	if !ok {
 		return &TestRes{Cookie: a.Cookie, Stat: stat}
 	}
+	defer s.done(&t)
 	var res TestRes
 	if !s.call(&t, ProcTest, &TestArgs{Cookie: a.Cookie, Exclusive: a.Exclusive, Lock: t.lock}, &res) {
 		return &TestRes{Cookie: a.Cookie, Stat: DeniedNoLocks}
@@ -93,6 +126,7 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
+	defer s.done(&t)
 	st, ok := s.tryLock(&t, a, a.Block && s.opts.UpstreamBlocking)
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
@@ -136,6 +170,18 @@ func (s *Server) noteHeld(t *target) {
 	m[heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}] = struct{}{}
 }
 
+// noteUnheld forgets that t's owner locked t's file.
+func (s *Server) noteUnheld(t *target) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.held[t.c]; m != nil {
+		delete(m, heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)})
+		if len(m) == 0 {
+			delete(s.held, t.c)
+		}
+	}
+}
+
 func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
 	t, stat, ok := s.translate(from, &a.Lock)
 	if !ok {
@@ -144,9 +190,13 @@ func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
 		}
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
+	defer s.done(&t)
 	var res Res
 	if !s.call(&t, ProcUnlock, &UnlockArgs{Cookie: a.Cookie, Lock: t.lock}, &res) {
 		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
+	if res.Stat == Granted && a.Lock.Offset == 0 && a.Lock.Len == 0 {
+		s.noteUnheld(&t) // the whole file: nothing of this owner is left on it
 	}
 	res.Cookie = a.Cookie
 	return &res
@@ -157,6 +207,7 @@ func (s *Server) cancelLock(from netip.AddrPort, a *CancArgs) *Res {
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
+	defer s.done(&t)
 	s.dropBlocked(keyOf(&t, a.Exclusive))
 	if !s.opts.UpstreamBlocking {
 		return &Res{Cookie: a.Cookie, Stat: Granted}

@@ -29,9 +29,11 @@ type upOwner struct {
 	oh   []byte
 }
 
-// owners maps client owners to upstream owners and back. Mappings live
-// until the client's locks are all freed (FREE_ALL) or the server stops;
-// a map entry is some 100 bytes.
+// owners maps client owners to upstream owners and back. A mapping lives
+// while a request of its owner is in flight (refs), the upstream may hold
+// a lock of it, or a blocked request of it waits; the server then drops it
+// (prune), and a later request gets a new upstream svid. FREE_ALL drops a
+// client's mappings at once. An entry is some 100 bytes.
 type owners struct {
 	name string // our caller_name, part of every upstream owner handle
 
@@ -40,6 +42,7 @@ type owners struct {
 	next   int32
 	byOwn  map[owner]upOwner
 	bySvid map[int32]owner
+	refs   map[owner]int // requests in flight per owner
 }
 
 // newOwners returns an empty mapping whose upstream svids start at base.
@@ -47,13 +50,57 @@ type owners struct {
 // hand out the svids of owners whose locks the upstream may still hold
 // (the upstream tells owners apart by caller_name and svid only).
 func newOwners(name string, base int32) *owners {
-	return &owners{name: name, next: base, byOwn: make(map[owner]upOwner), bySvid: make(map[int32]owner)}
+	return &owners{name: name, next: base, byOwn: make(map[owner]upOwner), bySvid: make(map[int32]owner), refs: make(map[owner]int)}
+}
+
+// acquire returns the upstream owner for o, allocating one the first
+// time, and counts a request of o in flight until release.
+func (m *owners) acquire(o owner) upOwner {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refs[o]++
+	return m.upLocked(o)
+}
+
+// release ends a request of o begun with acquire.
+func (m *owners) release(o owner) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.refs[o]--; m.refs[o] <= 0 {
+		delete(m.refs, o)
+	}
 }
 
 // up returns the upstream owner for o, allocating one the first time.
 func (m *owners) up(o owner) upOwner {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.upLocked(o)
+}
+
+// dropIdle forgets o unless a request of it is in flight; the caller has
+// checked that the upstream holds nothing of it.
+func (m *owners) dropIdle(o owner) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.refs[o] > 0 {
+		return
+	}
+	if u, ok := m.byOwn[o]; ok {
+		delete(m.byOwn, o)
+		delete(m.bySvid, u.svid)
+	}
+}
+
+// lookup returns o's upstream owner without allocating one.
+func (m *owners) lookup(o owner) (upOwner, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.byOwn[o]
+	return u, ok
+}
+
+func (m *owners) upLocked(o owner) upOwner {
 	if u, ok := m.byOwn[o]; ok {
 		return u
 	}

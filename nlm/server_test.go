@@ -317,3 +317,43 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("NLM v1 NULL: got %v; want PROG_MISMATCH 4..4", err)
 	}
 }
+
+// Owner mappings do not outlive what the upstream holds of them: a TEST
+// or a denied LOCK leaves none, a whole-file UNLOCK drops the holder's, a
+// partial one keeps it (the upstream may still hold the rest).
+func TestOwnerMappingsArePruned(t *testing.T) {
+	rg := newRig(t, nil)
+	a, b := rg.client(t, "clientA"), rg.client(t, "clientB")
+	owners := func() int { return rg.srv.Stats().Owners }
+	var res Res
+	var tr TestRes
+	call(t, a, ProcTest, &TestArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 0)}, &tr)
+	if n := owners(); n != 0 {
+		t.Fatalf("owners after a TEST: got %d; want 0", n)
+	}
+	call(t, a, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 10)}, &res)
+	call(t, b, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientB", 1, 0, 10)}, &res)
+	if res.Stat != Denied {
+		t.Fatalf("B LOCK: got %v; want denied", res.Stat)
+	}
+	if n := owners(); n != 1 {
+		t.Fatalf("owners with A holding and B denied: got %d; want 1", n)
+	}
+	call(t, a, ProcUnlock, &UnlockArgs{Lock: plock("clientA", 1, 20, 5)}, &res) // the fake does not split ranges
+	if n := owners(); n != 1 {
+		t.Fatalf("owners after a partial UNLOCK: got %d; want 1", n)
+	}
+	// The holder is still shown with its own svid while mapped.
+	call(t, b, ProcTest, &TestArgs{Exclusive: true, Lock: plock("clientB", 1, 0, 0)}, &tr)
+	if tr.Stat != Denied || tr.Holder.Svid != 1 {
+		t.Fatalf("B TEST: got %v %+v; want denied by svid 1", tr.Stat, tr.Holder)
+	}
+	call(t, a, ProcUnlock, &UnlockArgs{Lock: plock("clientA", 1, 0, 0)}, &res)
+	if n, held := owners(), rg.up.count(); n != 0 || held != 0 {
+		t.Fatalf("after a whole-file UNLOCK: got %d owners, %d upstream locks; want 0, 0", n, held)
+	}
+	call(t, b, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientB", 1, 0, 10)}, &res)
+	if res.Stat != Granted {
+		t.Fatalf("B LOCK after A's UNLOCK: got %v; want granted", res.Stat)
+	}
+}
