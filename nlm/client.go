@@ -61,6 +61,11 @@ func (c *Client) Addr() string { return c.addr }
 // ErrClientClosed is returned by calls after Close.
 var ErrClientClosed = errors.New("nlm: client closed")
 
+// ErrConnection is wrapped by the error of a call whose connection failed
+// before its reply arrived (the server closed an idle connection, say):
+// the call may or may not have been executed.
+var ErrConnection = errors.New("nlm: connection lost")
+
 func (c *Client) connect(ctx context.Context) (*clientConn, uint32, error) {
 	c.mu.Lock()
 	if c.closed {
@@ -128,7 +133,7 @@ func (c *Client) read(cc *clientConn) {
 	}
 	cc.nc.Close()
 	c.mu.Lock()
-	cc.err = fmt.Errorf("nlm: connection to %s: %w", c.addr, err)
+	cc.err = fmt.Errorf("%w: %s: %w", ErrConnection, c.addr, err)
 	for x, ch := range cc.pending {
 		ch <- reply{err: cc.err}
 		delete(cc.pending, x)
@@ -147,7 +152,7 @@ func (c *Client) send(cc *clientConn, x, proc uint32, args xdr.Encoder) error {
 	cc.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	if _, err := cc.nc.Write(w.Buf); err != nil {
 		cc.nc.Close() // the reader fails the calls in flight
-		return fmt.Errorf("nlm: send to %s: %w", c.addr, err)
+		return fmt.Errorf("%w: send to %s: %w", ErrConnection, c.addr, err)
 	}
 	return nil
 }

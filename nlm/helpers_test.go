@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -220,4 +221,18 @@ func call(t *testing.T, c *Client, proc uint32, args xdr.Encoder, res xdr.Decode
 	if err := c.Call(context.Background(), proc, args, res); err != nil {
 		t.Fatalf("call %d: %v", proc, err)
 	}
+}
+
+// flakyUpstream fails the first call with a lost connection.
+type flakyUpstream struct {
+	*fakeUpstream
+	failed bool
+}
+
+func (f *flakyUpstream) Call(ctx context.Context, proc uint32, args xdr.Encoder, res xdr.Decoder) error {
+	if !f.failed {
+		f.failed = true
+		return fmt.Errorf("%w: test", ErrConnection)
+	}
+	return f.fakeUpstream.Call(ctx, proc, args, res)
 }

@@ -92,7 +92,14 @@ func (s *Server) pruneOwner(o owner) {
 func (s *Server) call(t *target, proc uint32, args xdr.Encoder, res xdr.Decoder) (ok bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
 	defer cancel()
-	if err := t.up.Call(ctx, proc, args, res); err != nil {
+	err := t.up.Call(ctx, proc, args, res)
+	if errors.Is(err, ErrConnection) {
+		// Once more on a new connection: the upstream may have closed an
+		// idle one. Every NLM call may be repeated: the same owner's LOCK
+		// again is granted again, UNLOCK and CANCEL of nothing succeed.
+		err = t.up.Call(ctx, proc, args, res)
+	}
+	if err != nil {
 		s.stats.upstreamErrors.Add(1)
 		s.log.Warn("nlm: upstream call failed", "volume", t.vol, "proc", proc, "err", err)
 		return false

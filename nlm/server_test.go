@@ -357,3 +357,16 @@ func TestOwnerMappingsArePruned(t *testing.T) {
 		t.Fatalf("B LOCK after A's UNLOCK: got %v; want granted", res.Stat)
 	}
 }
+
+// A call whose upstream connection was lost is sent once more.
+func TestLostConnectionRetriedOnce(t *testing.T) {
+	up := &flakyUpstream{fakeUpstream: &fakeUpstream{}}
+	rg := newRig(t, func(o *Options) { o.Upstreams = map[uint16]Upstream{1: up} })
+	rg.up = up.fakeUpstream
+	a := rg.client(t, "clientA")
+	var res Res
+	call(t, a, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 0)}, &res)
+	if res.Stat != Granted || rg.up.count() != 1 {
+		t.Fatalf("LOCK after a lost connection: got %v with %d upstream locks; want granted, 1", res.Stat, rg.up.count())
+	}
+}
