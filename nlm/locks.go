@@ -1,6 +1,7 @@
 package nlm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -120,9 +121,13 @@ func (s *Server) test(from netip.AddrPort, a *TestArgs) *TestRes {
 	res.Cookie = a.Cookie
 	if res.Stat == Denied {
 		// A holder that is one of our clients' owners is shown as that
-		// client sent it; another host's holder is shown as is.
+		// client sent it; another host's holder is shown as is. The owner
+		// handle tells ours from another host's with the same svid when
+		// the upstream returns it (ganesha does; knfsd sends none).
 		if o, ok := s.owners.down(res.Holder.Svid); ok {
-			res.Holder.Svid, res.Holder.OH = o.svid, []byte(o.oh)
+			if u, ok := s.owners.lookup(o); ok && (len(res.Holder.OH) == 0 || bytes.Equal(res.Holder.OH, u.oh)) {
+				res.Holder.Svid, res.Holder.OH = o.svid, []byte(o.oh)
+			}
 		}
 	}
 	return &res

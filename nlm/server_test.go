@@ -370,3 +370,24 @@ func TestLostConnectionRetriedOnce(t *testing.T) {
 		t.Fatalf("LOCK after a lost connection: got %v with %d upstream locks; want granted, 1", res.Stat, rg.up.count())
 	}
 }
+
+// Another host's holder whose svid happens to equal one of our upstream
+// svids is shown as the upstream reports it, told apart by its owner
+// handle.
+func TestForeignHolderWithOurSvid(t *testing.T) {
+	rg := newRig(t, nil)
+	a := rg.client(t, "clientA")
+	var res Res
+	call(t, a, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 10)}, &res)
+	up, ok := rg.srv.owners.lookup(owner{c: client{"clientA", "127.0.0.1"}, svid: 1, oh: "oh-clientA"})
+	if !ok {
+		t.Fatal("no upstream owner for clientA's svid 1")
+	}
+	other := Lock{CallerName: "hostB", FH: []byte("file1"), OH: []byte("b"), Svid: up.svid, Offset: 100, Len: 10}
+	rg.up.direct(t, ProcLock, &LockArgs{Exclusive: true, Lock: other}, &res)
+	var tr TestRes
+	call(t, a, ProcTest, &TestArgs{Exclusive: true, Lock: plock("clientA", 2, 100, 1)}, &tr)
+	if tr.Stat != Denied || tr.Holder.Svid != up.svid || string(tr.Holder.OH) != "b" {
+		t.Fatalf("TEST: got %v %+v; want denied by hostB's svid %d oh b", tr.Stat, tr.Holder, up.svid)
+	}
+}
