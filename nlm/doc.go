@@ -45,7 +45,9 @@
 // client does not use them with NLM v4), SHARE, UNSHARE, NM_LOCK
 // (PROC_UNAVAIL), NLM v1 and v3 (PROG_MISMATCH 4..4), and reclaims after a
 // proxy restart: the proxy keeps no lock state on disk, has no grace
-// period and sends no SM_NOTIFY when it starts. See README.md, Locking.
+// period and sends no SM_NOTIFY when it starts; nor is an upstream's
+// reboot (its SM_NOTIFY to us) relayed to the clients so they reclaim.
+// See README.md, Locking.
 //
 // Errors: an upstream without NLM (no entry in Options.Upstreams) answers
 // every lock request denied_nolocks and logs that once per volume; an
