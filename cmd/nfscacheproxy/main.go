@@ -20,7 +20,6 @@ const usage = `nfscacheproxy — an NFSv3 caching proxy
 Usage:
   nfscacheproxy serve --upstream HOST:/EXPORT [flags]   serve clients from an upstream NFSv3 export
   nfscacheproxy demo [flags]                            run an embedded upstream with the proxy in front of it
-  nfscacheproxy bench [flags]                           measure an NFSv3 server, or the standard matrix (--matrix)
   nfscacheproxy cache stats|check|cull|warm [flags]     inspect, verify, shrink or fill a cache directory
   nfscacheproxy help                                    this text
 
@@ -44,8 +43,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
-	case "bench":
-		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "cache":
 		err = cmdCache(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
