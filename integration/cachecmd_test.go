@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,12 +41,13 @@ func TestCacheSubcommands(t *testing.T) {
 	port := freeLoopbackPort(t)
 	p := startBinary(t, g, port, "--cache-dir", dir)
 
-	out := run("cache", "warm", "--proxy", "127.0.0.1:"+strconv.Itoa(port), "tree")
-	if !strings.Contains(out, "warmed 6 files, 1600000 bytes") {
+	out := run("cache", "warm", "tree", "--proxy", "127.0.0.1:"+strconv.Itoa(port), "-o", "json")
+	var warmed struct{ Files, Bytes int64 }
+	if err := json.Unmarshal([]byte(out), &warmed); err != nil || warmed.Files != 6 || warmed.Bytes != 1600000 {
 		t.Fatalf("cache warm: %q; want 6 files, 1600000 bytes", out)
 	}
-	out = run("cache", "stats", "--dir", dir)
-	if totalObjects(out) != 6 {
+	out = run("cache", "stats", "--dir", dir, "-o", "json")
+	if totalObjects(t, out) != 6 {
 		t.Fatalf("cache stats beside the running proxy:\n%s\nwant 6 objects", out)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -60,20 +62,19 @@ func TestCacheSubcommands(t *testing.T) {
 	if !strings.Contains(out, "culled 6 objects") {
 		t.Fatalf("cache cull --to 0: %q", out)
 	}
-	if out = run("cache", "stats", "--dir", dir); !strings.Contains(out, "graveyard: 0 entries") || totalObjects(out) != 0 {
+	if out = run("cache", "stats", "--dir", dir); !strings.Contains(out, "graveyard: 0 entries") || totalObjects(t, run("cache", "stats", "--dir", dir, "-o", "json")) != 0 {
 		t.Fatalf("cache stats after cull:\n%s\nwant 0 objects and an empty graveyard", out)
 	}
 }
 
-// totalObjects reads the objects column of `cache stats`' total line.
-func totalObjects(out string) int {
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "total" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
+// totalObjects reads the total objects of `cache stats -o json`.
+func totalObjects(t *testing.T, out string) int64 {
+	t.Helper()
+	var st struct{ Objects int64 }
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("cache stats -o json: %v\n%s", err, out)
 	}
-	return -1
+	return st.Objects
 }
 
 // TestInvalidateCommand: on a static volume an upstream change stays

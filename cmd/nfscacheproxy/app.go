@@ -317,31 +317,6 @@ func (a *app) close() {
 	a.closers = nil
 }
 
-// serveInvalidate drops the metadata caches of one volume (?volume=ID) or
-// of all: the explicit invalidation static volumes rely on. Cached data is
-// kept and revalidated against the fresh attributes on its next read.
-func (a *app) serveInvalidate(w http.ResponseWriter, r *http.Request) {
-	if !a.invalidateLimit.Allow() {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many invalidations: at most one a second", http.StatusTooManyRequests)
-		return
-	}
-	var ids []int
-	for _, vc := range a.cfg.Volumes {
-		if q := r.URL.Query().Get("volume"); q != "" && q != strconv.Itoa(vc.ID) {
-			continue
-		}
-		a.srv.Meta(uint16(vc.ID)).InvalidateAll(coherency.CauseExplicit)
-		ids = append(ids, vc.ID)
-	}
-	if len(ids) == 0 {
-		http.Error(w, "no such volume", http.StatusNotFound)
-		return
-	}
-	a.log.Info("invalidated by request", "volumes", ids, "client", r.RemoteAddr)
-	fmt.Fprintf(w, "invalidated %d volume(s)\n", len(ids))
-}
-
 // reload applies what can change while serving: log level, and each
 // volume's client networks, squashing, secure ports and read-only flag.
 // Everything else is reported as needing a restart.

@@ -13,7 +13,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -29,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -1008,10 +1008,10 @@ func fieldByTag(t reflect.Type, key string) (reflect.StructField, bool) {
 // deploy_test.go to check the deployment files against. It reads them from
 // serveFlags.register, so it follows serve.go.
 func serveFlagNames() []string {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	var f serveFlags
 	f.register(fs)
 	var names []string
-	fs.VisitAll(func(fl *flag.Flag) { names = append(names, fl.Name) })
+	fs.VisitAll(func(fl *pflag.Flag) { names = append(names, fl.Name) })
 	return names
 }

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // serveFlags are the flags of `serve`. Each one overrides the configuration
@@ -39,7 +39,7 @@ type serveFlags struct {
 	portmapListen string
 }
 
-func (f *serveFlags) register(fs *flag.FlagSet) {
+func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "YAML configuration file (also $NFSCACHEPROXY_CONFIG)")
 	fs.StringVar(&f.upstream, "upstream", "", "upstream export HOST:/PATH of the volume --volume-id (created if the config lacks it)")
 	fs.IntVar(&f.nfsPort, "upstream-nfs-port", 0, "upstream NFS port of that volume (0: ask its portmapper)")
@@ -73,7 +73,7 @@ func parseUpstream(s string) (host, export string, err error) {
 
 // loadServeConfig builds the configuration: defaults, then the file, then
 // the environment, then the flags that were given; and validates it.
-func loadServeConfig(fs *flag.FlagSet, f *serveFlags, getenv func(string) string) (*Config, error) {
+func loadServeConfig(fs *pflag.FlagSet, f *serveFlags, getenv func(string) string) (*Config, error) {
 	path := f.config
 	if path == "" {
 		path = getenv("NFSCACHEPROXY_CONFIG")
@@ -98,9 +98,9 @@ func loadServeConfig(fs *flag.FlagSet, f *serveFlags, getenv func(string) string
 }
 
 // apply copies the flags that were set into cfg.
-func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
+func (f *serveFlags) apply(fs *pflag.FlagSet, cfg *Config) error {
 	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	fs.Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
 	if set["listen"] {
 		cfg.Listen = f.listen
 	}
@@ -181,18 +181,29 @@ func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
 	return nil
 }
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func newServeCmd() *cobra.Command {
 	var f serveFlags
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "serve --upstream HOST:/EXPORT [flags]",
+		Short: "Serve clients from an upstream NFSv3 export",
+		Long: `Serve NFSv3 and MOUNT clients from one or more upstream NFSv3 exports, caching what they read.
+
+Configuration: defaults < the file (--config or $NFSCACHEPROXY_CONFIG) < environment < flags.
+The volume flags (--upstream, --name, --read-only, --coherency, --actimeo, ports) apply to the
+volume --volume-id. SIGHUP reloads the configuration; SIGTERM drains and stops.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd, &f)
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := loadServeConfig(fs, &f, os.Getenv)
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// serve runs the proxy until the command's context ends.
+func serve(cmd *cobra.Command, f *serveFlags) error {
+	ctx, fs, stderr := cmd.Context(), cmd.Flags(), cmd.ErrOrStderr()
+	cfg, err := loadServeConfig(fs, f, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -204,7 +215,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := func() {
-		next, err := loadServeConfig(fs, &f, os.Getenv)
+		next, err := loadServeConfig(fs, f, os.Getenv)
 		if err != nil {
 			a.log.Error("reload: configuration refused; keeping the running one", "err", err)
 			return

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runCLI runs the command line in-process and returns its exit code,
+// stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// mustRun runs args and fails unless the exit code is want.
+func mustRun(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	code, out, errs := runCLI(t, args...)
+	if code != want {
+		t.Fatalf("%q: exit %d; want %d\nstdout:\n%s\nstderr:\n%s", args, code, want, out, errs)
+	}
+	return out
+}
+
+// TestCLIHelpExitsZero: -h and --help print the command's usage on stdout
+// and exit 0 on every command and subcommand; `help CMD` too.
+func TestCLIHelpExitsZero(t *testing.T) {
+	cmds := [][]string{{}, {"serve"}, {"demo"}, {"cache"}, {"cache", "stats"}, {"cache", "check"}, {"cache", "cull"},
+		{"cache", "warm"}, {"cache", "invalidate"}, {"version"}, {"health"}, {"completion"}, {"completion", "bash"}}
+	for _, c := range cmds {
+		for _, h := range []string{"--help", "-h"} {
+			args := append(slices.Clone(c), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				if out := mustRun(t, exitOK, args...); !strings.Contains(out, "Usage:") {
+					t.Errorf("%q: got %q; want a usage text", args, out)
+				}
+			})
+		}
+	}
+	if out := mustRun(t, exitOK, "help", "cache"); !strings.Contains(out, "nfscacheproxy cache [command]") {
+		t.Errorf("help cache: got %q; want the cache usage", out)
+	}
+}
+
+// TestCLIEverySubcommandListed: the help names every subcommand.
+func TestCLIEverySubcommandListed(t *testing.T) {
+	root := mustRun(t, exitOK, "--help")
+	for _, sub := range []string{"serve", "demo", "cache", "version", "health", "completion"} {
+		if !strings.Contains(root, "\n  "+sub+" ") {
+			t.Errorf("nfscacheproxy --help does not list %q:\n%s", sub, root)
+		}
+	}
+	cache := mustRun(t, exitOK, "cache", "--help")
+	for _, sub := range []string{"stats", "check", "cull", "warm", "invalidate"} {
+		if !strings.Contains(cache, "\n  "+sub+" ") {
+			t.Errorf("nfscacheproxy cache --help does not list %q:\n%s", sub, cache)
+		}
+	}
+}
+
+// TestCLIUsageErrors: mistakes on the command line exit 2 and say what
+// was wrong.
+func TestCLIUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "which subcommand"},
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"serve", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"serve", "extra"}, `unknown command "extra"`},
+		{[]string{"cache"}, "which cache subcommand"},
+		{[]string{"cache", "stats"}, "--dir: required"},
+		{[]string{"cache", "cull", "--dir", "/nonexistent"}, "--to: required"},
+		{[]string{"cache", "cull", "--dir", "/nonexistent", "--to", "lots"}, "--to:"},
+		{[]string{"cache", "stats", "--dir", "/nonexistent", "-o", "yaml"}, `"yaml" is not text or json`},
+		{[]string{"cache", "warm"}, "at least one PATH"},
+		{[]string{"version", "-o", "xml"}, `"xml" is not text or json`},
+		{[]string{"health", "--metrics", "nocolon"}, "is not HOST:PORT"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, _, errs := runCLI(t, tc.args...)
+			if code != exitUsage || !strings.Contains(errs, tc.want) {
+				t.Errorf("%q: exit %d, stderr %q; want exit %d and %q", tc.args, code, errs, exitUsage, tc.want)
+			}
+		})
+	}
+}
+
+// TestCLIVersion: version exits 0 and names the module version (or
+// "(devel)") and the VCS revision the build stamped, if any.
+func TestCLIVersion(t *testing.T) {
+	want := readBuildVersion()
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && want.Version != bi.Main.Version {
+		t.Errorf("version %q; want the build info's %q", want.Version, bi.Main.Version)
+	}
+	out := mustRun(t, exitOK, "version")
+	if !strings.HasPrefix(out, "nfscacheproxy "+want.Version+"\n") {
+		t.Errorf("version: got %q; want it to start with nfscacheproxy %s", out, want.Version)
+	}
+	if want.Revision != "" && !strings.Contains(out, "revision "+want.Revision) {
+		t.Errorf("version: got %q; want revision %s", out, want.Revision)
+	}
+	if want.Revision == "" && (want.Version != "(devel)" || !strings.Contains(out, "revision unknown")) {
+		t.Errorf("version without a VCS stamp: got %q; want (devel) and revision unknown", out)
+	}
+	var got buildVersion
+	if err := json.Unmarshal([]byte(mustRun(t, exitOK, "version", "-o", "json")), &got); err != nil || got != want {
+		t.Errorf("version -o json: got %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestCLISingleDashFlags: the one-dash long flags of the old command line
+// still work.
+func TestCLISingleDashFlags(t *testing.T) {
+	code, _, errs := runCLI(t, "cache", "stats", "-dir", filepath.Join(t.TempDir(), "none"))
+	if code != exitFailure || !strings.Contains(errs, "read stats") {
+		t.Errorf("cache stats -dir: exit %d, %q; want the stats of the directory attempted", code, errs)
+	}
+}
+
+// TestCLIHealth: health exits 0 when /healthz answers 200 and 1 with the
+// reason otherwise; without --metrics it asks the configured listener.
+func TestCLIHealth(t *testing.T) {
+	var status atomic.Int32
+	status.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+		io.WriteString(w, "ok\n")
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	mustRun(t, exitOK, "health", "--metrics", addr)
+	mustRun(t, exitOK, "health", "--metrics", srv.URL)
+	cfg := writeConfig(t, "metrics: { listen: \""+addr+"\" }\n"+minimal)
+	mustRun(t, exitOK, "health", "--config", cfg)
+
+	status.Store(http.StatusServiceUnavailable)
+	code, _, errs := runCLI(t, "health", "--metrics", addr)
+	if code != exitFailure || !strings.Contains(errs, "503") {
+		t.Errorf("health against a 503: exit %d, %q; want 1 naming the status", code, errs)
+	}
+	srv.Close()
+	if code, _, errs := runCLI(t, "health", "--metrics", addr); code != exitFailure || !strings.Contains(errs, "unhealthy") {
+		t.Errorf("health with nothing listening: exit %d, %q; want 1, unhealthy", code, errs)
+	}
+}
+
+func TestHealthURL(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		f    healthFlags
+		env  map[string]string
+		want string
+	}{
+		{healthFlags{}, nil, "http://127.0.0.1:9102/healthz"},
+		{healthFlags{metrics: ":9200"}, nil, "http://127.0.0.1:9200/healthz"},
+		{healthFlags{metrics: "[::]:9200"}, nil, "http://[::1]:9200/healthz"},
+		{healthFlags{metrics: "10.0.0.1:9200"}, nil, "http://10.0.0.1:9200/healthz"},
+		{healthFlags{metrics: "https://m.example/x/"}, nil, "https://m.example/x/healthz"},
+		{healthFlags{}, map[string]string{envMetricsListen: "0.0.0.0:9300"}, "http://127.0.0.1:9300/healthz"},
+	}
+	for _, tc := range tests {
+		if got, err := tc.f.healthURL(env(tc.env)); got != tc.want || err != nil {
+			t.Errorf("healthURL(%+v, %v): got %q, %v; want %q", tc.f, tc.env, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseVolumeKey(t *testing.T) {
+	tests := []struct {
+		key  string
+		want volumeName
+	}{
+		{"nfs,127.0.0.1,%2Fexport,1", volumeName{Key: "nfs,127.0.0.1,%2Fexport,1", Server: "127.0.0.1", Export: "/export", ID: 1}},
+		{"nfs,filer,%2Fa%2Cb,65535", volumeName{Key: "nfs,filer,%2Fa%2Cb,65535", Server: "filer", Export: "/a,b", ID: 65535}},
+		{"nfs,filer,%2Fa,7~0123456789abcdef", volumeName{Key: "nfs,filer,%2Fa,7~0123456789abcdef"}},
+		{"other", volumeName{Key: "other"}},
+	}
+	for _, tc := range tests {
+		if got := parseVolumeKey(tc.key); got != tc.want {
+			t.Errorf("parseVolumeKey(%q): got %+v; want %+v", tc.key, got, tc.want)
+		}
+	}
+}
+
+// testProxy is a proxy served in-process in front of the demo upstream.
+type testProxy struct {
+	a        *app
+	upDir    string
+	cacheDir string
+	stop     func()
+}
+
+// startTestProxy serves a temporary directory holding hello.txt through
+// the proxy, with a data cache, on loopback ports.
+func startTestProxy(t *testing.T) *testProxy {
+	t.Helper()
+	p := &testProxy{upDir: t.TempDir(), cacheDir: t.TempDir()}
+	if err := os.WriteFile(filepath.Join(p.upDir, "hello.txt"), []byte(demoText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up, err := demoserver.Start(p.upDir, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.Metrics.Listen, cfg.Cache.Dir = "127.0.0.1:0", "127.0.0.1:0", p.cacheDir
+	cfg.Upstream.UnprivilegedPort = true
+	v := DefaultVolume()
+	v.ID, v.Upstream, v.NFSPort, v.MountPort = 1, "127.0.0.1:/export", up.Port(), up.Port()
+	v.Clients = []string{"127.0.0.0/8"}
+	cfg.Volumes = []VolumeConfig{v}
+	if err := cfg.Validate(); err != nil {
+		up.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.a, err = newApp(ctx, cfg, io.Discard)
+	if err != nil {
+		cancel()
+		up.Close()
+		t.Fatal(err)
+	}
+	ready, exited := make(chan struct{}), make(chan error, 1)
+	go func() { exited <- p.a.run(ctx, nil, nil, func() { close(ready) }) }()
+	await.Recv(t, "the proxy serving", ready)
+	stopped := false
+	p.stop = func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := await.Recv(t, "the proxy stopped", exited); err != nil {
+				t.Errorf("proxy: %v", err)
+			}
+			up.Close()
+		}
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *testProxy) nfsAddr() string    { return p.a.Addr().String() }
+func (p *testProxy) metricsURL() string { return "http://" + p.a.metL.Addr().String() }
+
+// treeState lists every file under dir with its size and modification
+// time, to show a command changed nothing.
+func treeState(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, p+" "+strconv.FormatInt(fi.Size(), 10)+" "+fi.ModTime().String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCLICacheCommands drives the cache subcommands against a proxy:
+// warm with its flags after the path, invalidate by name with and without
+// --dry-run, then (proxy stopped) stats with volume names and units,
+// check without Go structs, cull --dry-run changing nothing, cull, and
+// check's exit code 3 on a problem.
+func TestCLICacheCommands(t *testing.T) {
+	p := startTestProxy(t)
+
+	// Flags after the positional argument.
+	var warm warmReport
+	out := mustRun(t, exitOK, "cache", "warm", "hello.txt", "--proxy", p.nfsAddr(), "--export", "/export", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &warm); err != nil || warm.Files != 1 || warm.Bytes != int64(len(demoText)) {
+		t.Fatalf("cache warm hello.txt --proxy …: got %+v, %v; want 1 file of %d bytes\n%s", warm, err, len(demoText), out)
+	}
+	if out := mustRun(t, exitOK, "cache", "warm", "--proxy", p.nfsAddr(), "hello.txt"); !strings.Contains(out, "warmed 1 files, 33 B in") {
+		t.Errorf("cache warm: got %q; want warmed 1 files, 33 B", out)
+	}
+	await.Until(t, "the granule of hello.txt stored", func() bool { return p.a.store.Stats().Fills > 0 })
+
+	explicit := func() int64 { return p.a.srv.Meta(1).Stats().Invalidations[coherency.CauseExplicit] }
+	out = mustRun(t, exitOK, "cache", "invalidate", "--volume", "/export", "--metrics", p.metricsURL(), "--dry-run")
+	if !strings.Contains(out, "dry run: would invalidate 1 volume(s): 1 (/export)") {
+		t.Errorf("invalidate --dry-run: got %q", out)
+	}
+	if n := explicit(); n != 0 {
+		t.Fatalf("after invalidate --dry-run: %d explicit invalidations; want 0", n)
+	}
+	var inv invalidateReply
+	out = mustRun(t, exitOK, "cache", "invalidate", "--volume", "/export", "--metrics", p.metricsURL(), "-o", "json")
+	if err := json.Unmarshal([]byte(out), &inv); err != nil || inv.DryRun || len(inv.Volumes) != 1 || inv.Volumes[0] != (adminVolumeID{1, "/export"}) {
+		t.Errorf("invalidate -o json: got %+v, %v; want volume 1 /export", inv, err)
+	}
+	if n := explicit(); n != 1 {
+		t.Fatalf("after invalidate: %d explicit invalidations; want 1", n)
+	}
+	if code, _, errs := runCLI(t, "cache", "invalidate", "--volume", "/nope", "--metrics", p.metricsURL()); code != exitFailure || !strings.Contains(errs, "no such volume") {
+		t.Errorf("invalidate of an unknown volume: exit %d, %q; want 1, no such volume", code, errs)
+	}
+	p.stop()
+
+	dir := p.cacheDir
+	var st cacheStats
+	if err := json.Unmarshal([]byte(mustRun(t, exitOK, "cache", "stats", "--dir", dir, "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Volumes) != 1 || st.Objects != 1 || st.Volumes[0].Server != "127.0.0.1" || st.Volumes[0].Export != "/export" || st.Volumes[0].ID != 1 || st.Bytes <= 0 {
+		t.Errorf("stats -o json: got %+v; want one object in volume 1, 127.0.0.1:/export", st)
+	}
+	out = mustRun(t, exitOK, "cache", "stats", "--dir", dir)
+	if !strings.Contains(out, "127.0.0.1:/export") || !strings.Contains(out, "KiB") || strings.Contains(out, "nfs,") {
+		t.Errorf("stats: got\n%s\nwant the volume by name and sizes in KiB", out)
+	}
+
+	out = mustRun(t, exitOK, "cache", "check", "--dir", dir)
+	if !strings.HasPrefix(out, "objects 1, good granules 1 (") || strings.Contains(out, "{") {
+		t.Errorf("check: got %q; want one good object, no Go structs", out)
+	}
+
+	before := treeState(t, dir)
+	var cull cullReport
+	out = mustRun(t, exitOK, "cache", "cull", "--dir", dir, "--to", "0", "--dry-run", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &cull); err != nil || !cull.DryRun || cull.Objects != 1 || cull.Excess != st.Bytes || cull.Culled != 0 {
+		t.Errorf("cull --dry-run -o json: got %+v, %v; want 1 object, %d bytes above the target", cull, err, st.Bytes)
+	}
+	if after := treeState(t, dir); !slices.Equal(before, after) {
+		t.Fatalf("cull --dry-run changed the cache:\nbefore %q\nafter  %q", before, after)
+	}
+	if out := mustRun(t, exitOK, "cache", "cull", "--dir", dir, "--to", "0"); !strings.HasPrefix(out, "culled 1 objects; 0 B in 0 objects remain") {
+		t.Errorf("cull: got %q; want 1 object culled", out)
+	}
+
+	// A stray file in a fan-out directory is a problem: exit 3.
+	vols, err := os.ReadDir(filepath.Join(dir, "cache"))
+	if err != nil || len(vols) != 1 {
+		t.Fatalf("cache volumes: %v, %v", vols, err)
+	}
+	stray := filepath.Join(dir, "cache", vols[0].Name(), "@00", "stray")
+	os.MkdirAll(filepath.Dir(stray), 0o755)
+	if err := os.WriteFile(stray, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "cache", "check", "--dir", dir)
+	if code != exitProblems || !strings.Contains(out, stray+": ") || strings.Contains(out, "{") || !strings.Contains(errs, "--repair") {
+		t.Errorf("check with a stray file: exit %d\nstdout %q\nstderr %q\nwant exit %d naming %s", code, out, errs, exitProblems, stray)
+	}
+	mustRun(t, exitOK, "cache", "check", "--dir", dir, "--repair")
+	mustRun(t, exitOK, "cache", "check", "--dir", dir)
+}
