@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,8 +79,9 @@ func totalObjects(t *testing.T, out string) int64 {
 }
 
 // TestInvalidateCommand: on a static volume an upstream change stays
-// invisible until `cache invalidate` tells the running proxy to drop its
-// cached metadata.
+// invisible until `cache invalidate` tells the running proxy, over its
+// admin socket, to drop its cached metadata; the metrics listener refuses
+// the request.
 func TestInvalidateCommand(t *testing.T) {
 	bin, err := buildBinary()
 	if err != nil {
@@ -88,7 +90,8 @@ func TestInvalidateCommand(t *testing.T) {
 	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
 	os.WriteFile(filepath.Join(g.Dir, "f"), []byte("one"), 0o644)
 	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
-	startBinary(t, g, port, "--coherency", "static", "--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport))
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	startBinary(t, g, port, "--coherency", "static", "--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport), "--admin-socket", sock)
 	c := dialClient(t, "127.0.0.1", port, port, 0, 0)
 	fh := c.mustLookup(c.root(), "f")
 	if a, _ := c.getattr(fh); a.Size != 3 {
@@ -98,14 +101,26 @@ func TestInvalidateCommand(t *testing.T) {
 	if a, _ := c.getattr(fh); a.Size != 3 {
 		t.Fatalf("static volume before invalidation: size %d; want the cached 3", a.Size)
 	}
-	out, err := exec.Command(bin, "cache", "invalidate", "--metrics", "http://127.0.0.1:"+strconv.Itoa(mport), "--volume", "1").CombinedOutput()
+	// The metrics listener is read-only: it refuses the invalidation.
+	resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(mport)+"/admin/invalidate", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /admin/invalidate on the metrics listener: %s; want 404 or 405", resp.Status)
+	}
+	if a, _ := c.getattr(fh); a.Size != 3 {
+		t.Fatalf("after a POST to the metrics listener: size %d; want the cached 3", a.Size)
+	}
+	out, err := exec.Command(bin, "cache", "invalidate", "--socket", sock, "--volume", "1").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "invalidated 1 volume") {
 		t.Fatalf("cache invalidate: %v %s", err, out)
 	}
 	if a, _ := c.getattr(fh); a.Size != 6 {
 		t.Fatalf("after invalidation: size %d; want 6", a.Size)
 	}
-	if out, err := exec.Command(bin, "cache", "invalidate", "--metrics", "http://127.0.0.1:"+strconv.Itoa(mport), "--volume", "9").CombinedOutput(); err == nil {
+	if out, err := exec.Command(bin, "cache", "invalidate", "--socket", sock, "--volume", "9").CombinedOutput(); err == nil {
 		t.Fatalf("invalidate of an unknown volume succeeded: %s", out)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -42,6 +41,7 @@ type app struct {
 	closers []func()
 
 	invalidateLimit *rate.Limiter // POST /admin/invalidate
+	admin           adminServer   // the admin API's listeners (admin.go)
 }
 
 // Addr returns the address NFS and MOUNT are served on.
@@ -104,7 +104,6 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	// metadata caches, so a loop of POSTs would turn the proxy into a
 	// pass-through and flood the log.
 	a.invalidateLimit = rate.NewLimiter(rate.Every(time.Second), 5)
-	a.mets.Handle("POST /admin/invalidate", http.HandlerFunc(a.serveInvalidate))
 
 	for _, addr := range []string{cfg.Listen, cfg.MountListen} {
 		if addr == "" {
@@ -120,6 +119,9 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		if a.metL, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
 			return nil, fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
 		}
+	}
+	if err := a.listenAdmin(); err != nil {
+		return nil, err
 	}
 	if cfg.Portmap.Enabled {
 		if err := a.startPortmap(); err != nil {
@@ -254,12 +256,14 @@ func (a *app) run(ctx context.Context, hup <-chan os.Signal, reload func(), read
 	if a.metL != nil {
 		serve("metrics", func() error { return a.mets.Serve(a.metL) })
 	}
+	a.serveAdmin(serve)
 	if a.pmap != nil {
 		serve("portmap", func() error { return a.pmap.Serve(a.pmapL) })
 		serve("portmap udp", func() error { return a.pmap.ServeUDP(a.pmapU) })
 	}
 	a.log.Info("serving", "listen", a.Addr().String(), "volumes", len(a.cfg.Volumes),
-		"cache", a.cfg.Cache.Dir, "metrics", a.cfg.Metrics.Listen, "portmap", a.cfg.Portmap.Enabled)
+		"cache", a.cfg.Cache.Dir, "metrics", a.cfg.Metrics.Listen, "portmap", a.cfg.Portmap.Enabled,
+		"admin_socket", a.cfg.AdminSocket(), "admin_listen", a.cfg.Admin.Listen)
 	if ready != nil {
 		ready()
 	}
@@ -306,6 +310,7 @@ func (a *app) close() {
 	if a.pmapU != nil {
 		a.pmapU.Close()
 	}
+	a.closeAdmin()
 	if a.mets != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		a.mets.Shutdown(ctx)
@@ -326,8 +331,8 @@ func (a *app) reload(next *Config) {
 		a.level.UnmarshalText([]byte(next.Log.Level))
 	}
 	if next.Listen != a.cfg.Listen || next.MountListen != a.cfg.MountListen || next.Portmap != a.cfg.Portmap ||
-		next.Metrics != a.cfg.Metrics || next.Log.Format != a.cfg.Log.Format {
-		restart = append(restart, "listen addresses, portmap, metrics, log format")
+		next.Metrics != a.cfg.Metrics || next.Admin != a.cfg.Admin || next.Log.Format != a.cfg.Log.Format {
+		restart = append(restart, "listen addresses, portmap, metrics, admin, log format")
 	}
 	if next.Cache != a.cfg.Cache {
 		restart = append(restart, "cache")

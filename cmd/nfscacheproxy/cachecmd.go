@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -465,33 +466,80 @@ func (w *warmer) walk(fh nfs3.FH, p string) error {
 
 // invalidateFlags are the flags of `cache invalidate`.
 type invalidateFlags struct {
-	metrics string
-	volume  string
-	dryRun  bool
+	socket, config   string
+	admin, tokenFile string
+	volume           string
+	dryRun           bool
 }
 
 func newCacheInvalidateCmd(o *cacheOpts) *cobra.Command {
 	var f invalidateFlags
 	cmd := &cobra.Command{
-		Use:   "invalidate [--volume ID|NAME] [--dry-run]",
+		Use:   "invalidate [--volume ID|NAME] [--dry-run] [--socket PATH | --config FILE | --admin URL --token-file FILE]",
 		Short: "Make a running proxy drop its cached attributes, names and listings",
 		Long: `Make a running proxy drop its cached attributes, names and listings, of every volume or of one
 (by id or by the path clients mount): the explicit invalidation static volumes rely on. Cached
-data is kept and revalidated on its next read. --dry-run names the volumes without touching them.`,
+data is kept and revalidated on its next read. --dry-run names the volumes without touching them.
+
+The request goes to the proxy's admin API: its unix socket (--socket, else admin.socket or
+cache.dir/admin.sock of --config / $NFSCACHEPROXY_CONFIG / $NFSCACHEPROXY_CACHE_DIR), which only
+root and the proxy's user may use; or its TCP admin listener (--admin URL) with the bearer token
+in --token-file. The metrics listener does not take it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cacheInvalidate(cmd.Context(), &f, o, cmd.OutOrStdout())
+			return cacheInvalidate(cmd.Context(), &f, os.Getenv, o, cmd.OutOrStdout())
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.metrics, "metrics", "http://127.0.0.1:9102", "the running proxy's metrics endpoint")
+	fs.StringVar(&f.socket, "socket", "", "the proxy's admin socket (default: from the configuration)")
+	fs.StringVar(&f.config, "config", "", "the proxy's YAML configuration, to find its admin socket (also $NFSCACHEPROXY_CONFIG)")
+	fs.StringVar(&f.admin, "admin", "", "the proxy's TCP admin API, http://HOST:PORT (admin.listen), instead of the socket")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token for --admin")
 	fs.StringVar(&f.volume, "volume", "", "volume id or name (mount path); empty: every volume")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "name the volumes that would be invalidated; change nothing")
 	return cmd
 }
 
+// adminClient returns the HTTP client and base URL of the admin API the
+// flags name.
+func (f *invalidateFlags) adminClient(getenv func(string) string) (*http.Client, string, string, error) {
+	if f.admin != "" {
+		if f.socket != "" {
+			return nil, "", "", usageError{errors.New("--admin and --socket: give one")}
+		}
+		if f.tokenFile == "" {
+			return nil, "", "", usageError{errors.New("--admin needs --token-file: the TCP admin API requires a bearer token")}
+		}
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return nil, "", "", err
+		}
+		return &http.Client{Transport: &http.Transport{}}, strings.TrimRight(f.admin, "/"), strings.TrimSpace(string(b)), nil
+	}
+	sock := f.socket
+	if sock == "" {
+		cfg, err := clientConfig(f.config, getenv)
+		if err != nil {
+			return nil, "", "", err
+		}
+		if sock = cfg.AdminSocket(); sock == "" {
+			return nil, "", "", usageError{errors.New("no admin socket: give --socket PATH, or --config FILE of a proxy with cache.dir or admin.socket")}
+		}
+	}
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", sock)
+	}}
+	return &http.Client{Transport: tr}, "http://nfscacheproxy", "", nil
+}
+
 // cacheInvalidate asks the running proxy to invalidate.
-func cacheInvalidate(ctx context.Context, f *invalidateFlags, o *cacheOpts, stdout io.Writer) error {
+func cacheInvalidate(ctx context.Context, f *invalidateFlags, getenv func(string) string, o *cacheOpts, stdout io.Writer) error {
+	client, base, token, err := f.adminClient(getenv)
+	if err != nil {
+		return err
+	}
+	defer client.CloseIdleConnections()
 	q := url.Values{}
 	if f.volume != "" && f.volume != "0" {
 		q.Set("volume", f.volume)
@@ -499,7 +547,7 @@ func cacheInvalidate(ctx context.Context, f *invalidateFlags, o *cacheOpts, stdo
 	if f.dryRun {
 		q.Set("dry_run", "1")
 	}
-	u := strings.TrimRight(f.metrics, "/") + "/admin/invalidate"
+	u := base + "/admin/invalidate"
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
@@ -507,7 +555,10 @@ func cacheInvalidate(ctx context.Context, f *invalidateFlags, o *cacheOpts, stdo
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"net/http"
@@ -222,7 +223,7 @@ type testProxy struct {
 
 // startTestProxy serves a temporary directory holding hello.txt through
 // the proxy, with a data cache, on loopback ports.
-func startTestProxy(t *testing.T) *testProxy {
+func startTestProxy(t *testing.T, configure ...func(*Config)) *testProxy {
 	t.Helper()
 	p := &testProxy{upDir: t.TempDir(), cacheDir: t.TempDir()}
 	if err := os.WriteFile(filepath.Join(p.upDir, "hello.txt"), []byte(demoText), 0o644); err != nil {
@@ -239,6 +240,9 @@ func startTestProxy(t *testing.T) *testProxy {
 	v.ID, v.Upstream, v.NFSPort, v.MountPort = 1, "127.0.0.1:/export", up.Port(), up.Port()
 	v.Clients = []string{"127.0.0.0/8"}
 	cfg.Volumes = []VolumeConfig{v}
+	for _, f := range configure {
+		f(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		up.Close()
 		t.Fatal(err)
@@ -270,6 +274,7 @@ func startTestProxy(t *testing.T) *testProxy {
 
 func (p *testProxy) nfsAddr() string    { return p.a.Addr().String() }
 func (p *testProxy) metricsURL() string { return "http://" + p.a.metL.Addr().String() }
+func (p *testProxy) socket() string     { return filepath.Join(p.cacheDir, "admin.sock") }
 
 // treeState lists every file under dir with its size and modification
 // time, to show a command changed nothing.
@@ -313,7 +318,7 @@ func TestCLICacheCommands(t *testing.T) {
 	await.Until(t, "the granule of hello.txt stored", func() bool { return p.a.store.Stats().Fills > 0 })
 
 	explicit := func() int64 { return p.a.srv.Meta(1).Stats().Invalidations[coherency.CauseExplicit] }
-	out = mustRun(t, exitOK, "cache", "invalidate", "--volume", "/export", "--metrics", p.metricsURL(), "--dry-run")
+	out = mustRun(t, exitOK, "cache", "invalidate", "--volume", "/export", "--socket", p.socket(), "--dry-run")
 	if !strings.Contains(out, "dry run: would invalidate 1 volume(s): 1 (/export)") {
 		t.Errorf("invalidate --dry-run: got %q", out)
 	}
@@ -321,14 +326,14 @@ func TestCLICacheCommands(t *testing.T) {
 		t.Fatalf("after invalidate --dry-run: %d explicit invalidations; want 0", n)
 	}
 	var inv invalidateReply
-	out = mustRun(t, exitOK, "cache", "invalidate", "--volume", "/export", "--metrics", p.metricsURL(), "-o", "json")
+	out = mustRun(t, exitOK, "cache", "invalidate", "--volume", "/export", "--socket", p.socket(), "-o", "json")
 	if err := json.Unmarshal([]byte(out), &inv); err != nil || inv.DryRun || len(inv.Volumes) != 1 || inv.Volumes[0] != (adminVolumeID{1, "/export"}) {
 		t.Errorf("invalidate -o json: got %+v, %v; want volume 1 /export", inv, err)
 	}
 	if n := explicit(); n != 1 {
 		t.Fatalf("after invalidate: %d explicit invalidations; want 1", n)
 	}
-	if code, _, errs := runCLI(t, "cache", "invalidate", "--volume", "/nope", "--metrics", p.metricsURL()); code != exitFailure || !strings.Contains(errs, "no such volume") {
+	if code, _, errs := runCLI(t, "cache", "invalidate", "--volume", "/nope", "--socket", p.socket()); code != exitFailure || !strings.Contains(errs, "no such volume") {
 		t.Errorf("invalidate of an unknown volume: exit %d, %q; want 1, no such volume", code, errs)
 	}
 	p.stop()
@@ -380,4 +385,122 @@ func TestCLICacheCommands(t *testing.T) {
 	}
 	mustRun(t, exitOK, "cache", "check", "--dir", dir, "--repair")
 	mustRun(t, exitOK, "cache", "check", "--dir", dir)
+}
+
+// TestAdminOffTheMetricsListener: the metrics listener refuses
+// POST /admin/invalidate (it is read-only); the admin socket serves it,
+// with mode 0600, and found through --config.
+func TestAdminOffTheMetricsListener(t *testing.T) {
+	p := startTestProxy(t)
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		req, _ := http.NewRequest(method, p.metricsURL()+"/admin/invalidate", nil)
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("%s /admin/invalidate on the metrics listener: %s; want 404 or 405", method, resp.Status)
+		}
+	}
+	if n := p.a.srv.Meta(1).Stats().Invalidations[coherency.CauseExplicit]; n != 0 {
+		t.Fatalf("the metrics listener invalidated: %d explicit invalidations; want 0", n)
+	}
+	fi, err := os.Stat(p.socket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin socket %s: mode %v; want a socket with 0600", p.socket(), fi.Mode())
+	}
+	cfg := writeConfig(t, "cache: { dir: "+p.cacheDir+" }\n"+minimal)
+	if out := mustRun(t, exitOK, "cache", "invalidate", "--config", cfg); !strings.Contains(out, "invalidated 1 volume(s): 1 (/export)") {
+		t.Errorf("invalidate --config: got %q", out)
+	}
+	if code, _, errs := runCLI(t, "cache", "invalidate"); code != exitUsage || !strings.Contains(errs, "no admin socket") {
+		t.Errorf("invalidate with no way to the proxy: exit %d, %q; want 2, no admin socket", code, errs)
+	}
+	p.stop()
+	if _, err := os.Lstat(p.socket()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("admin socket after stop: %v; want it removed", err)
+	}
+}
+
+// TestAdminTCPNeedsToken: the optional TCP admin listener answers 401
+// without the bearer token and serves the CLI that has it.
+func TestAdminTCPNeedsToken(t *testing.T) {
+	const token = "0123456789abcdef-token"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startTestProxy(t, func(c *Config) {
+		c.Admin.Listen, c.Admin.TokenFile, c.Admin.Socket = "127.0.0.1:0", tokenFile, "none"
+	})
+	if len(p.a.admin.listeners) != 1 {
+		t.Fatalf("admin listeners %d; want the TCP one only (socket none)", len(p.a.admin.listeners))
+	}
+	base := "http://" + p.a.admin.listeners[0].Addr().String()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, auth := range []string{"", "Bearer wrong", "Bearer " + token + "x", token} {
+		req, _ := http.NewRequest(http.MethodPost, base+"/admin/invalidate", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("POST with Authorization %q: %s; want 401", auth, resp.Status)
+		}
+	}
+	if n := p.a.srv.Meta(1).Stats().Invalidations[coherency.CauseExplicit]; n != 0 {
+		t.Fatalf("unauthorized requests invalidated: %d; want 0", n)
+	}
+	if out := mustRun(t, exitOK, "cache", "invalidate", "--admin", base, "--token-file", tokenFile, "--volume", "1"); !strings.Contains(out, "invalidated 1 volume(s)") {
+		t.Errorf("invalidate --admin: got %q", out)
+	}
+	if n := p.a.srv.Meta(1).Stats().Invalidations[coherency.CauseExplicit]; n != 1 {
+		t.Fatalf("after invalidate --admin: %d explicit invalidations; want 1", n)
+	}
+	if code, _, errs := runCLI(t, "cache", "invalidate", "--admin", base); code != exitUsage || !strings.Contains(errs, "--token-file") {
+		t.Errorf("invalidate --admin without a token: exit %d, %q; want 2 asking for --token-file", code, errs)
+	}
+}
+
+func TestConfigAdminValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*Config)
+		want string
+	}{
+		{"relative socket", func(c *Config) { c.Admin.Socket = "admin.sock" }, `admin.socket: "admin.sock" is not an absolute path`},
+		{"listen without token", func(c *Config) { c.Admin.Listen = "127.0.0.1:9103" }, "admin.token_file: required when admin.listen is set"},
+		{"listen on metrics", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = ":9102", "/t" }, "is the metrics listener"},
+		{"bad listen", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = "9103", "/t" }, `admin.listen: "9103" is not HOST:PORT`},
+		{"relative token file", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = "127.0.0.1:9103", "t" }, `admin.token_file: "t" is not an absolute path`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			v := DefaultVolume()
+			v.ID, v.Upstream = 1, "filer:/data"
+			c.Volumes = []VolumeConfig{v}
+			tc.set(c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: got %v; want %q", err, tc.want)
+			}
+		})
+	}
+	c := DefaultConfig()
+	for _, tc := range []struct {
+		socket, cacheDir, want string
+	}{{"", "", ""}, {"", "/var/cache/x", "/var/cache/x/admin.sock"}, {"none", "/var/cache/x", ""}, {"/run/a.sock", "/var/cache/x", "/run/a.sock"}} {
+		c.Admin.Socket, c.Cache.Dir = tc.socket, tc.cacheDir
+		if got := c.AdminSocket(); got != tc.want {
+			t.Errorf("AdminSocket() with socket %q, cache.dir %q: got %q; want %q", tc.socket, tc.cacheDir, got, tc.want)
+		}
+	}
 }

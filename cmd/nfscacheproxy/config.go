@@ -58,6 +58,9 @@ type Config struct {
 	Portmap PortmapConfig `yaml:"portmap"`
 	// metrics: Prometheus, health and pprof endpoints (package metrics).
 	Metrics MetricsConfig `yaml:"metrics"`
+	// admin: where state-changing requests (POST /admin/invalidate) are
+	// accepted; never on the metrics listener.
+	Admin AdminConfig `yaml:"admin"`
 	// log: process logging.
 	Log LogConfig `yaml:"log"`
 	// drain_timeout: on SIGTERM, how long requests in flight may take to
@@ -92,6 +95,34 @@ type MetricsConfig struct {
 	Listen string `yaml:"listen"`
 	// pprof: also serve /debug/pprof/ there. Default false.
 	Pprof bool `yaml:"pprof"`
+}
+
+// AdminConfig is the `admin:` section: the listeners of the admin API
+// (POST /admin/invalidate), kept off the read-only metrics listener.
+type AdminConfig struct {
+	// socket: unix socket of the admin API, mode 0600, for
+	// `nfscacheproxy cache invalidate`. Default "": cache.dir/admin.sock
+	// when cache.dir is set, else none; "none" turns it off.
+	Socket string `yaml:"socket"`
+	// listen: optional HOST:PORT serving the admin API over TCP, every
+	// request with "Authorization: Bearer TOKEN". Default "" (off).
+	Listen string `yaml:"listen"`
+	// token_file: file holding that TOKEN (surrounding white space is
+	// ignored); required with listen.
+	TokenFile string `yaml:"token_file"`
+}
+
+// AdminSocket is the path of the admin unix socket, "" for none.
+func (c *Config) AdminSocket() string {
+	switch {
+	case c.Admin.Socket == "none":
+		return ""
+	case c.Admin.Socket != "":
+		return c.Admin.Socket
+	case c.Cache.Dir != "":
+		return path.Join(c.Cache.Dir, "admin.sock")
+	}
+	return ""
 }
 
 // LogConfig is the `log:` section.
@@ -478,6 +509,22 @@ func (c *Config) Validate() error {
 		}
 	} else if c.Metrics.Pprof {
 		p.add("metrics.pprof", "true needs metrics.listen")
+	}
+	if a := c.Admin.Socket; a != "" && a != "none" && !path.IsAbs(a) {
+		p.add("admin.socket", "%q is not an absolute path (\"\": cache.dir/admin.sock; \"none\": off)", a)
+	}
+	if c.Admin.Listen != "" {
+		if r := checkHostPort(c.Admin.Listen); r != "" {
+			p.add("admin.listen", "%q %s", c.Admin.Listen, r)
+		} else if c.Admin.Listen == c.Metrics.Listen && !strings.HasSuffix(c.Admin.Listen, ":0") {
+			p.add("admin.listen", "%q is the metrics listener, which stays read-only", c.Admin.Listen)
+		}
+		if c.Admin.TokenFile == "" {
+			p.add("admin.token_file", "required when admin.listen is set: the admin API over TCP needs a bearer token")
+		}
+	}
+	if c.Admin.TokenFile != "" && !path.IsAbs(c.Admin.TokenFile) {
+		p.add("admin.token_file", "%q is not an absolute path", c.Admin.TokenFile)
 	}
 	if !slices.Contains(logLevels, c.Log.Level) {
 		p.add("log.level", "%q is not debug, info, warn or error", c.Log.Level)

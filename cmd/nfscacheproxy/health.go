@@ -49,19 +49,9 @@ with no host (":9102") is asked on 127.0.0.1.`,
 func (f *healthFlags) healthURL(getenv func(string) string) (string, error) {
 	addr := f.metrics
 	if addr == "" {
-		cfg := DefaultConfig()
-		path := f.config
-		if path == "" {
-			path = getenv(envConfig)
-		}
-		if path != "" {
-			var err error
-			if cfg, err = LoadConfig(path); err != nil {
-				return "", err
-			}
-		}
-		if v := getenv(envMetricsListen); v != "" {
-			cfg.Metrics.Listen = v
+		cfg, err := clientConfig(f.config, getenv)
+		if err != nil {
+			return "", err
 		}
 		if cfg.Metrics.Listen == "" {
 			return "", errors.New("the metrics listener is off (metrics.listen is empty): nothing to ask")
@@ -96,7 +86,7 @@ func health(ctx context.Context, f *healthFlags, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 	if err != nil {
 		return fmt.Errorf("unhealthy: %w", err)
 	}
@@ -107,4 +97,25 @@ func health(ctx context.Context, f *healthFlags, getenv func(string) string, std
 	}
 	_, err = fmt.Fprintf(stdout, "healthy: %s answered %s\n", u, resp.Status)
 	return err
+}
+
+// clientConfig is the configuration a client command (health, cache
+// invalidate) reads to find the running proxy: defaults, the file
+// (--config or $NFSCACHEPROXY_CONFIG), the environment; not validated, as
+// the volumes do not matter here.
+func clientConfig(path string, getenv func(string) string) (*Config, error) {
+	if path == "" {
+		path = getenv(envConfig)
+	}
+	cfg := DefaultConfig()
+	if path != "" {
+		var err error
+		if cfg, err = LoadConfig(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.ApplyEnv(getenv); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }

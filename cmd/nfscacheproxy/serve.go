@@ -37,6 +37,7 @@ type serveFlags struct {
 	metricsListen string
 	portmap       bool
 	portmapListen string
+	adminSocket   string
 }
 
 func (f *serveFlags) register(fs *pflag.FlagSet) {
@@ -60,6 +61,7 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.metricsListen, "metrics-listen", ":9102", "address for /metrics, /healthz, /readyz; empty: off")
 	fs.BoolVar(&f.portmap, "portmap", false, "serve a portmapper so clients need no port options")
 	fs.StringVar(&f.portmapListen, "portmap-listen", ":111", "portmapper address (TCP and UDP)")
+	fs.StringVar(&f.adminSocket, "admin-socket", "", `unix socket of the admin API (cache invalidate), mode 0600 (default: CACHE-DIR/admin.sock; "none": off)`)
 }
 
 // parseUpstream splits HOST:/PATH.
@@ -137,6 +139,9 @@ func (f *serveFlags) apply(fs *pflag.FlagSet, cfg *Config) error {
 	}
 	if set["portmap-listen"] {
 		cfg.Portmap.Listen = f.portmapListen
+	}
+	if set["admin-socket"] {
+		cfg.Admin.Socket = f.adminSocket
 	}
 	volFlags := []string{"upstream", "upstream-nfs-port", "upstream-mount-port", "name", "read-only", "coherency", "actimeo"}
 	if !slices.ContainsFunc(volFlags, func(n string) bool { return set[n] }) {
