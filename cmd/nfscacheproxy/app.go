@@ -10,12 +10,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/config"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/metrics"
@@ -324,24 +324,11 @@ func (a *app) close() {
 
 // reload applies what can change while serving: log level, and each
 // volume's client networks, squashing, secure ports and read-only flag.
-// Everything else is reported as needing a restart.
+// Everything else (config.RestartNeeded) is reported as needing a restart.
 func (a *app) reload(next *Config) {
-	var restart []string
+	restart := config.RestartNeeded(a.cfg, next)
 	if next.Log.Level != a.cfg.Log.Level {
 		a.level.UnmarshalText([]byte(next.Log.Level))
-	}
-	if next.Listen != a.cfg.Listen || next.MountListen != a.cfg.MountListen || next.Portmap != a.cfg.Portmap ||
-		next.Metrics != a.cfg.Metrics || next.Admin != a.cfg.Admin || next.Log.Format != a.cfg.Log.Format {
-		restart = append(restart, "listen addresses, portmap, metrics, admin, log format")
-	}
-	if next.Cache != a.cfg.Cache {
-		restart = append(restart, "cache")
-	}
-	if next.Limits != a.cfg.Limits {
-		restart = append(restart, "limits")
-	}
-	if next.Upstream != a.cfg.Upstream {
-		restart = append(restart, "upstream")
 	}
 	byID := map[int]*VolumeConfig{}
 	for i := range next.Volumes {
@@ -351,13 +338,7 @@ func (a *app) reload(next *Config) {
 		old := &a.cfg.Volumes[i]
 		nv := byID[old.ID]
 		if nv == nil {
-			restart = append(restart, "volume "+strconv.Itoa(old.ID)+" removed")
 			continue
-		}
-		delete(byID, old.ID)
-		if nv.Upstream != old.Upstream || nv.MountPath() != old.MountPath() || nv.NFSPort != old.NFSPort ||
-			nv.MountPort != old.MountPort || nv.Coherency != old.Coherency || nv.Failure != old.Failure {
-			restart = append(restart, "volume "+strconv.Itoa(old.ID)+" upstream, name, ports, coherency or failure")
 		}
 		clients, err := nv.ClientPrefixes()
 		if err != nil {
@@ -366,9 +347,6 @@ func (a *app) reload(next *Config) {
 		}
 		a.srv.SetAccess(uint16(old.ID), policyOf(nv, clients), nv.ReadOnly)
 		old.Clients, old.Squash, old.SecurePorts, old.ReadOnly = nv.Clients, nv.Squash, nv.SecurePorts, nv.ReadOnly
-	}
-	for id := range byID {
-		restart = append(restart, "volume "+strconv.Itoa(id)+" added")
 	}
 	a.cfg.Log.Level = next.Log.Level
 	if len(restart) > 0 {

@@ -27,6 +27,23 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// minimal is the smallest valid configuration file.
+const minimal = `
+volumes:
+  - id: 1
+    upstream: "filer:/export"
+`
+
+// writeConfig writes a configuration file and returns its path.
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // runCLI runs the command line in-process and returns its exit code,
 // stdout and stderr.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -467,40 +484,5 @@ func TestAdminTCPNeedsToken(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "cache", "invalidate", "--admin", base); code != exitUsage || !strings.Contains(errs, "--token-file") {
 		t.Errorf("invalidate --admin without a token: exit %d, %q; want 2 asking for --token-file", code, errs)
-	}
-}
-
-func TestConfigAdminValidation(t *testing.T) {
-	tests := []struct {
-		name string
-		set  func(*Config)
-		want string
-	}{
-		{"relative socket", func(c *Config) { c.Admin.Socket = "admin.sock" }, `admin.socket: "admin.sock" is not an absolute path`},
-		{"listen without token", func(c *Config) { c.Admin.Listen = "127.0.0.1:9103" }, "admin.token_file: required when admin.listen is set"},
-		{"listen on metrics", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = ":9102", "/t" }, "is the metrics listener"},
-		{"bad listen", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = "9103", "/t" }, `admin.listen: "9103" is not HOST:PORT`},
-		{"relative token file", func(c *Config) { c.Admin.Listen, c.Admin.TokenFile = "127.0.0.1:9103", "t" }, `admin.token_file: "t" is not an absolute path`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := DefaultConfig()
-			v := DefaultVolume()
-			v.ID, v.Upstream = 1, "filer:/data"
-			c.Volumes = []VolumeConfig{v}
-			tc.set(c)
-			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Validate: got %v; want %q", err, tc.want)
-			}
-		})
-	}
-	c := DefaultConfig()
-	for _, tc := range []struct {
-		socket, cacheDir, want string
-	}{{"", "", ""}, {"", "/var/cache/x", "/var/cache/x/admin.sock"}, {"none", "/var/cache/x", ""}, {"/run/a.sock", "/var/cache/x", "/run/a.sock"}} {
-		c.Admin.Socket, c.Cache.Dir = tc.socket, tc.cacheDir
-		if got := c.AdminSocket(); got != tc.want {
-			t.Errorf("AdminSocket() with socket %q, cache.dir %q: got %q; want %q", tc.socket, tc.cacheDir, got, tc.want)
-		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -64,21 +63,12 @@ func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.adminSocket, "admin-socket", "", `unix socket of the admin API (cache invalidate), mode 0600 (default: CACHE-DIR/admin.sock; "none": off)`)
 }
 
-// parseUpstream splits HOST:/PATH.
-func parseUpstream(s string) (host, export string, err error) {
-	i := strings.Index(s, ":/")
-	if i <= 0 {
-		return "", "", fmt.Errorf("%q is not HOST:/PATH", s)
-	}
-	return s[:i], s[i+1:], nil
-}
-
 // loadServeConfig builds the configuration: defaults, then the file, then
 // the environment, then the flags that were given; and validates it.
 func loadServeConfig(fs *pflag.FlagSet, f *serveFlags, getenv func(string) string) (*Config, error) {
 	path := f.config
 	if path == "" {
-		path = getenv("NFSCACHEPROXY_CONFIG")
+		path = getenv(envConfig)
 	}
 	cfg := DefaultConfig()
 	if path != "" {
@@ -113,7 +103,7 @@ func (f *serveFlags) apply(fs *pflag.FlagSet, cfg *Config) error {
 		cfg.Log.Format = f.logFormat
 	}
 	if set["drain-timeout"] {
-		cfg.DrainTimeout = Duration{f.drain}
+		cfg.DrainTimeout = Duration{Duration: f.drain}
 	}
 	if set["upstream-conns"] {
 		cfg.Upstream.Conns = f.conns
@@ -180,7 +170,7 @@ func (f *serveFlags) apply(fs *pflag.FlagSet, cfg *Config) error {
 		v.Coherency.Mode = f.coherency
 	}
 	if set["actimeo"] {
-		d := Duration{f.actimeo}
+		d := Duration{Duration: f.actimeo}
 		v.Coherency.ACRegMin, v.Coherency.ACRegMax, v.Coherency.ACDirMin, v.Coherency.ACDirMax = d, d, d, d
 	}
 	return nil
