@@ -102,6 +102,9 @@ func (a *app) closeAdmin() {
 // socket at path (from a proxy that died) is replaced; any other file
 // there is an error.
 func listenUnixPrivate(path string) (net.Listener, error) {
+	if len(path) > 107 {
+		return nil, fmt.Errorf("%s: %d bytes, longer than the 107 a unix socket path may have; set admin.socket (--admin-socket) to a shorter path", path, len(path))
+	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s exists and is not a socket", path)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,12 +16,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"go.uber.org/goleak"
 
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/config"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
 )
@@ -236,13 +241,34 @@ type testProxy struct {
 	upDir    string
 	cacheDir string
 	stop     func()
+	log      *lockedBuffer
+	hup      chan os.Signal
+	onHUP    func(*app) // set before sending on hup
+}
+
+// lockedBuffer is a log the proxy writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startTestProxy serves a temporary directory holding hello.txt through
 // the proxy, with a data cache, on loopback ports.
 func startTestProxy(t *testing.T, configure ...func(*Config)) *testProxy {
 	t.Helper()
-	p := &testProxy{upDir: t.TempDir(), cacheDir: t.TempDir()}
+	p := &testProxy{upDir: t.TempDir(), cacheDir: t.TempDir(), log: &lockedBuffer{}, hup: make(chan os.Signal)}
 	if err := os.WriteFile(filepath.Join(p.upDir, "hello.txt"), []byte(demoText), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -265,14 +291,14 @@ func startTestProxy(t *testing.T, configure ...func(*Config)) *testProxy {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.a, err = newApp(ctx, cfg, io.Discard)
+	p.a, err = newApp(ctx, cfg, p.log)
 	if err != nil {
 		cancel()
 		up.Close()
 		t.Fatal(err)
 	}
 	ready, exited := make(chan struct{}), make(chan error, 1)
-	go func() { exited <- p.a.run(ctx, nil, nil, func() { close(ready) }) }()
+	go func() { exited <- p.a.run(ctx, p.hup, func() { p.onHUP(p.a) }, func() { close(ready) }) }()
 	await.Recv(t, "the proxy serving", ready)
 	stopped := false
 	p.stop = func() {
@@ -484,5 +510,61 @@ func TestAdminTCPNeedsToken(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "cache", "invalidate", "--admin", base); code != exitUsage || !strings.Contains(errs, "--token-file") {
 		t.Errorf("invalidate --admin without a token: exit %d, %q; want 2 asking for --token-file", code, errs)
+	}
+}
+
+// TestServeConfigPrecedence: defaults < file < environment < flags, with
+// flags anywhere; a flag not given leaves the file and environment alone.
+func TestServeConfigPrecedence(t *testing.T) {
+	file := writeConfig(t, "listen: \":3049\"\nlog: { level: warn, format: json }\ndrain_timeout: 3s\n"+minimal)
+	env := map[string]string{envConfig: file, config.EnvListen: "127.0.0.1:4049", config.EnvLogFormat: "text"}
+	var f serveFlags
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	f.register(fs)
+	if err := fs.Parse([]string{"--log-level", "debug", "--actimeo=7s", "--name", "/data"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadServeConfig(fs, &f, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{cfg.Listen, cfg.Log.Level, cfg.Log.Format, cfg.DrainTimeout.String(), cfg.Metrics.Listen,
+		cfg.Volumes[0].Name, cfg.Volumes[0].Coherency.ACRegMax.String(), cfg.Volumes[0].Upstream}
+	want := []string{"127.0.0.1:4049", "debug", "text", "3s", ":9102", "/data", "7s", "filer:/export"}
+	if !slices.Equal(got, want) {
+		t.Errorf("merged configuration: got %q; want %q", got, want)
+	}
+	if err := fs.Parse([]string{"--listen", ":5049"}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = loadServeConfig(fs, &f, func(k string) string { return env[k] }); err != nil || cfg.Listen != ":5049" {
+		t.Errorf("--listen over the environment: got %q, %v; want :5049", cfg.Listen, err)
+	}
+}
+
+// TestSIGHUPReload: a reload request applies the log level and a volume's
+// access, and logs what else changed as needing a restart.
+func TestSIGHUPReload(t *testing.T) {
+	p := startTestProxy(t)
+	next := *p.a.cfg
+	next.Volumes = slices.Clone(p.a.cfg.Volumes)
+	next.Log.Level = "debug"
+	next.Volumes[0].ReadOnly = true
+	next.Cache.MaxSize = 1 << 30
+	done := make(chan []string, 1)
+	p.onHUP = func(a *app) {
+		restart := config.RestartNeeded(a.cfg, &next)
+		a.reload(&next)
+		done <- restart
+	}
+	p.hup <- syscall.SIGHUP
+	if restart := await.Recv(t, "the reload", done); !slices.Equal(restart, []string{"cache"}) {
+		t.Errorf("restart needed: got %q; want [cache]", restart)
+	}
+	if p.a.level.Level() != slog.LevelDebug || !p.a.cfg.Volumes[0].ReadOnly {
+		t.Errorf("after reload: level %v, read_only %v; want debug, true", p.a.level.Level(), p.a.cfg.Volumes[0].ReadOnly)
+	}
+	if log := p.log.String(); !strings.Contains(log, "these need a restart") || !strings.Contains(log, "unchanged=[cache]") {
+		t.Errorf("reload log: %s\nwant the restart warning naming cache", log)
 	}
 }
