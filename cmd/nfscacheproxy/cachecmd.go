@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -317,6 +319,7 @@ func cacheCull(stdout io.Writer, o *cacheOpts, dir string, target int64) error {
 type warmFlags struct {
 	addr, export string
 	uid, gid     uint
+	progress     string // auto, always or never
 }
 
 // warmReport is the JSON of `cache warm`.
@@ -340,7 +343,7 @@ proxy, so its own read path (and readahead) fills its cache.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cacheWarm(cmd.Context(), &f, args, o, cmd.OutOrStdout())
+			return cacheWarm(cmd.Context(), &f, args, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fs := cmd.Flags()
@@ -348,12 +351,23 @@ proxy, so its own read path (and readahead) fills its cache.`,
 	fs.StringVar(&f.export, "export", "/export", "the volume's mount path")
 	fs.UintVar(&f.uid, "uid", 0, "AUTH_SYS uid to read as")
 	fs.UintVar(&f.gid, "gid", 0, "AUTH_SYS gid to read as")
+	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal and -o text), always or never")
 	return cmd
 }
 
 // cacheWarm reads every regular file under the given paths through a
 // running proxy, so its own read path (and readahead) fills the cache.
-func cacheWarm(ctx context.Context, f *warmFlags, paths []string, o *cacheOpts, stdout io.Writer) error {
+func cacheWarm(ctx context.Context, f *warmFlags, paths []string, o *cacheOpts, stdout, stderr io.Writer) error {
+	var showProgress bool
+	switch f.progress {
+	case "auto":
+		showProgress = o.output == "text" && isTerminal(stderr)
+	case "always":
+		showProgress = true
+	case "never":
+	default:
+		return usageError{fmt.Errorf("--progress: %q is not auto, always or never", f.progress)}
+	}
 	i := strings.LastIndex(f.addr, ":")
 	port, err := strconv.Atoi(f.addr[i+1:])
 	if i <= 0 || err != nil {
@@ -367,6 +381,18 @@ func cacheWarm(ctx context.Context, f *warmFlags, paths []string, o *cacheOpts, 
 	}
 	defer c.Close()
 	w := warmer{ctx: ctx, c: c, cred: rpc.Cred{Flavor: rpc.AuthSys, Machine: "nfscacheproxy-warm", UID: uint32(f.uid), GID: uint32(f.gid)}}
+	if showProgress {
+		// Length unknown: bytes read so far, redrawn at most 10 times a
+		// second, on the reading goroutine (no ticker of its own).
+		w.progress = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr),
+			progressbar.OptionSetDescription("warming"), progressbar.OptionShowBytes(true), progressbar.OptionUseIECUnits(true),
+			progressbar.OptionShowCount(), progressbar.OptionSetSpinnerChangeInterval(0),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+		defer func() {
+			w.progress.Exit()
+			fmt.Fprintln(stderr)
+		}()
+	}
 	start := time.Now()
 	for _, p := range paths {
 		fh, err := w.resolve(p)
@@ -390,6 +416,7 @@ type warmer struct {
 	c            *upstream.Client
 	cred         rpc.Cred
 	files, bytes int64
+	progress     *progressbar.ProgressBar // nil: none
 }
 
 func (w *warmer) resolve(p string) (nfs3.FH, error) {
@@ -430,6 +457,9 @@ func (w *warmer) walk(fh nfs3.FH, p string) error {
 			}
 			off += uint64(len(res.Data))
 			w.bytes += int64(len(res.Data))
+			if w.progress != nil {
+				w.progress.Add64(int64(len(res.Data)))
+			}
 			if res.EOF || len(res.Data) == 0 {
 				break
 			}
@@ -583,4 +613,10 @@ func cacheInvalidate(ctx context.Context, f *invalidateFlags, getenv func(string
 		_, err := fmt.Fprintln(w)
 		return err
 	})
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -355,8 +355,12 @@ func TestCLICacheCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &warm); err != nil || warm.Files != 1 || warm.Bytes != int64(len(demoText)) {
 		t.Fatalf("cache warm hello.txt --proxy …: got %+v, %v; want 1 file of %d bytes\n%s", warm, err, len(demoText), out)
 	}
-	if out := mustRun(t, exitOK, "cache", "warm", "--proxy", p.nfsAddr(), "hello.txt"); !strings.Contains(out, "warmed 1 files, 33 B in") {
-		t.Errorf("cache warm: got %q; want warmed 1 files, 33 B", out)
+	code, out, errs := runCLI(t, "cache", "warm", "--proxy", p.nfsAddr(), "hello.txt", "--progress", "always")
+	if code != exitOK || !strings.Contains(out, "warmed 1 files, 33 B in") {
+		t.Errorf("cache warm: exit %d, %q; want warmed 1 files, 33 B", code, out)
+	}
+	if !strings.Contains(errs, "warming") || !strings.Contains(errs, "33 B") {
+		t.Errorf("cache warm --progress always: stderr %q; want a progress line with the bytes read", errs)
 	}
 	await.Until(t, "the granule of hello.txt stored", func() bool { return p.a.store.Stats().Fills > 0 })
 
@@ -422,7 +426,7 @@ func TestCLICacheCommands(t *testing.T) {
 	if err := os.WriteFile(stray, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := runCLI(t, "cache", "check", "--dir", dir)
+	code, out, errs = runCLI(t, "cache", "check", "--dir", dir)
 	if code != exitProblems || !strings.Contains(out, stray+": ") || strings.Contains(out, "{") || !strings.Contains(errs, "--repair") {
 		t.Errorf("check with a stray file: exit %d\nstdout %q\nstderr %q\nwant exit %d naming %s", code, out, errs, exitProblems, stray)
 	}
