@@ -62,6 +62,6 @@ VOLUME /var/cache/nfscacheproxy
 # 2049/tcp NFSv3 + MOUNT v3; 111/tcp+udp portmapper (portmap.enabled); 9102/tcp metrics, /healthz, /readyz.
 EXPOSE 2049/tcp 111/tcp 111/udp 9102/tcp
 # Liveness of the process, through its metrics listener (default :9102).
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/nfscacheproxy","health"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["/usr/local/bin/nfscacheproxy","health","--config","/etc/nfscacheproxy/config.yaml"]
 ENTRYPOINT ["/usr/local/bin/nfscacheproxy"]
 CMD ["serve","--config","/etc/nfscacheproxy/config.yaml"]

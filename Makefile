@@ -16,13 +16,16 @@ AS_ROOT = @command -v sudo >/dev/null 2>&1 || { echo "make $@: must run as root 
 	exec sudo env PATH="$$PATH" HOME="$$HOME" GOCACHE="$$($(GO) env GOCACHE)" GOMODCACHE="$$($(GO) env GOMODCACHE)" $(MAKE) $@
 endif
 
-.PHONY: demo test unit integration fuzz vet build bench kernel stress
+.PHONY: demo test unit integration fuzz vet build bench soak kernel stress
 
 demo:
 	$(GO) run ./cmd/nfscacheproxy demo
 
+# build = the production binary (links no test tooling) and the benchmark
+# and soak driver, which starts nfs-ganesha and runs the first.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/nfscacheproxy ./cmd/nfscacheproxy
+	$(GO) build -trimpath -o bin/nfscacheproxy-bench ./cmd/nfscacheproxy-bench
 
 # test = deps + vet + every package under the race detector (the integration
 # tests start real nfs-ganesha and libnfs clients) + a bounded fuzz pass +
@@ -87,5 +90,21 @@ ifneq ($(UID),0)
 	$(AS_ROOT)
 else
 	scripts/deps.sh
-	$(GO) run ./cmd/nfscacheproxy bench --matrix $(BENCHFLAGS)
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/nfscacheproxy ./cmd/nfscacheproxy
+	$(GO) build -trimpath -o bin/nfscacheproxy-bench ./cmd/nfscacheproxy-bench
+	bin/nfscacheproxy-bench --proxy-bin bin/nfscacheproxy --matrix $(BENCHFLAGS)
+endif
+
+# soak = the long soak (default 10 minutes; SOAKFLAGS='--duration 1h'):
+# clients against the proxy binary in front of a restarting nfs-ganesha,
+# every byte checked; as root. make test runs a 25 s one (integration TestSoak).
+SOAKFLAGS ?= --duration 10m
+soak:
+ifneq ($(UID),0)
+	$(AS_ROOT)
+else
+	scripts/deps.sh
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/nfscacheproxy ./cmd/nfscacheproxy
+	$(GO) build -trimpath -o bin/nfscacheproxy-bench ./cmd/nfscacheproxy-bench
+	bin/nfscacheproxy-bench --proxy-bin bin/nfscacheproxy --soak $(SOAKFLAGS)
 endif

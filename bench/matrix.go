@@ -278,7 +278,7 @@ func (m *Matrix) Markdown() string {
 	var b strings.Builder
 	mc := m.Machine
 	fmt.Fprintf(&b, "## Benchmark matrix\n\n")
-	fmt.Fprintf(&b, "Written by `nfscacheproxy bench --matrix` (`make bench`) on %s, commit `%s`, %s; the run took %v.\n\n",
+	fmt.Fprintf(&b, "Written by `nfscacheproxy-bench --matrix` (`make bench`) on %s, commit `%s`, %s; the run took %v.\n\n",
 		m.Date.Format("2006-01-02 15:04 MST"), mc.Commit, mc.GoVersion, m.Took.Round(time.Second))
 	fmt.Fprintf(&b, "- Machine: %d × %s, %s memory, Linux %s.\n", mc.CPUs, orUnknown(mc.CPUModel), fmtBytes(mc.MemBytes), orUnknown(mc.Kernel))
 	fmt.Fprintf(&b, "- Upstream: %s, on loopback.\n", m.Upstream)

@@ -20,7 +20,7 @@ import (
 // ProxyCommand says how to run the proxy as a child process:
 // `Path serve --upstream HOST:EXPORT ...` with the flags below.
 type ProxyCommand struct {
-	// Path is the nfscacheproxy binary (os.Executable() for the running one).
+	// Path is the nfscacheproxy binary.
 	Path string
 	// Upstream is the server the proxy forwards to.
 	Upstream Target

@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,12 +42,13 @@ func TestCacheSubcommands(t *testing.T) {
 	port := freeLoopbackPort(t)
 	p := startBinary(t, g, port, "--cache-dir", dir)
 
-	out := run("cache", "warm", "--proxy", "127.0.0.1:"+strconv.Itoa(port), "tree")
-	if !strings.Contains(out, "warmed 6 files, 1600000 bytes") {
+	out := run("cache", "warm", "tree", "--proxy", "127.0.0.1:"+strconv.Itoa(port), "-o", "json")
+	var warmed struct{ Files, Bytes int64 }
+	if err := json.Unmarshal([]byte(out), &warmed); err != nil || warmed.Files != 6 || warmed.Bytes != 1600000 {
 		t.Fatalf("cache warm: %q; want 6 files, 1600000 bytes", out)
 	}
-	out = run("cache", "stats", "--dir", dir)
-	if totalObjects(out) != 6 {
+	out = run("cache", "stats", "--dir", dir, "-o", "json")
+	if totalObjects(t, out) != 6 {
 		t.Fatalf("cache stats beside the running proxy:\n%s\nwant 6 objects", out)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -60,25 +63,25 @@ func TestCacheSubcommands(t *testing.T) {
 	if !strings.Contains(out, "culled 6 objects") {
 		t.Fatalf("cache cull --to 0: %q", out)
 	}
-	if out = run("cache", "stats", "--dir", dir); !strings.Contains(out, "graveyard: 0 entries") || totalObjects(out) != 0 {
+	if out = run("cache", "stats", "--dir", dir); !strings.Contains(out, "graveyard: 0 entries") || totalObjects(t, run("cache", "stats", "--dir", dir, "-o", "json")) != 0 {
 		t.Fatalf("cache stats after cull:\n%s\nwant 0 objects and an empty graveyard", out)
 	}
 }
 
-// totalObjects reads the objects column of `cache stats`' total line.
-func totalObjects(out string) int {
-	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "total" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
+// totalObjects reads the total objects of `cache stats -o json`.
+func totalObjects(t *testing.T, out string) int64 {
+	t.Helper()
+	var st struct{ Objects int64 }
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("cache stats -o json: %v\n%s", err, out)
 	}
-	return -1
+	return st.Objects
 }
 
 // TestInvalidateCommand: on a static volume an upstream change stays
-// invisible until `cache invalidate` tells the running proxy to drop its
-// cached metadata.
+// invisible until `cache invalidate` tells the running proxy, over its
+// admin socket, to drop its cached metadata; the metrics listener refuses
+// the request.
 func TestInvalidateCommand(t *testing.T) {
 	bin, err := buildBinary()
 	if err != nil {
@@ -87,7 +90,8 @@ func TestInvalidateCommand(t *testing.T) {
 	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
 	os.WriteFile(filepath.Join(g.Dir, "f"), []byte("one"), 0o644)
 	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
-	startBinary(t, g, port, "--coherency", "static", "--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport))
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	startBinary(t, g, port, "--coherency", "static", "--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport), "--admin-socket", sock)
 	c := dialClient(t, "127.0.0.1", port, port, 0, 0)
 	fh := c.mustLookup(c.root(), "f")
 	if a, _ := c.getattr(fh); a.Size != 3 {
@@ -97,14 +101,26 @@ func TestInvalidateCommand(t *testing.T) {
 	if a, _ := c.getattr(fh); a.Size != 3 {
 		t.Fatalf("static volume before invalidation: size %d; want the cached 3", a.Size)
 	}
-	out, err := exec.Command(bin, "cache", "invalidate", "--metrics", "http://127.0.0.1:"+strconv.Itoa(mport), "--volume", "1").CombinedOutput()
+	// The metrics listener is read-only: it refuses the invalidation.
+	resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(mport)+"/admin/invalidate", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /admin/invalidate on the metrics listener: %s; want 404 or 405", resp.Status)
+	}
+	if a, _ := c.getattr(fh); a.Size != 3 {
+		t.Fatalf("after a POST to the metrics listener: size %d; want the cached 3", a.Size)
+	}
+	out, err := exec.Command(bin, "cache", "invalidate", "--socket", sock, "--volume", "1").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "invalidated 1 volume") {
 		t.Fatalf("cache invalidate: %v %s", err, out)
 	}
 	if a, _ := c.getattr(fh); a.Size != 6 {
 		t.Fatalf("after invalidation: size %d; want 6", a.Size)
 	}
-	if out, err := exec.Command(bin, "cache", "invalidate", "--metrics", "http://127.0.0.1:"+strconv.Itoa(mport), "--volume", "9").CombinedOutput(); err == nil {
+	if out, err := exec.Command(bin, "cache", "invalidate", "--socket", sock, "--volume", "9").CombinedOutput(); err == nil {
 		t.Fatalf("invalidate of an unknown volume succeeded: %s", out)
 	}
 }

@@ -39,6 +39,21 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// buildBenchBinary builds cmd/nfscacheproxy-bench (the benchmark and soak
+// driver) once per test binary run, beside the proxy binary.
+var buildBenchBinary = sync.OnceValues(func() (string, error) {
+	proxyBin, err := buildBinary()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(filepath.Dir(proxyBin), "nfscacheproxy-bench")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/nfscacheproxy/nfscacheproxy/cmd/nfscacheproxy-bench").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
 // proxyProcess is the real binary serving in front of ganesha.
 type proxyProcess struct {
 	cmd  *exec.Cmd

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestDockerfileBuildSteps(t *testing.T) {
 		return argv
 	}
 	sc := bufio.NewScanner(f)
-	var cmdArgs []string
+	var cmdArgs, health []string
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "RUN CGO_ENABLED=0 go build") {
@@ -44,6 +45,11 @@ func TestDockerfileBuildSteps(t *testing.T) {
 		if strings.HasPrefix(line, "ENTRYPOINT ") {
 			entry = execForm(strings.TrimPrefix(line, "ENTRYPOINT "))
 		}
+		if strings.HasPrefix(line, "HEALTHCHECK ") {
+			if _, argv, ok := strings.Cut(line, " CMD "); ok {
+				health = execForm(argv)
+			}
+		}
 		if strings.HasPrefix(line, "CMD ") {
 			cmdArgs = execForm(strings.TrimPrefix(line, "CMD "))
 		}
@@ -51,6 +57,9 @@ func TestDockerfileBuildSteps(t *testing.T) {
 	entry = append(entry, cmdArgs...) // what the image runs
 	if build == "" || len(entry) < 4 || entry[1] != "serve" || entry[2] != "--config" {
 		t.Fatalf("Dockerfile: build step %q, entrypoint+cmd %q; want a go build RUN line and serve --config", build, entry)
+	}
+	if len(health) < 2 || health[0] != entry[0] || health[1] != "health" {
+		t.Fatalf("Dockerfile HEALTHCHECK CMD %q; want [%s health ...]", health, entry[0])
 	}
 	out := t.TempDir()
 	build = strings.ReplaceAll(build, "/out/", out+"/")
@@ -86,7 +95,8 @@ volumes:
     mount_port: %d
     squash: { root: false }
 `, port, mport, t.TempDir(), g.NFSPort, g.MountPort)), 0o644)
-	p := exec.Command(bin, append(entry[1:3], conf)...)
+	imageConf := entry[3]
+	p := exec.Command(bin, entry[1], entry[2], conf)
 	logs := &lockedBuffer{} // read while the process still writes
 	p.Stdout, p.Stderr = logs, logs
 	if err := p.Start(); err != nil {
@@ -112,4 +122,21 @@ volumes:
 		t.Fatalf("/readyz: %v %v", err, resp)
 	}
 	resp.Body.Close()
+
+	// The HEALTHCHECK, as the engine runs it, with this test's configuration
+	// file where the image has its own.
+	healthArgs := slices.Clone(health[1:])
+	i := slices.Index(healthArgs, imageConf)
+	if i < 0 {
+		t.Fatalf("HEALTHCHECK %q does not read the image's configuration %s", health, imageConf)
+	}
+	healthArgs[i] = conf
+	if o, err := exec.Command(bin, healthArgs...).CombinedOutput(); err != nil {
+		t.Fatalf("HEALTHCHECK %q against the running binary: %v\n%s", healthArgs, err, o)
+	}
+	p.Process.Kill()
+	p.Wait()
+	if o, err := exec.Command(bin, healthArgs...).CombinedOutput(); err == nil {
+		t.Fatalf("HEALTHCHECK passed with the proxy stopped:\n%s", o)
+	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,21 +41,27 @@ func TestWarnsAboutVolumesOpenToEveryone(t *testing.T) {
 	}
 }
 
-// TestAdminInvalidateRateLimited: POST /admin/invalidate is limited to one
-// a second (bursts of 5); beyond that the answer is 429 with Retry-After,
-// and each accepted call logs one line however many volumes it empties.
+// TestAdminInvalidateRateLimited: POST /admin/invalidate (on the admin
+// socket) is limited to one a second (bursts of 5); beyond that the answer
+// is 429 with Retry-After, and each accepted call logs one line however
+// many volumes it empties.
 func TestAdminInvalidateRateLimited(t *testing.T) {
 	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
 	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
-	cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"127.0.0.1:%d\"}\nupstream: {unprivileged_port: true}\nvolumes:\n", port, mport)+
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"127.0.0.1:%d\"}\nadmin: {socket: %s}\nupstream: {unprivileged_port: true}\nvolumes:\n", port, mport, sock)+
 		volumeYAML(41, "/one", g, "clients: [127.0.0.0/8]")+
 		volumeYAML(42, "/two", g, "clients: [127.0.0.0/8]"))
 	p := startServe(t, port, "--config", cfg)
-	url := fmt.Sprintf("http://127.0.0.1:%d/admin/invalidate", mport)
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialContext(ctx, "unix", sock) }}
+	defer tr.CloseIdleConnections()
+	admin := &http.Client{Transport: tr}
+	const url = "http://nfscacheproxy/admin/invalidate"
 	const posts = 50
 	ok, limited := 0, 0
 	for range posts {
-		resp, err := http.Post(url, "text/plain", nil)
+		resp, err := admin.Post(url, "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -162,26 +163,29 @@ func fileOwner(t *testing.T, path string) (uid, gid uint32) {
 	return st.Uid, st.Gid
 }
 
-// cacheVolumes runs `cache stats --dir` and returns objects per volume key.
+// cacheVolumes runs `cache stats --dir -o json` and returns objects per volume key.
 func cacheVolumes(t *testing.T, dir string) (map[string]int, string) {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "cache", "stats", "--dir", dir).CombinedOutput()
+	out, err := exec.Command(bin, "cache", "stats", "--dir", dir, "-o", "json").Output()
 	if err != nil {
 		t.Fatalf("cache stats --dir %s: %v\n%s", dir, err, out)
 	}
-	vols := map[string]int{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && strings.HasPrefix(f[0], "nfs,") {
-			n, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatalf("cache stats line %q: %v", line, err)
-			}
-			vols[f[0]] = n
+	var st struct {
+		Volumes []struct {
+			Key     string
+			Objects int
 		}
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("cache stats -o json: %v\n%s", err, out)
+	}
+	vols := map[string]int{}
+	for _, v := range st.Volumes {
+		vols[v.Key] = v.Objects
 	}
 	return vols, string(out)
 }

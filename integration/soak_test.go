@@ -12,7 +12,7 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/bench"
 )
 
-// TestSoak (issue 7) runs `nfscacheproxy bench --soak` for 25s: 16 clients
+// TestSoak (issue 7) runs `nfscacheproxy-bench --soak` for 25s: 16 clients
 // against nfs-ganesha (restarted every 5s) through the proxy binary with a
 // 16 MiB cache (culled all the time). The soak itself fails on any wrong
 // byte and on goroutines or descriptors of the proxy growing from the first
@@ -20,14 +20,18 @@ import (
 // what it claims (restarts, culls, every kind of op, the final check).
 func TestSoak(t *testing.T) {
 	const duration = 25 * time.Second
-	bin, err := buildBinary()
+	proxyBin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := buildBenchBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "bench", "--soak", "--duration", duration.String(), "--json", "--quiet")
+	cmd := exec.CommandContext(ctx, bin, "--proxy-bin", proxyBin, "--soak", "--duration", duration.String(), "--json", "--quiet")
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.WaitDelay = 20 * time.Second
 	runErr := cmd.Run()

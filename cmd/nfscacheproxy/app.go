@@ -8,16 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/config"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/metrics"
@@ -48,6 +47,7 @@ type app struct {
 	serving atomic.Bool
 
 	invalidateLimit *rate.Limiter // POST /admin/invalidate
+	admin           adminServer   // the admin API's listeners (admin.go)
 }
 
 // Addr returns the address NFS and MOUNT are served on.
@@ -111,7 +111,6 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	// metadata caches, so a loop of POSTs would turn the proxy into a
 	// pass-through and flood the log.
 	a.invalidateLimit = rate.NewLimiter(rate.Every(time.Second), 5)
-	a.mets.Handle("POST /admin/invalidate", http.HandlerFunc(a.serveInvalidate))
 
 	for _, addr := range []string{cfg.Listen, cfg.MountListen} {
 		if addr == "" {
@@ -127,6 +126,9 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		if a.metL, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
 			return nil, fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
 		}
+	}
+	if err := a.listenAdmin(); err != nil {
+		return nil, err
 	}
 	if err := a.startNLM(ctx); err != nil {
 		return nil, err
@@ -263,6 +265,7 @@ func (a *app) run(ctx context.Context, hup <-chan os.Signal, reload func(), read
 	if a.metL != nil {
 		serve("metrics", func() error { return a.mets.Serve(a.metL) })
 	}
+	a.serveAdmin(serve)
 	if a.pmap != nil {
 		serve("portmap", func() error { return a.pmap.Serve(a.pmapL) })
 		serve("portmap udp", func() error { return a.pmap.ServeUDP(a.pmapU) })
@@ -273,7 +276,8 @@ func (a *app) run(ctx context.Context, hup <-chan os.Signal, reload func(), read
 	}
 	a.serving.Store(true)
 	a.log.Info("serving", "listen", a.Addr().String(), "volumes", len(a.cfg.Volumes),
-		"cache", a.cfg.Cache.Dir, "metrics", a.cfg.Metrics.Listen, "portmap", a.cfg.Portmap.Enabled)
+		"cache", a.cfg.Cache.Dir, "metrics", a.cfg.Metrics.Listen, "portmap", a.cfg.Portmap.Enabled,
+		"admin_socket", a.cfg.AdminSocket(), "admin_listen", a.cfg.Admin.Listen)
 	if ready != nil {
 		ready()
 	}
@@ -321,6 +325,7 @@ func (a *app) close() {
 	if a.pmapU != nil {
 		a.pmapU.Close()
 	}
+	a.closeAdmin()
 	if a.mets != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		a.mets.Shutdown(ctx)
@@ -332,51 +337,13 @@ func (a *app) close() {
 	a.closers = nil
 }
 
-// serveInvalidate drops the metadata caches of one volume (?volume=ID) or
-// of all: the explicit invalidation static volumes rely on. Cached data is
-// kept and revalidated against the fresh attributes on its next read.
-func (a *app) serveInvalidate(w http.ResponseWriter, r *http.Request) {
-	if !a.invalidateLimit.Allow() {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many invalidations: at most one a second", http.StatusTooManyRequests)
-		return
-	}
-	var ids []int
-	for _, vc := range a.cfg.Volumes {
-		if q := r.URL.Query().Get("volume"); q != "" && q != strconv.Itoa(vc.ID) {
-			continue
-		}
-		a.srv.Meta(uint16(vc.ID)).InvalidateAll(coherency.CauseExplicit)
-		ids = append(ids, vc.ID)
-	}
-	if len(ids) == 0 {
-		http.Error(w, "no such volume", http.StatusNotFound)
-		return
-	}
-	a.log.Info("invalidated by request", "volumes", ids, "client", r.RemoteAddr)
-	fmt.Fprintf(w, "invalidated %d volume(s)\n", len(ids))
-}
-
 // reload applies what can change while serving: log level, and each
 // volume's client networks, squashing, secure ports and read-only flag.
-// Everything else is reported as needing a restart.
+// Everything else (config.RestartNeeded) is reported as needing a restart.
 func (a *app) reload(next *Config) {
-	var restart []string
+	restart := config.RestartNeeded(a.cfg, next)
 	if next.Log.Level != a.cfg.Log.Level {
 		a.level.UnmarshalText([]byte(next.Log.Level))
-	}
-	if next.Listen != a.cfg.Listen || next.MountListen != a.cfg.MountListen || next.Portmap != a.cfg.Portmap ||
-		next.Metrics != a.cfg.Metrics || next.Log.Format != a.cfg.Log.Format {
-		restart = append(restart, "listen addresses, portmap, metrics, log format")
-	}
-	if next.Cache != a.cfg.Cache {
-		restart = append(restart, "cache")
-	}
-	if next.Limits != a.cfg.Limits {
-		restart = append(restart, "limits")
-	}
-	if next.Upstream != a.cfg.Upstream {
-		restart = append(restart, "upstream")
 	}
 	byID := map[int]*VolumeConfig{}
 	for i := range next.Volumes {
@@ -386,13 +353,7 @@ func (a *app) reload(next *Config) {
 		old := &a.cfg.Volumes[i]
 		nv := byID[old.ID]
 		if nv == nil {
-			restart = append(restart, "volume "+strconv.Itoa(old.ID)+" removed")
 			continue
-		}
-		delete(byID, old.ID)
-		if nv.Upstream != old.Upstream || nv.MountPath() != old.MountPath() || nv.NFSPort != old.NFSPort ||
-			nv.MountPort != old.MountPort || nv.Coherency != old.Coherency || nv.Failure != old.Failure {
-			restart = append(restart, "volume "+strconv.Itoa(old.ID)+" upstream, name, ports, coherency or failure")
 		}
 		clients, err := nv.ClientPrefixes()
 		if err != nil {
@@ -401,9 +362,6 @@ func (a *app) reload(next *Config) {
 		}
 		a.srv.SetAccess(uint16(old.ID), policyOf(nv, clients), nv.ReadOnly)
 		old.Clients, old.Squash, old.SecurePorts, old.ReadOnly = nv.Clients, nv.Squash, nv.SecurePorts, nv.ReadOnly
-	}
-	for id := range byID {
-		restart = append(restart, "volume "+strconv.Itoa(id)+" added")
 	}
 	a.cfg.Log.Level = next.Log.Level
 	if len(restart) > 0 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,24 +12,43 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
+	"github.com/spf13/cobra"
 )
 
 const demoText = "hello from the embedded upstream\n"
 
-// cmdDemo runs an embedded upstream (go-nfs over a directory) with the
-// proxy and a data cache in front of it, checks a read through the proxy,
-// and prints how to mount it.
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "directory the embedded upstream serves (default: a new temporary directory)")
-	listen := fs.String("listen", "127.0.0.1:2049", "address the proxy serves NFS and MOUNT on")
-	metricsListen := fs.String("metrics-listen", "127.0.0.1:9102", "address for /metrics; empty: off")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	pmap := fs.Bool("portmap", false, "also serve the built-in portmapper on :111 (TCP and UDP), so clients need no port options; needs port 111 free (no system rpcbind)")
-	if err := fs.Parse(args); err != nil {
-		return err
+// demoFlags are the flags of `demo`.
+type demoFlags struct {
+	dir, listen, metricsListen, logLevel string
+	portmap                              bool
+}
+
+func newDemoCmd() *cobra.Command {
+	var f demoFlags
+	cmd := &cobra.Command{
+		Use:   "demo [flags]",
+		Short: "Run an embedded upstream with the proxy in front of it",
+		Long: `Run an embedded upstream (go-nfs over a directory) with the proxy and a data cache in front
+of it, check a read through the proxy, and print how to mount it. Ctrl-C stops.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return demo(cmd.Context(), &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.dir, "dir", "", "directory the embedded upstream serves (default: a new temporary directory)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:2049", "address the proxy serves NFS and MOUNT on")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "127.0.0.1:9102", "address for /metrics; empty: off")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.portmap, "portmap", false, "also serve the built-in portmapper on :111 (TCP and UDP), so clients need no port options; needs port 111 free (no system rpcbind)")
+	return cmd
+}
+
+// demo runs an embedded upstream (go-nfs over a directory) with the proxy
+// and a data cache in front of it, checks a read through the proxy, and
+// prints how to mount it.
+func demo(ctx context.Context, f *demoFlags, stdout, stderr io.Writer) error {
+	dir, listen, metricsListen, logLevel, pmap := &f.dir, &f.listen, &f.metricsListen, &f.logLevel, &f.portmap
 	tmp, err := os.MkdirTemp("", "nfscacheproxy-demo-")
 	if err != nil {
 		return err

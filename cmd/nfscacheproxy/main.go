@@ -1,82 +1,144 @@
 // Command nfscacheproxy is an NFSv3 caching proxy. It reads flags,
-// environment and configuration, wires the packages together and runs one
-// of its subcommands; the logic lives in the packages.
+// environment and configuration (package config), wires the packages
+// together and runs one of its subcommands; the logic lives in the
+// packages. It links no test tooling: the benchmark and soak drivers are
+// cmd/nfscacheproxy-bench (deps_test.go keeps it so).
+//
+// Files: main.go the command tree and exit codes, serve.go and app.go the
+// proxy's wiring and life cycle, admin.go the admin API (unix socket,
+// optional TCP with a token; never the metrics listener), observe.go the
+// metrics, nlm.go the lock manager's wiring, cachecmd.go the cache
+// commands, demo.go, health.go, version.go.
+//
+// The command line is spf13/cobra: flags go anywhere (before or after
+// positional arguments), -h/--help works on every command and exits 0,
+// `completion` writes shell completion scripts. Exit codes: 0 success,
+// 1 failure, 2 usage error (unknown command or flag, bad arguments),
+// 3 `cache check` found problems it did not repair.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-const usage = `nfscacheproxy — an NFSv3 caching proxy
+// Exit codes, documented in the README.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitProblems = 3
+)
 
-Usage:
-  nfscacheproxy serve --upstream HOST:/EXPORT [flags]   serve clients from an upstream NFSv3 export
-  nfscacheproxy demo [flags]                            run an embedded upstream with the proxy in front of it
-  nfscacheproxy bench [flags]                           measure an NFSv3 server, or the standard matrix (--matrix)
-  nfscacheproxy cache stats|check|cull|warm [flags]     inspect, verify, shrink or fill a cache directory
-  nfscacheproxy help                                    this text
+// usageError is a mistake on the command line: exit code 2.
+type usageError struct{ err error }
 
-Run "nfscacheproxy SUBCOMMAND -h" for a subcommand's flags.
-`
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// problemsError is a check that ran and found problems: exit code 3.
+type problemsError struct{ err error }
+
+func (e problemsError) Error() string { return e.err.Error() }
+func (e problemsError) Unwrap() error { return e.err }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run executes the command line args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var err error
-	switch args[0] {
-	case "serve":
-		err = cmdServe(ctx, args[1:], stdout, stderr)
-	case "demo":
-		err = cmdDemo(ctx, args[1:], stdout, stderr)
-	case "bench":
-		err = cmdBench(ctx, args[1:], stdout, stderr)
-	case "cache":
-		err = cmdCache(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "nfscacheproxy: unknown subcommand %q\n\n%s", args[0], usage)
-		return 2
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(singleDashCompat(root, args))
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	var ue usageError
+	var pe problemsError
+	switch {
+	case errors.As(err, &pe):
+		return exitProblems
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command "):
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "nfscacheproxy %s: %v\n", args[0], err)
-		return 1
-	}
-	return 0
+	return exitFailure
 }
 
-// newLogger builds the process logger from --log-level and --log-format.
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log-level: %q is not one of debug, info, warn, error", level)
+// newRootCmd builds the command tree writing to stdout and stderr.
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nfscacheproxy",
+		Short: "An NFSv3 caching proxy",
+		Long: `nfscacheproxy — an NFSv3 caching proxy: NFS clients mount it instead of the file server;
+it answers from its on-disk cache when it can and forwards the rest to the upstream.
+
+Exit codes: 0 success, 1 failure, 2 usage error, 3 "cache check" found problems.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(cmd.ErrOrStderr())
+			cmd.Help()
+			return usageError{errors.New("which subcommand?")}
+		},
 	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newServeCmd(), newDemoCmd(), newCacheCmd(), newVersionCmd(), newHealthCmd())
+	return root
+}
+
+// noArgs is cobra.NoArgs as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
 	}
-	return nil, fmt.Errorf("log-format: %q is not text or json", format)
+	return nil
+}
+
+// singleDashCompat rewrites -name and -name=value to --name… when name is
+// a long flag of some command: the standard library's flag package, which
+// this command used before, accepts one dash, and scripts may rely on it.
+// Arguments after "--" are left alone.
+func singleDashCompat(root *cobra.Command, args []string) []string {
+	long := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = true })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, len(args))
+	copy(out, args)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if len(name) > 1 && long[name] {
+				out[i] = "-" + a
+			}
+		}
+	}
+	return out
 }

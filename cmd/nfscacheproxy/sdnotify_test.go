@@ -49,9 +49,11 @@ func TestServeNotifiesSystemd(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- cmdServe(ctx, []string{"--upstream", "127.0.0.1:/export", "--upstream-nfs-port", port, "--upstream-mount-port", port,
+		root := newRootCmd(io.Discard, io.Discard)
+		root.SetArgs([]string{"serve", "--upstream", "127.0.0.1:/export", "--upstream-nfs-port", port, "--upstream-mount-port", port,
 			"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--upstream-unprivileged-port",
-			"--cache-dir", filepath.Join(t.TempDir(), "cache"), "--log-level", "error"}, io.Discard, io.Discard)
+			"--cache-dir", filepath.Join(t.TempDir(), "cache"), "--log-level", "error"})
+		done <- root.ExecuteContext(ctx)
 	}()
 
 	if got := next("READY=1"); !strings.HasPrefix(got, "READY=1\n") {

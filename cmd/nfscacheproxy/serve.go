@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/sdnotify"
 )
@@ -39,9 +39,10 @@ type serveFlags struct {
 	metricsListen string
 	portmap       bool
 	portmapListen string
+	adminSocket   string
 }
 
-func (f *serveFlags) register(fs *flag.FlagSet) {
+func (f *serveFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "YAML configuration file (also $NFSCACHEPROXY_CONFIG)")
 	fs.StringVar(&f.upstream, "upstream", "", "upstream export HOST:/PATH of the volume --volume-id (created if the config lacks it)")
 	fs.IntVar(&f.nfsPort, "upstream-nfs-port", 0, "upstream NFS port of that volume (0: ask its portmapper)")
@@ -62,23 +63,15 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metricsListen, "metrics-listen", ":9102", "address for /metrics, /healthz, /readyz; empty: off")
 	fs.BoolVar(&f.portmap, "portmap", false, "serve a portmapper so clients need no port options")
 	fs.StringVar(&f.portmapListen, "portmap-listen", ":111", "portmapper address (TCP and UDP)")
-}
-
-// parseUpstream splits HOST:/PATH.
-func parseUpstream(s string) (host, export string, err error) {
-	i := strings.Index(s, ":/")
-	if i <= 0 {
-		return "", "", fmt.Errorf("%q is not HOST:/PATH", s)
-	}
-	return s[:i], s[i+1:], nil
+	fs.StringVar(&f.adminSocket, "admin-socket", "", `unix socket of the admin API (cache invalidate), mode 0600 (default: CACHE-DIR/admin.sock; "none": off)`)
 }
 
 // loadServeConfig builds the configuration: defaults, then the file, then
 // the environment, then the flags that were given; and validates it.
-func loadServeConfig(fs *flag.FlagSet, f *serveFlags, getenv func(string) string) (*Config, error) {
+func loadServeConfig(fs *pflag.FlagSet, f *serveFlags, getenv func(string) string) (*Config, error) {
 	path := f.config
 	if path == "" {
-		path = getenv("NFSCACHEPROXY_CONFIG")
+		path = getenv(envConfig)
 	}
 	cfg := DefaultConfig()
 	if path != "" {
@@ -100,9 +93,9 @@ func loadServeConfig(fs *flag.FlagSet, f *serveFlags, getenv func(string) string
 }
 
 // apply copies the flags that were set into cfg.
-func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
+func (f *serveFlags) apply(fs *pflag.FlagSet, cfg *Config) error {
 	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	fs.Visit(func(fl *pflag.Flag) { set[fl.Name] = true })
 	if set["listen"] {
 		cfg.Listen = f.listen
 	}
@@ -113,7 +106,7 @@ func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
 		cfg.Log.Format = f.logFormat
 	}
 	if set["drain-timeout"] {
-		cfg.DrainTimeout = Duration{f.drain}
+		cfg.DrainTimeout = Duration{Duration: f.drain}
 	}
 	if set["upstream-conns"] {
 		cfg.Upstream.Conns = f.conns
@@ -139,6 +132,9 @@ func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
 	}
 	if set["portmap-listen"] {
 		cfg.Portmap.Listen = f.portmapListen
+	}
+	if set["admin-socket"] {
+		cfg.Admin.Socket = f.adminSocket
 	}
 	volFlags := []string{"upstream", "upstream-nfs-port", "upstream-mount-port", "name", "read-only", "coherency", "actimeo"}
 	if !slices.ContainsFunc(volFlags, func(n string) bool { return set[n] }) {
@@ -177,24 +173,35 @@ func (f *serveFlags) apply(fs *flag.FlagSet, cfg *Config) error {
 		v.Coherency.Mode = f.coherency
 	}
 	if set["actimeo"] {
-		d := Duration{f.actimeo}
+		d := Duration{Duration: f.actimeo}
 		v.Coherency.ACRegMin, v.Coherency.ACRegMax, v.Coherency.ACDirMin, v.Coherency.ACDirMax = d, d, d, d
 	}
 	return nil
 }
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func newServeCmd() *cobra.Command {
 	var f serveFlags
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "serve --upstream HOST:/EXPORT [flags]",
+		Short: "Serve clients from an upstream NFSv3 export",
+		Long: `Serve NFSv3 and MOUNT clients from one or more upstream NFSv3 exports, caching what they read.
+
+Configuration: defaults < the file (--config or $NFSCACHEPROXY_CONFIG) < environment < flags.
+The volume flags (--upstream, --name, --read-only, --coherency, --actimeo, ports) apply to the
+volume --volume-id. SIGHUP reloads the configuration; SIGTERM drains and stops.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd, &f)
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := loadServeConfig(fs, &f, os.Getenv)
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// serve runs the proxy until the command's context ends.
+func serve(cmd *cobra.Command, f *serveFlags) error {
+	ctx, fs, stderr := cmd.Context(), cmd.Flags(), cmd.ErrOrStderr()
+	cfg, err := loadServeConfig(fs, f, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -225,7 +232,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reload := func() {
 		notify(sdnotify.Reloading())
 		defer notify(sdnotify.Ready("serving"))
-		next, err := loadServeConfig(fs, &f, os.Getenv)
+		next, err := loadServeConfig(fs, f, os.Getenv)
 		if err != nil {
 			a.log.Error("reload: configuration refused; keeping the running one", "err", err)
 			return

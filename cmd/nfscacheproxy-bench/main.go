@@ -1,3 +1,9 @@
+// Command nfscacheproxy-bench drives NFSv3 servers with the standard
+// workloads of package bench: one given server (the proxy or any other),
+// the standard matrix, or the soak. The matrix and the soak start
+// nfs-ganesha, WAN relays and the proxy binary (--proxy-bin) themselves, so
+// this command links the test harness of integration/; the production
+// binary, cmd/nfscacheproxy, links none of it.
 package main
 
 import (
@@ -8,21 +14,40 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/bench"
 )
 
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := cmdBench(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "nfscacheproxy-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
 const benchUsage = `Usage:
-  nfscacheproxy bench --target HOST:PORT:/EXPORT [flags]   drive one NFSv3 server
-  nfscacheproxy bench --matrix [flags]                     the standard matrix (as root: it starts nfs-ganesha)
-  nfscacheproxy bench --soak [--duration D] [flags]        the soak: many clients against nfs-ganesha (restarted
+  nfscacheproxy-bench --target HOST:PORT:/EXPORT [flags]   drive one NFSv3 server
+  nfscacheproxy-bench --matrix [flags]                     the standard matrix (as root: it starts nfs-ganesha)
+  nfscacheproxy-bench --soak [--duration D] [flags]        the soak: many clients against nfs-ganesha (restarted
                                                            now and then) through the proxy, with a small cache;
                                                            checks every byte and the proxy's goroutines and FDs
                                                            for growth (as root)
+
+The matrix and the soak run the proxy binary named by --proxy-bin (default:
+nfscacheproxy next to this binary, else on $PATH).
 
 Workloads, and what one op is:
 %s
@@ -45,9 +70,11 @@ type benchFlags struct {
 	soak                                 bool
 	soakP                                bench.SoakParams
 	cacheMax                             string
+	proxyBin                             string
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.proxyBin, "proxy-bin", "", "matrix and soak: the nfscacheproxy binary to run (default: nfscacheproxy next to this binary, else on $PATH)")
 	fs.StringVar(&f.proxyArgs, "proxy-args", "--actimeo=60s", "matrix and soak: extra serve flags for the proxy (space-separated), e.g. the coherency settings of the deployment being modelled")
 	fs.StringVar(&f.target, "target", "", "server as HOST:PORT:/EXPORT (PORT serves NFS and MOUNT) or HOST:/EXPORT (portmapper)")
 	fs.StringVar(&f.host, "host", "", "server host (instead of --target)")
@@ -86,7 +113,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f benchFlags
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := flag.NewFlagSet("nfscacheproxy-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		var wl strings.Builder
@@ -153,7 +180,26 @@ func printReport(w io.Writer, asJSON bool, rep *bench.Report) error {
 	return bench.WriteTable(w, rep.Results)
 }
 
-// benchMatrix runs the matrix with this binary as the proxy.
+// proxyBinary returns the proxy binary the matrix and the soak run:
+// --proxy-bin, else nfscacheproxy beside this binary, else on $PATH.
+func (f *benchFlags) proxyBinary() (string, error) {
+	if f.proxyBin != "" {
+		return f.proxyBin, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "nfscacheproxy")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("nfscacheproxy")
+	if err != nil {
+		return "", fmt.Errorf("no proxy binary: give --proxy-bin (none beside this binary, and %w)", err)
+	}
+	return p, nil
+}
+
+// benchMatrix runs the matrix with the proxy binary (--proxy-bin).
 func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io.Writer, tty bool, stdout io.Writer) error {
 	if f.target != "" || f.host != "" {
 		return errors.New("matrix: --target/--host do not apply: the matrix starts its own upstream")
@@ -161,9 +207,9 @@ func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io
 	if os.Geteuid() != 0 {
 		return errors.New("matrix: must run as root (it starts nfs-ganesha and rpcbind)")
 	}
-	exe, err := os.Executable()
+	exe, err := f.proxyBinary()
 	if err != nil {
-		return fmt.Errorf("matrix: find own binary: %w", err)
+		return fmt.Errorf("matrix: %w", err)
 	}
 	m, err := bench.RunMatrix(ctx, bench.MatrixOptions{
 		Params: f.p, Workloads: names, RTT: f.rtt, Progress: progress, ProgressTTY: tty,
@@ -202,7 +248,7 @@ func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io
 	return nil
 }
 
-// benchSoak runs the soak with this binary as the proxy. A failed soak
+// benchSoak runs the soak with the proxy binary (--proxy-bin). A failed soak
 // prints its report and returns an error (a non-zero exit).
 func benchSoak(ctx context.Context, f *benchFlags, progress io.Writer, tty bool, stdout io.Writer) error {
 	switch {
@@ -223,9 +269,9 @@ func benchSoak(ctx context.Context, f *benchFlags, progress io.Writer, tty bool,
 	if os.Geteuid() != 0 {
 		return errors.New("soak: must run as root (it starts nfs-ganesha and rpcbind)")
 	}
-	exe, err := os.Executable()
+	exe, err := f.proxyBinary()
 	if err != nil {
-		return fmt.Errorf("soak: find own binary: %w", err)
+		return fmt.Errorf("soak: %w", err)
 	}
 	proxyArgs := strings.Fields(f.proxyArgs)
 	res, err := bench.RunSoak(ctx, bench.SoakOptions{

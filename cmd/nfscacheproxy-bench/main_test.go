@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,7 +19,6 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/bench"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/demoserver"
-	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
 // tinyArgs keeps every workload small.
@@ -38,53 +40,46 @@ func startDemo(t *testing.T) int {
 	return d.Port()
 }
 
-// startProxy runs `serve` in-process in front of the demo server, through
-// its flags (the stable interface), and waits until it answers.
+// binDir holds the proxy binary proxyBinary builds; TestMain removes it.
+var binDir string
+
+// proxyBinary builds cmd/nfscacheproxy once per test binary run: this
+// command runs the proxy as a child process, as the matrix and the soak do.
+var proxyBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "nfscacheproxy-bench-bin-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "nfscacheproxy")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/nfscacheproxy/nfscacheproxy/cmd/nfscacheproxy").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startProxy runs the proxy binary's `serve` in front of the demo server,
+// through its flags (the stable interface), and returns once it answers
+// MNT and NULL.
 func startProxy(t *testing.T, upPort int) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := proxyBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan struct{})
-	var serveErr error
-	go func() {
-		defer close(exited)
-		serveErr = cmdServe(ctx, []string{"--upstream", "127.0.0.1:/export",
-			"--upstream-nfs-port", fmt.Sprint(upPort), "--upstream-mount-port", fmt.Sprint(upPort),
-			"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--upstream-unprivileged-port", "--log-level", "error"},
-			io.Discard, io.Discard)
-	}()
-	t.Cleanup(func() { cancel(); <-exited })
-	var lastErr error
-	ready := await.Poll(await.Deadline, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
+	p, err := bench.StartProxyProcess(t.Context(), bench.ProxyCommand{Path: bin,
+		Upstream:  bench.Target{Host: "127.0.0.1", Export: "/export", NFSPort: upPort, MountPort: upPort},
+		ExtraArgs: []string{"--log-level", "error"}, StartTimeout: await.Deadline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("proxy: %v", err)
 		}
-		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second) // one probe; Poll retries
-		defer pcancel()
-		c, err := upstream.Dial(pctx, upstream.Options{Server: "127.0.0.1", Export: "/export", NFSPort: port, MountPort: port, Conns: 1, UnprivilegedPort: true})
-		if err == nil {
-			err = c.Null(pctx)
-			c.Close()
-		}
-		lastErr = err
-		return err == nil
 	})
-	select {
-	case <-exited:
-		t.Fatalf("serve exited: %v", serveErr)
-	default:
-	}
-	if !ready {
-		t.Fatalf("waited %v for the proxy to answer NULL: %v", await.Deadline, lastErr)
-	}
-	return port
+	return p.Target().NFSPort
 }
 
 func benchT(t *testing.T, args ...string) (string, string) {
@@ -219,4 +214,16 @@ func TestBenchSoakFlagErrors(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines left after the tests: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -16,7 +16,7 @@ func TestNLMConfigValidation(t *testing.T) {
 		{"nlm:\n  poll_interval: -1s\n", "nlm.poll_interval"},
 	}
 	for _, c := range cases {
-		cfg, err := parseConfig([]byte(c.yaml + "volumes:\n  - id: 1\n    upstream: filer:/export\n"))
+		cfg, err := Parse([]byte(c.yaml + "volumes:\n  - id: 1\n    upstream: filer:/export\n"))
 		if err == nil {
 			err = cfg.Validate()
 		}
