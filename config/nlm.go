@@ -39,3 +39,10 @@ func (n *NLMConfig) validate(c *Config, p *problems) {
 		p.add("nlm.poll_interval", "%v is negative", n.PollInterval.Duration)
 	}
 }
+
+// equal reports whether n and o configure the same lock manager.
+func (n *NLMConfig) equal(o *NLMConfig) bool {
+	a, b := *n, *o
+	a.Enabled, b.Enabled = nil, nil
+	return a == b && (n.Enabled == nil) == (o.Enabled == nil) && (n.Enabled == nil || *n.Enabled == *o.Enabled)
+}

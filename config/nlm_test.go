@@ -28,3 +28,26 @@ func TestNLMConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestNLMChangeNeedsRestart(t *testing.T) {
+	on, on2, off := true, true, false
+	old := Default()
+	old.NLM.Enabled = &on
+	same := Default()
+	same.NLM.Enabled = &on2
+	if r := RestartNeeded(old, same); len(r) != 0 {
+		t.Fatalf("same nlm section: got %v; want nothing", r)
+	}
+	for _, next := range []func(*Config){
+		func(c *Config) { c.NLM.Enabled = &off },
+		func(c *Config) { c.NLM.Enabled = nil },
+		func(c *Config) { c.NLM.Name = "other" },
+	} {
+		c := Default()
+		c.NLM.Enabled = &on
+		next(c)
+		if r := RestartNeeded(old, c); len(r) != 1 || r[0] != "nlm" {
+			t.Errorf("changed nlm section: got %v; want [nlm]", r)
+		}
+	}
+}
