@@ -20,6 +20,8 @@ type Config struct {
 	MountListen string `yaml:"mount_listen"`
 	// portmap: the built-in portmapper (package portmap).
 	Portmap PortmapConfig `yaml:"portmap"`
+	// nlm: file locking through the proxy (see NLMConfig).
+	NLM NLMConfig `yaml:"nlm"`
 	// metrics: Prometheus, health and pprof endpoints (package metrics).
 	Metrics MetricsConfig `yaml:"metrics"`
 	// admin: where state-changing requests (POST /admin/invalidate) are
@@ -263,6 +265,7 @@ func Default() *Config {
 	return &Config{
 		Listen:       ":2049",
 		Portmap:      PortmapConfig{Listen: ":111"},
+		NLM:          NLMConfig{Listen: ":0", PollInterval: Duration{2 * time.Second}},
 		Metrics:      MetricsConfig{Listen: ":9102"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		DrainTimeout: Duration{10 * time.Second},

@@ -24,6 +24,9 @@ func RestartNeeded(old, next *Config) []string {
 	if next.Upstream != old.Upstream {
 		restart = append(restart, "upstream")
 	}
+	if !next.NLM.equal(&old.NLM) {
+		restart = append(restart, "nlm")
+	}
 	byID := map[int]*VolumeConfig{}
 	for i := range next.Volumes {
 		byID[next.Volumes[i].ID] = &next.Volumes[i]

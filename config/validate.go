@@ -30,6 +30,7 @@ func (c *Config) Validate() error {
 			p.add("mount_listen", "%q is the same as listen; leave it empty to serve MOUNT on listen", c.MountListen)
 		}
 	}
+	c.NLM.validate(c, &p)
 	if c.Portmap.Enabled || c.Portmap.Listen != "" {
 		if c.Portmap.Listen == "" {
 			p.add("portmap.listen", "required when portmap.enabled (e.g. \":111\")")

@@ -40,6 +40,7 @@ type envOptions struct {
 	failure   proxy.Failure
 	hard      bool          // upstream.Options.Hard
 	callTO    time.Duration // upstream.Options.CallTimeout
+	nlm       bool          // ganesha serves NLM (harness.GaneshaOptions.NLM)
 }
 
 func startEnv(t *testing.T) *env { return startEnvWith(t, envOptions{}) }
@@ -49,7 +50,7 @@ func startEnvWith(t *testing.T, o envOptions) *env {
 	if o.cacheDir == "temp" {
 		o.cacheDir = t.TempDir()
 	}
-	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{NLM: o.nlm})
 	e := &env{t: t, g: g, opts: o}
 	e.startProxy("127.0.0.1:0")
 	return e

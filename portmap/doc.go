@@ -2,7 +2,8 @@
 // 100000 versions 2 (portmap) and 3, 4 (rpcbind), over TCP with record
 // marking and over UDP. It lets `mount -t nfs -o vers=3 PROXY:/export` and
 // `showmount -e PROXY` find the proxy's NFS and MOUNT ports without port
-// options.
+// options, and a client's lockd and statd find the proxy's NLM and NSM
+// (NLMMappings).
 //
 // Model: the table of mappings is fixed when the Server is built
 // (Options.Mappings); nothing registers at run time. SET and UNSET are

@@ -146,3 +146,25 @@ func ProxyMappings(nfsPort, mountPort, pmapPort uint32) []Mapping {
 	}
 	return ms
 }
+
+// Program numbers of the lock manager (NLM) and status monitor (NSM).
+const (
+	ProgNLM = 100021
+	ProgNSM = 100024
+)
+
+// NLMMappings returns the table entries of an NLM v4 server on tcpPort
+// (netids tcp, tcp6) and udpPort (udp, udp6) that also takes NSM v1's
+// SM_NOTIFY on the same ports, to append to ProxyMappings'.
+func NLMMappings(tcpPort, udpPort uint32) []Mapping {
+	var ms []Mapping
+	for _, pv := range [][2]uint32{{ProgNLM, 4}, {ProgNSM, 1}} {
+		for _, n := range []string{"tcp", "tcp6"} {
+			ms = append(ms, Mapping{Prog: pv[0], Vers: pv[1], Netid: n, Port: tcpPort})
+		}
+		for _, n := range []string{"udp", "udp6"} {
+			ms = append(ms, Mapping{Prog: pv[0], Vers: pv[1], Netid: n, Port: udpPort})
+		}
+	}
+	return ms
+}

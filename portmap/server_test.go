@@ -593,3 +593,24 @@ func TestWildcardArrivalAddress(t *testing.T) {
 		})
 	}
 }
+
+func TestNLMMappings(t *testing.T) {
+	ms := NLMMappings(4045, 4046)
+	want := []Mapping{
+		{Prog: ProgNLM, Vers: 4, Netid: "tcp", Port: 4045}, {Prog: ProgNLM, Vers: 4, Netid: "tcp6", Port: 4045},
+		{Prog: ProgNLM, Vers: 4, Netid: "udp", Port: 4046}, {Prog: ProgNLM, Vers: 4, Netid: "udp6", Port: 4046},
+		{Prog: ProgNSM, Vers: 1, Netid: "tcp", Port: 4045}, {Prog: ProgNSM, Vers: 1, Netid: "tcp6", Port: 4045},
+		{Prog: ProgNSM, Vers: 1, Netid: "udp", Port: 4046}, {Prog: ProgNSM, Vers: 1, Netid: "udp6", Port: 4046},
+	}
+	if len(ms) != len(want) {
+		t.Fatalf("NLMMappings: got %d mappings; want %d", len(ms), len(want))
+	}
+	for i := range want {
+		if ms[i] != want[i] {
+			t.Errorf("mapping %d: got %+v; want %+v", i, ms[i], want[i])
+		}
+	}
+	if _, err := New(Options{Mappings: append(ProxyMappings(2049, 2049, 111), ms...)}); err != nil {
+		t.Fatalf("a table with NLM: %v", err)
+	}
+}

@@ -70,4 +70,8 @@
 // coherency.Permits (meta.go mayAccess adds the ACCESS cache and root's one
 // upstream ACCESS); whether the upstream is down so that a stale answer may
 // be served is request.serveStale, by the volume's failure policy.
+//
+// Locking is served by package nlm; Server.LockFiles (locks.go) gives it
+// the handle mapping, the export policy and the grant hook that drops a
+// locked file's cached attributes.
 package proxy

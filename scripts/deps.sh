@@ -8,6 +8,7 @@
 #   rpcbind             rpcbind          ganesha will not start without a portmapper
 #   nfs-cat/-ls/-cp     libnfs-utils     real NFS clients (Debian 12 ships no nfs-stat)
 #   showmount           nfs-common       a real MOUNT/portmapper client (portmap tests)
+#   rpc.statd           nfs-common       ganesha's NLM grants no lock without an NSM (lock tests)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -37,7 +38,7 @@ missing=()
 have_bin ganesha.nfsd || missing+=(nfs-ganesha)
 have_fsal_vfs || missing+=(nfs-ganesha-vfs)
 have_bin rpcbind || missing+=(rpcbind)
-have_bin showmount || missing+=(nfs-common)
+have_bin showmount && have_bin rpc.statd || missing+=(nfs-common)
 for tool in nfs-cat nfs-ls nfs-cp; do
 	if ! have_bin "$tool"; then
 		missing+=(libnfs-utils)
@@ -64,6 +65,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	have_bin rpcbind || die "rpcbind installed but the rpcbind binary not found"
 	have_bin nfs-cat || die "libnfs-utils installed but nfs-cat not found"
 	have_bin showmount || die "nfs-common installed but showmount not found"
+	have_bin rpc.statd || die "nfs-common installed but rpc.statd not found"
 fi
 
 command -v go >/dev/null 2>&1 || die "go not found on PATH"

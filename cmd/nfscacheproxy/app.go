@@ -35,6 +35,7 @@ type app struct {
 	srv     *proxy.Server
 	mets    *metrics.Server
 	pmap    *portmap.Server
+	nlm     *nlmParts // nil: NLM not served
 	nfsL    []net.Listener
 	pmapL   net.Listener
 	pmapU   net.PacketConn
@@ -127,6 +128,9 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		}
 	}
 	if err := a.listenAdmin(); err != nil {
+		return nil, err
+	}
+	if err := a.startNLM(ctx); err != nil {
 		return nil, err
 	}
 	if cfg.Portmap.Enabled {
@@ -237,7 +241,7 @@ func (a *app) startPortmap() error {
 		mountPort = uint32(a.nfsL[1].Addr().(*net.TCPAddr).Port)
 	}
 	pport := uint32(l.Addr().(*net.TCPAddr).Port)
-	a.pmap, err = portmap.New(portmap.Options{Mappings: portmap.ProxyMappings(nfsPort, mountPort, pport), Logger: a.log})
+	a.pmap, err = portmap.New(portmap.Options{Mappings: append(portmap.ProxyMappings(nfsPort, mountPort, pport), a.nlmMappings()...), Logger: a.log})
 	return err
 }
 
@@ -265,6 +269,10 @@ func (a *app) run(ctx context.Context, hup <-chan os.Signal, reload func(), read
 	if a.pmap != nil {
 		serve("portmap", func() error { return a.pmap.Serve(a.pmapL) })
 		serve("portmap udp", func() error { return a.pmap.ServeUDP(a.pmapU) })
+	}
+	if a.nlm != nil {
+		serve("nlm", a.serveNLM(false))
+		serve("nlm udp", a.serveNLM(true))
 	}
 	a.serving.Store(true)
 	a.log.Info("serving", "listen", a.Addr().String(), "volumes", len(a.cfg.Volumes),

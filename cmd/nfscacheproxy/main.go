@@ -7,7 +7,8 @@
 // Files: main.go the command tree and exit codes, serve.go and app.go the
 // proxy's wiring and life cycle, admin.go the admin API (unix socket,
 // optional TCP with a token; never the metrics listener), observe.go the
-// metrics, cachecmd.go the cache commands, demo.go, health.go, version.go.
+// metrics, nlm.go the lock manager's wiring, cachecmd.go the cache
+// commands, demo.go, health.go, version.go.
 //
 // The command line is spf13/cobra: flags go anywhere (before or after
 // positional arguments), -h/--help works on every command and exits 0,

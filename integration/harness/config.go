@@ -10,6 +10,7 @@ type ganeshaConfig struct {
 	Host         string
 	NFSPort      int
 	MountPort    int
+	NLMPort      int    // 0: NLM off
 	Dir          string // exported directory
 	Export       string // pseudo path, e.g. "/export"
 	RecoveryRoot string
@@ -38,8 +39,7 @@ NFS_CORE_PARAM {
 	NFS_Port = %d;
 	MNT_Port = %d;
 	Enable_UDP = false;
-	Enable_NLM = false;
-	Enable_RQUOTA = false;
+%s	Enable_RQUOTA = false;
 	Mount_Path_Pseudo = true;
 	Dbus_Name_Prefix = %s;
 }
@@ -65,9 +65,18 @@ EXPORT {
 		Name = VFS;
 	}
 }
-`, c.Host, c.NFSPort, c.MountPort, quote(c.DBusPrefix), quote(c.CCacheDir),
+`, c.Host, c.NFSPort, c.MountPort, c.nlmLines(), quote(c.DBusPrefix), quote(c.CCacheDir),
 		quote(c.RecoveryRoot), quote(c.Dir), quote(c.Export))
 	return b.String()
+}
+
+// nlmLines returns the NFS_CORE_PARAM lines that turn NLM off, or on at
+// NLMPort.
+func (c ganeshaConfig) nlmLines() string {
+	if c.NLMPort == 0 {
+		return "\tEnable_NLM = false;\n"
+	}
+	return fmt.Sprintf("\tEnable_NLM = true;\n\tNLM_Port = %d;\n", c.NLMPort)
 }
 
 // quote makes a ganesha config string. The parser has no escapes, so a

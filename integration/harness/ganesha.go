@@ -21,6 +21,7 @@ type Ganesha struct {
 	Host      string // "127.0.0.1"
 	NFSPort   int
 	MountPort int
+	NLMPort   int    // NLM v4 over TCP; 0 when GaneshaOptions.NLM is off
 	Export    string // pseudo path, "/export"
 
 	StateDir string // configuration, pid file, recovery root
@@ -59,14 +60,20 @@ func StartGanesha(ctx context.Context, opts GaneshaOptions) (*Ganesha, error) {
 	if err := EnsureRPCBind(ctx); err != nil {
 		return nil, err
 	}
-	g := &Ganesha{Host: opts.Host, Export: Export, bin: bin, opts: opts}
+	if opts.NLM {
+		if err := EnsureStatd(ctx); err != nil {
+			return nil, err
+		}
+	}
+	g := &Ganesha{Host: opts.Host, NFSPort: opts.NFSPort, MountPort: opts.MountPort, NLMPort: opts.NLMPort, Export: Export, bin: bin, opts: opts}
 	if err := g.makeDirs(); err != nil {
 		g.removeOwned()
 		return nil, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if err := g.startLocked(ctx, opts.NFSPort == 0 || opts.MountPort == 0, false); err != nil {
+	pick := opts.NFSPort == 0 || opts.MountPort == 0 || opts.NLM && opts.NLMPort == 0
+	if err := g.startLocked(ctx, pick, false); err != nil {
 		g.removeOwned()
 		return nil, err
 	}
@@ -180,6 +187,16 @@ func (g *Ganesha) pickPorts() error {
 			g.MountPort = p
 		}
 	}
+	g.NLMPort = g.opts.NLMPort
+	for g.opts.NLM && g.NLMPort == 0 {
+		p, err := freePort(g.Host)
+		if err != nil {
+			return err
+		}
+		if p != g.NFSPort && p != g.MountPort {
+			g.NLMPort = p
+		}
+	}
 	return nil
 }
 
@@ -195,6 +212,7 @@ func (g *Ganesha) startOnce(ctx context.Context) error {
 		Host:         g.Host,
 		NFSPort:      g.NFSPort,
 		MountPort:    g.MountPort,
+		NLMPort:      g.NLMPort,
 		Dir:          g.Dir,
 		Export:       g.Export,
 		RecoveryRoot: filepath.Join(g.StateDir, "recovery"),

@@ -31,6 +31,14 @@ type GaneshaOptions struct {
 	// a free loopback port (and picks again if ganesha then finds it taken).
 	NFSPort, MountPort int
 
+	// NLM turns on ganesha's NLM v4 (TCP) on NLMPort, or on a free
+	// loopback port when that is zero (see [Ganesha.NLMPort]). It needs an
+	// rpc.statd, started by [EnsureStatd] if none is registered: without
+	// one ganesha grants no lock. Off by default: ganesha then needs no
+	// statd and registers no NLM with rpcbind, as before.
+	NLM     bool
+	NLMPort int
+
 	// LogLevel is ganesha's -N level: "NIV_EVENT" (default), "NIV_INFO",
 	// "NIV_DEBUG", "NIV_MID_DEBUG" or "NIV_FULL_DEBUG". Quieter levels are
 	// refused: readiness waits for an EVENT line in the log.
@@ -71,7 +79,7 @@ func (o *GaneshaOptions) Validate() error {
 	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
 		return fmt.Errorf("harness: GaneshaOptions.Host %q: want an IPv4 loopback address", o.Host)
 	}
-	for name, p := range map[string]int{"NFSPort": o.NFSPort, "MountPort": o.MountPort} {
+	for name, p := range map[string]int{"NFSPort": o.NFSPort, "MountPort": o.MountPort, "NLMPort": o.NLMPort} {
 		if p < 0 || p > 65535 {
 			return fmt.Errorf("harness: GaneshaOptions.%s %d: out of range", name, p)
 		}

@@ -72,6 +72,7 @@ func (p *process) kill(timeout time.Duration) error {
 // StopTimeout; it waits for the exit. It returns an error if ganesha had
 // already died by itself, exited with a failure status or needed SIGKILL.
 // Stopping a stopped server is a no-op. The directories are kept (see Close).
+// A ganesha serving NLM is killed at once (see stopLocked).
 func (g *Ganesha) Stop() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -87,6 +88,14 @@ func (g *Ganesha) stopLocked() error {
 	pid := p.cmd.Process.Pid
 	if p.exited() {
 		return fmt.Errorf("harness: ganesha (pid %d) had exited by itself: %v\nganesha log:\n%s", pid, p.err, g.LogTail(30))
+	}
+	if g.opts.NLM {
+		// ganesha 4.3 with NLM hangs in shutdown once it has monitored a
+		// lock holder: it sends SM_UNMON to statd after its RPC channels
+		// are gone ("SM_UNMON failed: RPC: Timed out", then
+		// "svc_rqst_evchan_reg: unknown evchan") and never exits. Its
+		// locks die with it either way.
+		return p.kill(killTimeout)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {

@@ -103,6 +103,19 @@ func TestConfigKeepsInstancesApart(t *testing.T) {
 	}
 }
 
+func TestConfigNLM(t *testing.T) {
+	conf := ganeshaConfig{Host: "127.0.0.1", NFSPort: 1, MountPort: 2, NLMPort: 3, Dir: "/d", Export: "/export",
+		RecoveryRoot: "/s/recovery", DBusPrefix: "p1", CCacheDir: "/s/ccache"}.render()
+	for _, want := range []string{"Enable_NLM = true;", "NLM_Port = 3;", "Enable_UDP = false;"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("config lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "Enable_NLM = false;") {
+		t.Errorf("config with NLMPort still turns NLM off:\n%s", conf)
+	}
+}
+
 // reply builds a record-marked-free accepted reply with the given accept_stat.
 func reply(xid, mtype, replyStat, stat uint32, body []byte) []byte {
 	var b bytes.Buffer

@@ -1,0 +1,71 @@
+// Package nlm serves file locking for the proxy's clients: NLM v4 (the
+// Network Lock Manager, program 100021; XNFS chapters 10 and 14, with the
+// Linux client and lockd as the practical reference) and the SM_NOTIFY
+// call of NSM (program 100024), over TCP and UDP.
+//
+// Model: the proxy is a lock client of each volume's upstream NLM. Every
+// client request is forwarded, translated:
+//
+//   - the file handle: the client's proxy handle becomes the upstream
+//     handle (Files.Resolve), as for every NFS call; a handle that is not
+//     ours is stale_fh, a client the volume's export policy refuses gets
+//     failed;
+//   - the owner: the upstream tells owners apart by caller_name and svid,
+//     and sees one caller_name for all our clients (Options.Name), so each
+//     (client caller_name, client address, svid, owner handle) is mapped to
+//     an upstream svid of its own and the owner handle "svid@Name"; a TEST
+//     holder that is one of our owners is mapped back, another host's
+//     holder is shown as the upstream reports it. Upstream svids start from
+//     a clock-derived base, so a restarted proxy does not reuse the svid of
+//     a lock the upstream still holds for the previous run;
+//   - the cookie is the client's, returned unchanged.
+//
+// Blocking locks: a LOCK with block set that the upstream denies is
+// answered blocked and retried upstream (non-blocking) every PollInterval
+// until granted, cancelled (CANCEL, FREE_ALL, SM_NOTIFY) or the server
+// stops; once granted, the client is told with a GRANTED call to its NLM,
+// found through its portmapper. A client that refuses that GRANTED (it gave
+// up) has the lock released upstream. With Options.UpstreamBlocking the
+// LOCK is forwarded blocking and the upstream's GRANTED or GRANTED_MSG
+// (answered with GRANTED_RES) completes it too; that needs the upstream to
+// reach this server through the portmapper at Options.Name.
+//
+// Lock-aware caching: Files.Granted runs for every grant before the client
+// hears of it; the proxy drops the file's cached attributes there, so the
+// new holder's next GETATTR or READ revalidates with the upstream and reads
+// what the previous holder wrote.
+//
+// Reboots: SM_NOTIFY (every client at the sender's address) and FREE_ALL
+// (the client of that name at the sender's address) release upstream every
+// lock the client took through us, by unlocking each file it locked,
+// whole-file, for each of its owners. Matching by the sender's address
+// keeps one host from freeing another's locks.
+//
+// Not served: the other asynchronous _MSG and _RES procedures (the Linux
+// client does not use them with NLM v4), SHARE, UNSHARE, NM_LOCK
+// (PROC_UNAVAIL), NLM v1 and v3 (PROG_MISMATCH 4..4), and reclaims after a
+// proxy restart: the proxy keeps no lock state on disk, has no grace
+// period and sends no SM_NOTIFY when it starts; nor is an upstream's
+// reboot (its SM_NOTIFY to us) relayed to the clients so they reclaim.
+// See README.md, Locking.
+//
+// Errors: an upstream without NLM (no entry in Options.Upstreams) answers
+// every lock request denied_nolocks and logs that once per volume; an
+// upstream call that fails or times out (CallTimeout) answers
+// denied_nolocks (the client's ENOLCK) and is logged. Calls that do not
+// decode are GARBAGE_ARGS; a message that is not a call closes the TCP
+// connection.
+//
+// Concurrency: one goroutine per TCP connection reads calls and handles up
+// to 32 at once, each on its own goroutine (a client's lockd multiplexes
+// everything on one connection); UDP likewise per socket; one goroutine per
+// blocked lock. Close stops them all and waits. Lock order: Server.mu, then
+// owners.mu; no network I/O is done under either.
+//
+// Caching: none of lock state beyond the owner mapping, the set of files
+// each owner locked (for FREE_ALL) and the blocked requests; the upstream
+// is the lock authority. An owner's mapping is dropped once no request of
+// it is in flight, none of it waits, and every file it locked was unlocked
+// whole-file (what the Linux client sends on close); an owner that only
+// ever unlocks ranges keeps its entry until its client is freed.
+package nlm
