@@ -37,6 +37,20 @@
 // PutName, PutNegative and ForgetName); a directory's listings are dropped
 // because its contents changed. Anything else invalidates the object.
 //
+// A WRITE reply without pre-op attributes (nfs-ganesha sends none):
+// BeginWrite and EndWrite let the cached attributes stand in for them,
+// as the Linux client does, when they were fresh under the mode when the
+// write was sent and are unchanged when its reply arrives, no other WRITE
+// to the handle was in flight through the proxy meanwhile (concurrent
+// replies may arrive in another order than the upstream applied them),
+// and the post-op attributes fit our write alone: same file, size exactly
+// max(old size, offset+count), mtime and ctime not earlier. The
+// trade-off: another client's overwrite inside the file since the
+// attributes were last validated, which leaves the size as our write
+// would, is not noticed; in ModeCTO every open revalidates, so only a
+// change between two writes of one open is missed, which close-to-open
+// does not promise to show either. See write.go.
+//
 // Invalidate also drops, as far as it knows them, the names in parent
 // directories that lead to the object (each object remembers the last few
 // names stored for it), so a handle the upstream calls stale is not handed

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -10,7 +11,10 @@ import (
 // back unchanged. When the WCC data proves the write was the only change
 // (pre-op attributes equal what the data cache recorded), the written
 // bytes are applied to the cached granules; otherwise the cached data is
-// dropped.
+// dropped. An upstream that sends no pre-op attributes (nfs-ganesha) has
+// the cached attributes stand in for them when coherency says they may
+// (Cache.EndWrite); the client's reply carries the upstream's WCC data
+// unchanged.
 func write(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.WriteArgs
 	if a.Decode(r) != nil {
@@ -24,19 +28,26 @@ func write(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if st == nfs3.StatOK {
 		st = req.writable(v)
 	}
-	if st == nfs3.StatOK {
+	var tok coherency.WriteToken
+	sent := st == nfs3.StatOK
+	if sent {
+		tok = v.meta.BeginWrite(a.File)
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.WriteRes{Status: st}
 	}
+	wcc := res.Wcc // a copy: stand-in pre-op attributes never reach the client
+	if sent {
+		v.meta.EndWrite(tok, res.Status, a.Offset, res.Count, &wcc)
+	}
 	if v != nil {
-		ours := v.meta.ApplyWcc(a.File, res.Wcc)
+		ours := v.meta.ApplyWcc(a.File, wcc)
 		if v.Data != nil {
 			switch {
-			case res.Status == nfs3.StatOK && res.Wcc.Before.Set && res.Wcc.After.Set:
-				pre := wccCoherency(res.Wcc.After.Attr.FileID, &res.Wcc.Before.Attr)
-				post := coherencyOf(&res.Wcc.After.Attr)
+			case res.Status == nfs3.StatOK && wcc.Before.Set && wcc.After.Set:
+				pre := wccCoherency(wcc.After.Attr.FileID, &wcc.Before.Attr)
+				post := coherencyOf(&wcc.After.Attr)
 				v.Data.WroteAt(a.File, pre, post, a.Data[:min(int(res.Count), len(a.Data))], int64(a.Offset))
 			case !ours:
 				v.Data.Invalidate(a.File)
