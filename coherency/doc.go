@@ -51,6 +51,40 @@
 // change between two writes of one open is missed, which close-to-open
 // does not promise to show either. See write.go.
 //
+// # One rule per state-changing procedure
+//
+// AfterChange (change.go) is the one place that decides what a procedure
+// the proxy forwarded refreshes and invalidates; the handlers only fill
+// in a Change. "WCC" below is ApplyWcc's ours-or-theirs rule; "gone" means
+// the object's attributes, the names known to lead to it (Invalidate) and
+// its file data are dropped. On NFS3ERR_STALE the handle the status is
+// about (the object of SETATTR, WRITE and COMMIT; the directory of the
+// other procedures but RENAME and LINK, whose two handles it does not
+// tell apart) is invalidated with its data, and nothing else is done.
+//
+//	proc          refreshed from the reply                invalidated
+//	SETATTR       object: WCC                              data unless OK, ours and no size change (then its record adopts post-op)
+//	WRITE         object: WCC (stand-in pre-op, EndWrite)  data unless OK with pre- and post-op (then the bytes are applied); all of it if not ours
+//	COMMIT        object: WCC, or post-op as revalidation  nothing (a changed version shows in the data's record)
+//	CREATE MKDIR  dir: WCC; object: post-op attributes;    name forgotten when no handle came back; object's attributes
+//	SYMLINK MKNOD   name -> handle                         when the handle came without them (UNCHECKED may truncate)
+//	REMOVE RMDIR  dir: WCC; name: negative (OK, NOENT)     removed object: gone (found by name, else LOOKUP before)
+//	RENAME        both dirs: WCC (once if the same);       both names forgotten; replaced object: gone (by name, else LOOKUP
+//	              source name: negative unless a no-op      before), or only its attributes if it is the moved file; moved
+//	                                                       object's attributes (ctime)
+//	LINK          dir: WCC; file: post-op attributes;      file's attributes when the reply has none (link count)
+//	              name -> handle
+//
+// Listings: a directory's WCC drops its listing pages, ours or not. Other
+// names of a file whose link count changed stay (they still name the same
+// handle); READDIRPLUS pages anywhere serve an entry's attributes only
+// from the attribute cache (Readdirplus), so the refreshed or dropped
+// attributes reach every listing. The removed or replaced object is found
+// before the change: from the name cache, or, when its name is not cached
+// (not even as absent), by one LOOKUP upstream — a round trip only then,
+// since clients look a name up before removing it; a file id alone would
+// not do, as nothing maps file ids to handles.
+//
 // Invalidate also drops, as far as it knows them, the names in parent
 // directories that lead to the object (each object remembers the last few
 // names stored for it), so a handle the upstream calls stale is not handed
