@@ -67,7 +67,7 @@ func (c *Cache) AfterChange(ch *Change) Effect {
 	var eff Effect
 	if fh := staleTarget(ch); fh != nil {
 		if ch.Write != nil {
-			c.EndWrite(*ch.Write, ch.Status, ch.Offset, ch.Count, &nfs3.WccData{})
+			c.finishWrite(*ch.Write)
 		}
 		c.Invalidate(fh, CauseStale)
 		eff.drop(fh)
@@ -87,11 +87,24 @@ func (c *Cache) AfterChange(ch *Change) Effect {
 	case nfs3.ProcWrite:
 		w := ch.ObjWcc
 		if ch.Write != nil {
-			c.EndWrite(*ch.Write, ch.Status, ch.Offset, ch.Count, &w)
+			c.standIn(*ch.Write, ch.Status, ch.Offset, ch.Count, &w)
+			defer c.finishWrite(*ch.Write)
+		}
+		if !w.Before.Set {
+			// No pre-op attributes and none could stand in: the post-op
+			// ones are not adopted either. Replies of concurrent writes
+			// may be handled in another order than the upstream applied
+			// them, and an older version cached now could later stand in
+			// for the pre-op attributes of a write it does not precede.
+			c.forgetAttr(ch.Obj)
+			c.ctr.wccOthers.Add(1)
+			c.ctr.invalidated(CauseWcc)
+			eff.drop(ch.Obj)
+			break
 		}
 		ours := c.ApplyWcc(ch.Obj, w)
 		switch {
-		case ok && w.Before.Set && w.After.Set:
+		case ok && w.After.Set:
 			eff.keep(&w)
 		case !ours:
 			eff.drop(ch.Obj)

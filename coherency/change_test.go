@@ -52,7 +52,9 @@ func TestAfterChange(t *testing.T) {
 		{"WRITE stand-in", true, Change{Proc: nfs3.ProcWrite, Obj: fh("f"), ObjWcc: noPre(written), Offset: 100, Count: 100},
 			want{attrs: map[string]*nfs3.Fattr3{"f": &written}, names: map[string]string{"n": "f"}, keep: true, listed: true}},
 		{"WRITE not ours", true, Change{Proc: nfs3.ProcWrite, Obj: fh("f"), ObjWcc: noPre(written), Offset: 100, Count: 50},
-			want{attrs: map[string]*nfs3.Fattr3{"f": &written}, names: map[string]string{"n": "f"}, drop: []string{"f"}, listed: true}},
+			want{attrs: map[string]*nfs3.Fattr3{"f": nil}, names: map[string]string{"n": "f"}, drop: []string{"f"}, listed: true}},
+		{"WRITE theirs by pre-op", false, Change{Proc: nfs3.ProcWrite, Obj: fh("f"), ObjWcc: wcc(f2, written), Offset: 100, Count: 100},
+			want{attrs: map[string]*nfs3.Fattr3{"f": &written}, names: map[string]string{"n": "f"}, keep: true, listed: true}},
 		{"WRITE STALE", true, Change{Proc: nfs3.ProcWrite, Status: nfs3.StatStale, Obj: fh("f")},
 			want{attrs: map[string]*nfs3.Fattr3{"f": nil}, names: map[string]string{"n": ""}, drop: []string{"f"}, listed: true}},
 		{"COMMIT unchanged", false, Change{Proc: nfs3.ProcCommit, Obj: fh("f"), ObjWcc: noPre(f1)},
@@ -122,8 +124,13 @@ func TestAfterChange(t *testing.T) {
 			if eff.KeepData != tt.want.keep {
 				t.Errorf("KeepData = %v; want %v", eff.KeepData, tt.want.keep)
 			}
-			if eff.KeepData && (eff.Pre != nfs3.WccAttr{Size: f1.Size, Mtime: f1.Mtime, Ctime: f1.Ctime} || eff.Post != ch.ObjWcc.After.Attr) {
-				t.Errorf("Pre, Post = %+v, %+v; want f's version 1 and the post-op attributes", eff.Pre, eff.Post)
+			// The pre-op attributes sent, else f's cached version 1 standing in.
+			wantPre := nfs3.WccAttr{Size: f1.Size, Mtime: f1.Mtime, Ctime: f1.Ctime}
+			if ch.ObjWcc.Before.Set {
+				wantPre = ch.ObjWcc.Before.Attr
+			}
+			if eff.KeepData && (eff.Pre != wantPre || eff.Post != ch.ObjWcc.After.Attr) {
+				t.Errorf("Pre, Post = %+v, %+v; want %+v and the post-op attributes", eff.Pre, eff.Post, wantPre)
 			}
 			var drop []string
 			for _, h := range eff.DropData {

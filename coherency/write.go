@@ -27,6 +27,13 @@ import (
 //     type, its size is exactly max(old size, offset+count) and neither
 //     mtime nor ctime went backwards.
 //
+// A WRITE reply without pre-op attributes for which they cannot stand in
+// leaves no attributes cached at all (AfterChange): adopting its post-op
+// ones could cache an older version than a concurrent write's, handled
+// earlier, and that version could then stand in for a later write it
+// does not precede. The write ends (finishWrite) only after its reply's
+// attributes are cached, so a write sent after it finds them.
+//
 // The trade-off: a change by another client of the upstream made after
 // the attributes were last validated and before the write, which leaves
 // the size as our write alone would leave it (an overwrite inside the
@@ -87,14 +94,19 @@ func (c *Cache) BeginWrite(fh []byte) WriteToken {
 // cached ones may stand in for them (see above), it sets w.Before to them
 // and reports true: the caller then handles w as if the upstream had sent
 // them (ApplyWcc keeps the cache, the data cache applies the write).
-// Otherwise w is left alone.
+// Otherwise w is left alone. AfterChange calls it for a WRITE.
 func (c *Cache) EndWrite(t WriteToken, st nfs3.Stat, off uint64, count uint32, w *nfs3.WccData) (standIn bool) {
+	standIn = c.standIn(t, st, off, count, w)
+	c.finishWrite(t)
+	return standIn
+}
+
+// standIn is EndWrite without ending the write: AfterChange ends it only
+// once the reply's attributes are in the cache, so a write sent after
+// this one ended finds them as its base.
+func (c *Cache) standIn(t WriteToken, st nfs3.Stat, off uint64, count uint32, w *nfs3.WccData) bool {
 	c.writes.mu.Lock()
 	alone := !t.e.shared
-	t.e.inflight--
-	if t.e.inflight == 0 {
-		delete(c.writes.m, t.fh)
-	}
 	c.writes.mu.Unlock()
 	if w.Before.Set || !w.After.Set || st != nfs3.StatOK || !alone || !t.baseOK {
 		return false
@@ -106,6 +118,27 @@ func (c *Cache) EndWrite(t WriteToken, st nfs3.Stat, off uint64, count uint32, w
 	w.Before = nfs3.PreOpAttr{Set: true, Attr: nfs3.WccAttr{Size: t.base.Size, Mtime: t.base.Mtime, Ctime: t.base.Ctime}}
 	c.ctr.wccStandIns.Add(1)
 	return true
+}
+
+// finishWrite ends the write t stands for.
+func (c *Cache) finishWrite(t WriteToken) {
+	c.writes.mu.Lock()
+	t.e.inflight--
+	if t.e.inflight == 0 {
+		delete(c.writes.m, t.fh)
+	}
+	c.writes.mu.Unlock()
+}
+
+// forgetAttr drops fh's cached attributes (and what hangs off them) but
+// not the names leading to it: they still name the same handle.
+func (c *Cache) forgetAttr(fh []byte) {
+	s := c.attrShard(fh)
+	s.mu.Lock()
+	if n := s.nodes[string(fh)]; n != nil {
+		s.removeLocked(n, &c.ctr)
+	}
+	s.mu.Unlock()
 }
 
 // writeFits reports whether after can be the attributes of the file whose
