@@ -63,5 +63,9 @@
 // waits for every goroutine.
 //
 // Caching: none in this package; the data cache and the coherency rules are
-// reached through the small interfaces declared in volume.go.
+// reached through the small interfaces declared in volume.go. After every
+// state-changing procedure the handler describes what happened in a
+// coherency.Change and volume.afterChange applies coherency's rule for it
+// (Cache.AfterChange, one table for all of them) and its effect on the data
+// cache; the handlers hold no cache upkeep of their own.
 package proxy
