@@ -92,11 +92,12 @@ func (c *Cache) AfterChange(ch *Change) Effect {
 		}
 		if !w.Before.Set {
 			// No pre-op attributes and none could stand in: the post-op
-			// ones are not adopted either. Replies of concurrent writes
-			// may be handled in another order than the upstream applied
-			// them, and an older version cached now could later stand in
-			// for the pre-op attributes of a write it does not precede.
-			c.forgetAttr(ch.Obj)
+			// ones are kept only as expired (expireAttr). Replies of
+			// concurrent writes may be handled in another order than the
+			// upstream applied them, and an older version cached as fresh
+			// could later stand in for the pre-op attributes of a write
+			// it does not precede.
+			c.expireAttr(ch.Obj, w.After)
 			c.ctr.wccOthers.Add(1)
 			c.ctr.invalidated(CauseWcc)
 			eff.drop(ch.Obj)

@@ -30,6 +30,8 @@ func TestAfterChange(t *testing.T) {
 		names map[string]string       // name in d -> "handle", "-" (negative) or "" (not cached)
 		keep  bool
 		drop  []string
+		// expired: handles whose attributes are cached but not fresh.
+		expired []string
 		// listed: d's listing page is still served.
 		listed bool
 	}
@@ -52,7 +54,7 @@ func TestAfterChange(t *testing.T) {
 		{"WRITE stand-in", true, Change{Proc: nfs3.ProcWrite, Obj: fh("f"), ObjWcc: noPre(written), Offset: 100, Count: 100},
 			want{attrs: map[string]*nfs3.Fattr3{"f": &written}, names: map[string]string{"n": "f"}, keep: true, listed: true}},
 		{"WRITE not ours", true, Change{Proc: nfs3.ProcWrite, Obj: fh("f"), ObjWcc: noPre(written), Offset: 100, Count: 50},
-			want{attrs: map[string]*nfs3.Fattr3{"f": nil}, names: map[string]string{"n": "f"}, drop: []string{"f"}, listed: true}},
+			want{attrs: map[string]*nfs3.Fattr3{"f": &written}, expired: []string{"f"}, names: map[string]string{"n": "f"}, drop: []string{"f"}, listed: true}},
 		{"WRITE theirs by pre-op", false, Change{Proc: nfs3.ProcWrite, Obj: fh("f"), ObjWcc: wcc(f2, written), Offset: 100, Count: 100},
 			want{attrs: map[string]*nfs3.Fattr3{"f": &written}, names: map[string]string{"n": "f"}, keep: true, listed: true}},
 		{"WRITE STALE", true, Change{Proc: nfs3.ProcWrite, Status: nfs3.StatStale, Obj: fh("f")},
@@ -140,7 +142,10 @@ func TestAfterChange(t *testing.T) {
 				t.Errorf("DropData = %q; want %q", drop, tt.want.drop)
 			}
 			for h, wa := range tt.want.attrs {
-				a, _, ok := c.peekAttr(fh(h))
+				a, fresh, ok := c.peekAttr(fh(h))
+				if ok && fresh == slices.Contains(tt.want.expired, h) {
+					t.Errorf("%s: attributes fresh %v; want %v", h, fresh, !fresh)
+				}
 				switch {
 				case wa == nil && ok:
 					t.Errorf("%s: attributes %+v still cached; want none", h, a)

@@ -65,8 +65,8 @@
 //	proc          refreshed from the reply                invalidated
 //	SETATTR       object: WCC                              data unless OK, ours and no size change (then its record adopts post-op)
 //	WRITE         object: WCC (stand-in pre-op, EndWrite)  data unless OK with pre- and post-op (then the bytes are applied);
-//	                                                       without pre-op and stand-in: attributes forgotten, not adopted
-//	                                                       (concurrent replies may be out of order), and data
+//	                                                       without pre-op and stand-in: post-op attributes kept only as
+//	                                                       expired, never rolled back (replies may be out of order), and data
 //	COMMIT        object: WCC, or post-op as revalidation  nothing (a changed version shows in the data's record)
 //	CREATE MKDIR  dir: WCC; object: post-op attributes;    name forgotten when no handle came back; object's attributes
 //	SYMLINK MKNOD   name -> handle                         when the handle came without them (UNCHECKED may truncate)

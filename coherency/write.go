@@ -28,10 +28,10 @@ import (
 //     mtime nor ctime went backwards.
 //
 // A WRITE reply without pre-op attributes for which they cannot stand in
-// leaves no attributes cached at all (AfterChange): adopting its post-op
-// ones could cache an older version than a concurrent write's, handled
-// earlier, and that version could then stand in for a later write it
-// does not precede. The write ends (finishWrite) only after its reply's
+// leaves the attributes expired (AfterChange, expireAttr): adopting its
+// post-op ones as fresh could cache an older version than a concurrent
+// write's, handled earlier, and that version could then stand in for a
+// later write it does not precede. The write ends (finishWrite) only after its reply's
 // attributes are cached, so a write sent after it finds them.
 //
 // The trade-off: a change by another client of the upstream made after
@@ -130,13 +130,27 @@ func (c *Cache) finishWrite(t WriteToken) {
 	c.writes.mu.Unlock()
 }
 
-// forgetAttr drops fh's cached attributes (and what hangs off them) but
-// not the names leading to it: they still name the same handle.
-func (c *Cache) forgetAttr(fh []byte) {
+// expireAttr records the post-op attributes p of a WRITE nothing could
+// stand in for, without making them fresh: the next use revalidates.
+// They replace the cached ones only when newer (by ctime), and they stay
+// cached, so that a reply produced before them and handled later does not
+// roll the cache back (PutAttr): such an older version could otherwise
+// stand in for the pre-op attributes of a later write it does not
+// precede.
+func (c *Cache) expireAttr(fh []byte, p nfs3.PostOpAttr) {
 	s := c.attrShard(fh)
+	now := c.now()
 	s.mu.Lock()
-	if n := s.nodes[string(fh)]; n != nil {
-		s.removeLocked(n, &c.ctr)
+	n := s.nodes[string(fh)]
+	switch {
+	case n == nil && p.Set:
+		n = c.insertLocked(s, fh, &p.Attr, now)
+	case n == nil:
+	case p.Set && (n.attr.FileID != p.Attr.FileID || !laterTime(n.attr.Ctime, p.Attr.Ctime)) && !sameVersion(&n.attr, &p.Attr):
+		c.resetLocked(n, &p.Attr, now)
+	}
+	if n != nil {
+		n.expired = true
 	}
 	s.mu.Unlock()
 }
