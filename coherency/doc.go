@@ -35,7 +35,10 @@
 // else touched the object, so its post-operation attributes are adopted and
 // its names stay valid (the caller reports the names it changed with
 // PutName, PutNegative and ForgetName); a directory's listings are dropped
-// because its contents changed. Anything else invalidates the object.
+// because its contents changed. Anything else invalidates the object
+// (post-op attributes older by ctime than the cached ones do not replace
+// them: the cached ones stay, expired, so replies handled out of order
+// never roll the cache back).
 //
 // A WRITE reply without pre-op attributes (nfs-ganesha sends none):
 // BeginWrite and EndWrite let the cached attributes stand in for them,
@@ -49,7 +52,9 @@
 // attributes were last validated, which leaves the size as our write
 // would, is not noticed; in ModeCTO every open revalidates, so only a
 // change between two writes of one open is missed, which close-to-open
-// does not promise to show either. See write.go.
+// does not promise to show either. A client that keeps several WRITEs to
+// one file in flight (the Linux client flushing a file) gets no stand-in
+// for them: that file's data are dropped as before. See write.go.
 //
 // # One rule per state-changing procedure
 //
