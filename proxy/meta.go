@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
-	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 )
@@ -25,23 +24,6 @@ func wccCoherency(fileid uint64, w *nfs3.WccAttr) cache.Coherency {
 		FileID: fileid, Size: w.Size,
 		Mtime: cache.Time{Sec: w.Mtime.Sec, Nsec: w.Mtime.Nsec},
 		Ctime: cache.Time{Sec: w.Ctime.Sec, Nsec: w.Ctime.Nsec},
-	}
-}
-
-// afterChange applies coherency's rule for a state-changing procedure the
-// proxy forwarded (Cache.AfterChange, the one table of what each procedure
-// refreshes and invalidates) and carries out its effect on the data cache.
-// data are the bytes a WRITE wrote at off (nil otherwise).
-func (v *volume) afterChange(ch *coherency.Change, data []byte, off int64) {
-	eff := v.meta.AfterChange(ch)
-	if v.Data == nil {
-		return
-	}
-	if eff.KeepData {
-		v.Data.WroteAt(ch.Obj, wccCoherency(eff.Post.FileID, &eff.Pre), coherencyOf(&eff.Post), data, off)
-	}
-	for _, fh := range eff.DropData {
-		v.Data.Invalidate(fh)
 	}
 }
 
