@@ -38,7 +38,9 @@
 // with it (RENAME_EXCHANGE); reads in flight finish on the old inode,
 // which goes to the graveyard and is deleted by the reaper. WroteAt keeps
 // the object when the WCC pre-op attributes equal the record, patching
-// the granules it has.
+// the granules it has; for a file not cached yet it creates one only when
+// the file was empty before the write (a new file written through the
+// proxy is then read back from the cache).
 //
 // # Errors
 //

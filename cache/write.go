@@ -7,13 +7,17 @@ package cache
 // granules that are present (and granules the write covers entirely are
 // added), and the record adopts post. Otherwise the object is
 // invalidated. Granules only partly covered and not present stay absent.
+// A file not cached yet gets an object only when it was empty before the
+// write (pre.Size 0): then all it holds comes through the proxy's writes,
+// and a write-then-read (a build's or render's output) is served from the
+// cache without a fetch.
 // It does the disk I/O (one fdatasync) before returning.
 func (s *Store) WroteAt(vol VolumeKey, fh []byte, pre, post Coherency, data []byte, off int64) {
 	if off < 0 || !s.enter() {
 		return
 	}
 	defer s.leave()
-	o := s.acquire(vol, fh, false, post)
+	o := s.acquire(vol, fh, pre.Size == 0, pre)
 	if o == nil {
 		return
 	}

@@ -21,6 +21,10 @@ type node struct {
 	// until validated+ttl. ttl was last adapted at ttlSince.
 	validated, ttlSince time.Time
 	ttl                 time.Duration
+	// expired: attr is the latest version known but not fresh in any
+	// mode (a WRITE reply nothing could stand in for, expireAttr); it
+	// still keeps older replies from rolling it back (PutAttr).
+	expired bool
 	// gen validates the names cached in this directory, lgen its listing
 	// pages; both come from Cache.newGen.
 	gen, lgen uint64
@@ -95,6 +99,9 @@ func (c *Cache) freshNow() time.Time {
 
 // freshLocked reports whether n's attributes may be served at now.
 func (c *Cache) freshLocked(n *node, now time.Time) bool {
+	if n.expired {
+		return false
+	}
 	if c.opts.Mode == ModeStatic {
 		return true
 	}
@@ -108,7 +115,7 @@ func (c *Cache) freshLocked(n *node, now time.Time) bool {
 // and no READLINK target. The names leading to n stay.
 func (c *Cache) resetLocked(n *node, a *nfs3.Fattr3, now time.Time) {
 	n.attr = *a
-	n.validated, n.ttlSince = now, now
+	n.validated, n.ttlSince, n.expired = now, now, false
 	n.ttl, _ = c.ttlBounds(a.Type)
 	n.gen, n.lgen = c.newGen(), c.newGen()
 	n.access, n.accessNext = nil, 0
@@ -185,7 +192,7 @@ func (c *Cache) PutAttr(fh []byte, a nfs3.Fattr3) (changed bool) {
 			n.access, n.accessNext = nil, 0 // a coarse ctime may not show a chmod
 		}
 		n.attr = a
-		n.validated = now
+		n.validated, n.expired = now, false
 		if now.Sub(n.ttlSince) >= n.ttl {
 			min, max := c.ttlBounds(a.Type)
 			n.ttl = growTTL(n.ttl, min, max)
@@ -243,8 +250,9 @@ func (c *Cache) PutPostOp(fh []byte, p nfs3.PostOpAttr) (changed bool) {
 // are dropped, ACCESS results are dropped if mode, owner or group changed,
 // and ours is true. Otherwise someone else may have changed fh too: all
 // cached state for it is dropped (attributes replaced by After when set,
-// else forgotten) and ours is false, telling the caller to drop the file's
-// cached data.
+// else forgotten; an After older by ctime than the cached attributes
+// leaves those, expired, rather than rolling them back) and ours is
+// false, telling the caller to drop the file's cached data.
 func (c *Cache) ApplyWcc(fh []byte, w nfs3.WccData) (ours bool) {
 	s := c.attrShard(fh)
 	now := c.now()
@@ -258,7 +266,7 @@ func (c *Cache) ApplyWcc(fh []byte, w nfs3.WccData) (ours bool) {
 		ours = true
 		old := n.attr
 		n.attr = w.After.Attr
-		n.validated, n.ttlSince = now, now
+		n.validated, n.ttlSince, n.expired = now, now, false
 		n.ttl, _ = c.ttlBounds(n.attr.Type)
 		n.lgen = c.newGen()
 		if old.Mode != n.attr.Mode || old.UID != n.attr.UID || old.GID != n.attr.GID {
@@ -267,6 +275,14 @@ func (c *Cache) ApplyWcc(fh []byte, w nfs3.WccData) (ours bool) {
 		s.lru.MoveToFront(n.elem)
 	} else {
 		switch {
+		case w.After.Set && n != nil && n.attr.FileID == w.After.Attr.FileID && laterTime(n.attr.Ctime, w.After.Attr.Ctime):
+			// A reply older than the cached attributes (a concurrent
+			// change's reply was handled first): do not roll back to it,
+			// but do not trust the cached version either.
+			a := n.attr
+			c.resetLocked(n, &a, now)
+			n.expired = true
+			s.lru.MoveToFront(n.elem)
 		case w.After.Set && n != nil:
 			c.resetLocked(n, &w.After.Attr, now)
 			s.lru.MoveToFront(n.elem)

@@ -16,6 +16,7 @@ type Cache struct {
 	names    []nameShard // len is a power of two
 	nameMask uint64
 	listings listings
+	writes   writeTable
 	lastGen  atomic.Uint64 // generation counter; 0 is never handed out
 	ctr      counters
 }

@@ -35,7 +35,62 @@
 // else touched the object, so its post-operation attributes are adopted and
 // its names stay valid (the caller reports the names it changed with
 // PutName, PutNegative and ForgetName); a directory's listings are dropped
-// because its contents changed. Anything else invalidates the object.
+// because its contents changed. Anything else invalidates the object
+// (post-op attributes older by ctime than the cached ones do not replace
+// them: the cached ones stay, expired, so replies handled out of order
+// never roll the cache back).
+//
+// A WRITE reply without pre-op attributes (nfs-ganesha sends none):
+// BeginWrite and EndWrite let the cached attributes stand in for them,
+// as the Linux client does, when they were fresh under the mode when the
+// write was sent and are unchanged when its reply arrives, no other WRITE
+// to the handle was in flight through the proxy meanwhile (concurrent
+// replies may arrive in another order than the upstream applied them),
+// and the post-op attributes fit our write alone: same file, size exactly
+// max(old size, offset+count), mtime and ctime not earlier. The
+// trade-off: another client's overwrite inside the file since the
+// attributes were last validated, which leaves the size as our write
+// would, is not noticed; in ModeCTO every open revalidates, so only a
+// change between two writes of one open is missed, which close-to-open
+// does not promise to show either. A client that keeps several WRITEs to
+// one file in flight (the Linux client flushing a file) gets no stand-in
+// for them: that file's data are dropped as before. See write.go.
+//
+// # One rule per state-changing procedure
+//
+// AfterChange (change.go) is the one place that decides what a procedure
+// the proxy forwarded refreshes and invalidates; the handlers only fill
+// in a Change. "WCC" below is ApplyWcc's ours-or-theirs rule; "gone" means
+// the object's attributes, the names known to lead to it (Invalidate) and
+// its file data are dropped. On NFS3ERR_STALE the handle the status is
+// about (the object of SETATTR, WRITE and COMMIT; the directory of the
+// other procedures but RENAME and LINK, whose two handles it does not
+// tell apart) is invalidated with its data, and nothing else is done.
+//
+//	proc          refreshed from the reply                invalidated
+//	SETATTR       object: WCC                              data unless OK, ours and no size change (then its record adopts post-op)
+//	WRITE         object: WCC (stand-in pre-op, EndWrite)  data unless OK with pre- and post-op (then the bytes are applied);
+//	                                                       without pre-op and stand-in: post-op attributes kept only as
+//	                                                       expired, never rolled back (replies may be out of order), and data
+//	COMMIT        object: WCC, or post-op as revalidation  nothing (a changed version shows in the data's record)
+//	CREATE MKDIR  dir: WCC; object: post-op attributes;    name forgotten when no handle came back; object's attributes
+//	SYMLINK MKNOD   name -> handle                         when the handle came without them (UNCHECKED may truncate)
+//	REMOVE RMDIR  dir: WCC; name: negative (OK, NOENT)     removed object: gone (found by name, else LOOKUP before)
+//	RENAME        both dirs: WCC (once if the same);       both names forgotten; replaced object: gone (by name, else LOOKUP
+//	              source name: negative unless a no-op      before), or only its attributes if it is the moved file; moved
+//	                                                       object's attributes (ctime)
+//	LINK          dir: WCC; file: post-op attributes;      file's attributes when the reply has none (link count)
+//	              name -> handle
+//
+// Listings: a directory's WCC drops its listing pages, ours or not. Other
+// names of a file whose link count changed stay (they still name the same
+// handle); READDIRPLUS pages anywhere serve an entry's attributes only
+// from the attribute cache (Readdirplus), so the refreshed or dropped
+// attributes reach every listing. The removed or replaced object is found
+// before the change: from the name cache, or, when its name is not cached
+// (not even as absent), by one LOOKUP upstream — a round trip only then,
+// since clients look a name up before removing it; a file id alone would
+// not do, as nothing maps file ids to handles.
 //
 // Invalidate also drops, as far as it knows them, the names in parent
 // directories that lead to the object (each object remembers the last few

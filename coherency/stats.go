@@ -60,6 +60,9 @@ type Stats struct {
 	// WccOurs and WccOthers count ApplyWcc calls that kept the cache
 	// (our change alone) and that invalidated it.
 	WccOurs, WccOthers int64
+	// WccStandIns counts WRITE replies without pre-op attributes for
+	// which the cached attributes stood in (EndWrite).
+	WccStandIns int64
 
 	// Invalidations counts invalidation events by Cause: PutAttr changes
 	// (CauseChanged), ApplyWcc mismatches (CauseWcc), and Invalidate and
@@ -81,7 +84,7 @@ type counters struct {
 	listingHits, listingMisses, listingEvict   atomic.Int64
 	accessHits, accessMisses                   atomic.Int64
 	readlinkHits, readlinkMisses               atomic.Int64
-	wccOurs, wccOthers                         atomic.Int64
+	wccOurs, wccOthers, wccStandIns            atomic.Int64
 	invalidations                              [numCauses]atomic.Int64
 
 	attrEntries, nameEntries                   atomic.Int64
@@ -117,6 +120,7 @@ func (c *Cache) Stats() Stats {
 		ReadlinkMisses:    k.readlinkMisses.Load(),
 		WccOurs:           k.wccOurs.Load(),
 		WccOthers:         k.wccOthers.Load(),
+		WccStandIns:       k.wccStandIns.Load(),
 		AttrEntries:       k.attrEntries.Load(),
 		NameEntries:       k.nameEntries.Load(),
 		ListingEntries:    k.listingEntries.Load(),

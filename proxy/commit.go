@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -21,10 +22,7 @@ func commit(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		res = nfs3.CommitRes{Status: st}
 	}
 	if v != nil {
-		v.meta.ApplyWcc(a.File, res.Wcc)
-		if res.Status == nfs3.StatStale {
-			req.stale(v, a.File)
-		}
+		v.afterChange(&coherency.Change{Proc: nfs3.ProcCommit, Status: res.Status, Obj: a.File, ObjWcc: res.Wcc}, nil, 0)
 	}
 	req.status = res.Status
 	res.Encode(w)

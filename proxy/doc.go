@@ -10,6 +10,12 @@
 // upstream sent them. The only field the proxy changes is FSINFO's transfer
 // sizes, which it caps at what it can carry.
 //
+// Cache upkeep: after every state-changing procedure the handler describes
+// what happened in a coherency.Change, and volume.afterChange (change.go)
+// applies coherency's rule for it (Cache.AfterChange, one table for all of
+// them) and its effect on the data cache; the handlers hold no upkeep of
+// their own.
+//
 // Errors: a request that cannot be parsed gets the RPC-level reply the
 // protocol names (PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL, GARBAGE_ARGS,
 // AUTH_ERROR, RPC_MISMATCH); an unusable handle is NFS3ERR_BADHANDLE; a

@@ -6,8 +6,8 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// link serves NFSPROC3_LINK: forwarded; the new name and the file's new
-// attributes (link count) go into the caches. The new name is checked
+// link serves NFSPROC3_LINK: forwarded; the caches follow coherency's LINK
+// rule (the new name and the file's new attributes, its link count). The new name is checked
 // first (checkName).
 func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.LinkArgs
@@ -34,16 +34,8 @@ func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		res = nfs3.LinkRes{Status: st}
 	}
 	if v != nil {
-		v.meta.ApplyWcc(a.Link.Dir, res.LinkDirWcc)
-		v.meta.PutPostOp(a.File, res.FileAttr)
-		if res.Status == nfs3.StatOK && !res.FileAttr.Set {
-			// The link count changed and the reply did not say to what.
-			v.meta.Invalidate(a.File, coherency.CauseOwnOp)
-		}
-		v.meta.ForgetName(a.Link.Dir, a.Link.Name)
-		if res.Status == nfs3.StatOK {
-			v.meta.PutName(a.Link.Dir, a.Link.Name, a.File)
-		}
+		v.afterChange(&coherency.Change{Proc: nfs3.ProcLink, Status: res.Status, Obj: a.File, ObjAttr: res.FileAttr,
+			Dir: a.Link.Dir, Name: a.Link.Name, DirWcc: res.LinkDirWcc}, nil, 0)
 	}
 	req.status = res.Status
 	res.Encode(w)

@@ -6,10 +6,10 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// Cache upkeep after namespace operations the proxy forwarded itself.
-// Directory WCC data goes through coherency's ours-or-theirs rule; the
-// names touched are recorded or forgotten; objects whose link count or
-// ctime changed have their cached attributes dropped.
+// Namespace operations the proxy forwards itself. The cache upkeep after
+// them is coherency's table (Cache.AfterChange, via volume.afterChange);
+// what the proxy adds is finding the object a REMOVE, RMDIR or RENAME
+// removes or replaces before the change (childOf).
 
 // serveCreate serves CREATE, MKDIR, SYMLINK and MKNOD, whose results share
 // one wire shape (CREATE3res): forwarded with the caller's credential; the
@@ -43,7 +43,12 @@ func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, target 
 		res = nfs3.CreateRes{Status: st}
 	}
 	if v != nil {
-		req.afterCreate(v, where, res.Status, res.Obj, res.ObjAttr, res.DirWcc)
+		ch := coherency.Change{Proc: req.proc, Status: res.Status, ObjAttr: res.ObjAttr,
+			Dir: where.Dir, Name: where.Name, DirWcc: res.DirWcc}
+		if res.Obj.Set {
+			ch.Obj = res.Obj.FH
+		}
+		v.afterChange(&ch, nil, 0)
 		if res.Status == nfs3.StatOK {
 			req.wrapPostOpFH(v, &res.Obj)
 		}
@@ -80,25 +85,12 @@ func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Wr
 		res = nfs3.RemoveRes{Status: st}
 	}
 	if v != nil {
-		req.afterRemove(v, obj, res.Status, res.DirWcc, child)
+		v.afterChange(&coherency.Change{Proc: req.proc, Status: res.Status,
+			Dir: obj.Dir, Name: obj.Name, DirWcc: res.DirWcc, Old: child}, nil, 0)
 	}
 	req.status = res.Status
 	res.Encode(w)
 	return nil
-}
-
-// afterCreate records a CREATE, MKDIR, SYMLINK or MKNOD result.
-func (req *request) afterCreate(v *volume, where *nfs3.DirOpArgs, st nfs3.Stat, obj nfs3.PostOpFH, objAttr nfs3.PostOpAttr, dirWcc nfs3.WccData) {
-	v.meta.ApplyWcc(where.Dir, dirWcc)
-	if st == nfs3.StatOK && obj.Set {
-		v.meta.PutPostOp(obj.FH, objAttr)
-		v.meta.PutName(where.Dir, where.Name, obj.FH)
-		return
-	}
-	v.meta.ForgetName(where.Dir, where.Name)
-	if st == nfs3.StatStale {
-		req.stale(v, where.Dir)
-	}
 }
 
 // childOf returns the handle of the object d names, for the upkeep after
@@ -128,28 +120,6 @@ func (req *request) childOf(v *volume, d *nfs3.DirOpArgs) nfs3.FH {
 	}
 	v.meta.PutLookup(d.Dir, d.Name, &res)
 	return res.Object
-}
-
-// afterRemove records a REMOVE or RMDIR of d whose object was child (nil if
-// unknown).
-func (req *request) afterRemove(v *volume, d *nfs3.DirOpArgs, st nfs3.Stat, dirWcc nfs3.WccData, child nfs3.FH) {
-	v.meta.ApplyWcc(d.Dir, dirWcc)
-	switch st {
-	case nfs3.StatOK:
-		v.meta.ForgetName(d.Dir, d.Name)
-		v.meta.PutNegative(d.Dir, d.Name)
-		if child != nil {
-			v.meta.Invalidate(child, coherency.CauseOwnOp)
-			if v.Data != nil {
-				v.Data.Invalidate(child)
-			}
-		}
-	case nfs3.StatNoEnt:
-		v.meta.ForgetName(d.Dir, d.Name)
-		v.meta.PutNegative(d.Dir, d.Name)
-	case nfs3.StatStale:
-		req.stale(v, d.Dir)
-	}
 }
 
 // cachedChild returns the handle the name cache holds for dir/name, if

@@ -7,9 +7,9 @@ import (
 )
 
 // rename serves NFSPROC3_RENAME. The data cache is keyed by handle, so a
-// rename costs it nothing; the names in both directories are updated and
-// the attributes of the moved object and of any object it replaced are
-// dropped (their ctime or link count changed). Both names are checked
+// rename costs it nothing; the caches follow coherency's RENAME rule (the
+// names in both directories are updated, the attributes of the moved
+// object and everything cached for an object it replaced are dropped). Both names are checked
 // first (checkName); a refused one is answered without a call upstream.
 func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.RenameArgs
@@ -44,30 +44,10 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		res = nfs3.RenameRes{Status: st}
 	}
 	if v != nil {
-		v.meta.ApplyWcc(a.From.Dir, res.FromDirWcc)
-		if string(a.To.Dir) != string(a.From.Dir) {
-			// Within one directory both WCC records describe the same
-			// change: applying it twice would look like someone else's.
-			v.meta.ApplyWcc(a.To.Dir, res.ToDirWcc)
-		}
-		v.meta.ForgetName(a.From.Dir, a.From.Name)
-		v.meta.ForgetName(a.To.Dir, a.To.Name)
-		// A rename onto itself, or between two names of one file, succeeds
-		// and leaves both names in place (POSIX rename(2)): the old name is
-		// known gone only when the target was absent or another object.
-		sameFile := replaced != nil && (moved == nil || string(moved) == string(replaced))
-		sameName := string(a.From.Dir) == string(a.To.Dir) && a.From.Name == a.To.Name
-		if res.Status == nfs3.StatOK && !sameFile && !sameName {
-			v.meta.PutNegative(a.From.Dir, a.From.Name)
-		}
-		if res.Status == nfs3.StatOK {
-			if replaced != nil {
-				v.meta.Invalidate(replaced, coherency.CauseOwnOp)
-			}
-			if moved != nil {
-				v.meta.Invalidate(moved, coherency.CauseOwnOp)
-			}
-		}
+		v.afterChange(&coherency.Change{Proc: nfs3.ProcRename, Status: res.Status,
+			Dir: a.From.Dir, Name: a.From.Name, DirWcc: res.FromDirWcc,
+			ToDir: a.To.Dir, ToName: a.To.Name, ToDirWcc: res.ToDirWcc,
+			Old: replaced, Moved: moved}, nil, 0)
 	}
 	req.status = res.Status
 	res.Encode(w)

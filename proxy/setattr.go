@@ -1,13 +1,15 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
-// setattr serves NFSPROC3_SETATTR, guard included, forwarded as is. A
-// change of mode, owner or times that WCC shows to be ours alone keeps the
-// cached data (its record adopts the new ctime); a size change drops it.
+// setattr serves NFSPROC3_SETATTR, guard included, forwarded as is; the
+// caches follow coherency's SETATTR rule (a change of mode, owner or times
+// that WCC shows to be ours alone keeps the cached data, whose record
+// adopts the new ctime; a size change drops it).
 func setattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.SetattrArgs
 	if a.Decode(r) != nil {
@@ -25,19 +27,8 @@ func setattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		res = nfs3.SetattrRes{Status: st}
 	}
 	if v != nil {
-		ours := v.meta.ApplyWcc(a.Object, res.Wcc)
-		if v.Data != nil {
-			switch {
-			case res.Status == nfs3.StatOK && ours && !a.New.SetSize && res.Wcc.Before.Set && res.Wcc.After.Set:
-				pre := wccCoherency(res.Wcc.After.Attr.FileID, &res.Wcc.Before.Attr)
-				v.Data.WroteAt(a.Object, pre, coherencyOf(&res.Wcc.After.Attr), nil, 0)
-			case res.Status == nfs3.StatOK || !ours:
-				v.Data.Invalidate(a.Object)
-			}
-		}
-		if res.Status == nfs3.StatStale {
-			req.stale(v, a.Object)
-		}
+		v.afterChange(&coherency.Change{Proc: nfs3.ProcSetattr, Status: res.Status,
+			Obj: a.Object, ObjWcc: res.Wcc, SetSize: a.New.SetSize}, nil, 0)
 	}
 	req.status = res.Status
 	res.Encode(w)

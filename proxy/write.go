@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -10,7 +11,10 @@ import (
 // back unchanged. When the WCC data proves the write was the only change
 // (pre-op attributes equal what the data cache recorded), the written
 // bytes are applied to the cached granules; otherwise the cached data is
-// dropped.
+// dropped. An upstream that sends no pre-op attributes (nfs-ganesha) has
+// the cached attributes stand in for them when coherency says they may
+// (Cache.EndWrite, called by the WRITE rule of Cache.AfterChange); the
+// client's reply carries the upstream's WCC data unchanged.
 func write(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	var a nfs3.WriteArgs
 	if a.Decode(r) != nil {
@@ -24,27 +28,18 @@ func write(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if st == nfs3.StatOK {
 		st = req.writable(v)
 	}
+	ch := coherency.Change{Proc: nfs3.ProcWrite, Obj: a.File, Offset: a.Offset}
 	if st == nfs3.StatOK {
+		tok := v.meta.BeginWrite(a.File)
+		ch.Write = &tok
 		st = req.forward(v, &a, &res)
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.WriteRes{Status: st}
 	}
 	if v != nil {
-		ours := v.meta.ApplyWcc(a.File, res.Wcc)
-		if v.Data != nil {
-			switch {
-			case res.Status == nfs3.StatOK && res.Wcc.Before.Set && res.Wcc.After.Set:
-				pre := wccCoherency(res.Wcc.After.Attr.FileID, &res.Wcc.Before.Attr)
-				post := coherencyOf(&res.Wcc.After.Attr)
-				v.Data.WroteAt(a.File, pre, post, a.Data[:min(int(res.Count), len(a.Data))], int64(a.Offset))
-			case !ours:
-				v.Data.Invalidate(a.File)
-			}
-		}
-		if res.Status == nfs3.StatStale {
-			req.stale(v, a.File)
-		}
+		ch.Status, ch.ObjWcc, ch.Count = res.Status, res.Wcc, res.Count
+		v.afterChange(&ch, a.Data[:min(int(res.Count), len(a.Data))], int64(a.Offset))
 	}
 	req.status = res.Status
 	res.Encode(w)

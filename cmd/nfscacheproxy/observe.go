@@ -158,6 +158,12 @@ func (a *app) registerMetrics() {
 					emit(float64(n), v.id, coherency.Cause(c).String())
 				}
 			})),
+		metrics.CounterVec("nfscacheproxy_meta_wcc_total", "WCC data of the proxy's own changes: ours (cache kept), others (invalidated), stand_in (a WRITE without pre-op attributes whose cached ones stood in).", []string{"volume", "result"},
+			perVol(func(v *volStats, emit func(float64, ...string)) {
+				emit(float64(v.meta.WccOurs), v.id, "ours")
+				emit(float64(v.meta.WccOthers), v.id, "others")
+				emit(float64(v.meta.WccStandIns), v.id, "stand_in")
+			})),
 		metrics.GaugeVec("nfscacheproxy_meta_entries", "Entries held by the metadata caches, by kind.", []string{"volume", "kind"},
 			perVol(func(v *volStats, emit func(float64, ...string)) {
 				emit(float64(v.meta.AttrEntries), v.id, "attr")
