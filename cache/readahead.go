@@ -45,45 +45,60 @@ func (s *Store) readahead(o *object, coh Coherency, off int64, n int, fetch Fetc
 }
 
 // prefetch starts a background fetch-and-store of granule g of o unless
-// all prefetch slots are busy. The goroutine is owned by the Store (Close
-// waits for it) and runs under o's readahead context, which invalidation,
-// culling and Close cancel.
+// all prefetch slots are busy (false). The flight is registered before
+// prefetch returns, so a reader that arrives next joins it. The
+// goroutine is owned by the Store (Close waits for it) and runs under
+// o's readahead context, which invalidation, culling and Close cancel.
 func (s *Store) prefetch(o *object, coh Coherency, g int64, fetch Fetcher, isReadahead bool) bool {
 	select {
 	case s.raSem <- struct{}{}:
 	default:
 		return false
 	}
-	o.mu.Lock()
-	if !o.dead && o.raCtx == nil {
-		o.raCtx, o.raCancel = context.WithCancel(s.ctx)
-	}
-	ctx := o.raCtx
-	dead := o.dead
-	o.mu.Unlock()
-	if dead {
+	ctx := o.readaheadCtx(s)
+	if ctx == nil {
 		<-s.raSem
 		return false
 	}
-	s.retain(o)
-	s.wg.Add(1)
-	go s.prefetchOne(ctx, o, coh, g, fetch, isReadahead)
+	fl, leader, _ := s.joinFlight(o, coh, g)
+	if !leader {
+		if fl != nil {
+			fl.release(s) // someone else fetches it
+		}
+		<-s.raSem
+		return true
+	}
+	if isReadahead {
+		s.ctr.readaheads.Add(1)
+	}
+	s.goLead(ctx, o, fl, g, granuleLen(coh.Size, g, s.shift), fetch)
 	return true
 }
 
-func (s *Store) prefetchOne(ctx context.Context, o *object, coh Coherency, g int64, fetch Fetcher, isReadahead bool) {
-	defer s.wg.Done()
-	defer func() { <-s.raSem }()
-	defer s.release(o)
-	fl, leader, _ := s.joinFlight(o, coh, g)
-	if fl == nil {
-		return
+// goLead runs the lead of fl in a goroutine owned by the Store, which
+// gives back the prefetch slot the caller took.
+func (s *Store) goLead(ctx context.Context, o *object, fl *flight, g int64, gLen int, fetch Fetcher) {
+	s.retain(o)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.raSem }()
+		defer s.release(o)
+		s.lead(ctx, o, fl, g, gLen, fetch, false)
+		fl.release(s)
+	}()
+}
+
+// readaheadCtx returns the context background fetches of o run under
+// (cancelled by invalidation, culling and Close), or nil if o is dead.
+func (o *object) readaheadCtx(s *Store) context.Context {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.dead {
+		return nil
 	}
-	if leader {
-		if isReadahead {
-			s.ctr.readaheads.Add(1)
-		}
-		s.lead(ctx, o, fl, g, granuleLen(coh.Size, g, s.shift), fetch, false)
+	if o.raCtx == nil {
+		o.raCtx, o.raCancel = context.WithCancel(s.ctx)
 	}
-	fl.release(s)
+	return o.raCtx
 }

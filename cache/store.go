@@ -60,8 +60,9 @@ type Store struct {
 }
 
 // Fetcher reads len(p) bytes at off from the upstream. p is granule
-// aligned and granule sized except at EOF (and when continuing after a
-// short read). Fetch returns how many bytes it read and whether it
+// aligned and granule sized except at EOF, when continuing after a short
+// read, and for a reader's own part of a granule that is being fetched
+// whole in the background. Fetch returns how many bytes it read and whether it
 // reached the end of the file. It is an interface, not a func, so a caller
 // can pass a value it already holds and a cache hit allocates nothing.
 type Fetcher interface {

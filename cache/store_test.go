@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -47,9 +48,9 @@ func TestStraddlingReads(t *testing.T) {
 		wantFetches int64
 	}{
 		{"inside present granule", G + 10, 100, 0},
-		{"present then missing", G + G/2, G, 1},
+		{"present then missing", G + G/2, G, 2},               // granule 2, and its first half for the reader
 		{"two present granules", 2*G + G/2, G, 0},             // granule 2 filled by the case above
-		{"across missing, present, missing", G / 2, 5 * G, 3}, // granules 0, 4, 5
+		{"across missing, present, missing", G / 2, 5 * G, 4}, // granules 0, 4, 5 (prefetched), and the reader's half of 0
 		{"all cached now", 0, 6 * G, 0},
 	}
 	s := openTest(t, Options{Readahead: -1})
@@ -207,8 +208,10 @@ func TestSingleFlight(t *testing.T) {
 	await.Until(t, "readers to join the flight", func() bool { return s.Stats().FlightJoins == readers-1 })
 	close(gate)
 	wg.Wait()
-	if got := u.calls.Load(); got != 1 {
-		t.Fatalf("fetches = %d; want 1", got)
+	// The granule once, and the first reader's own 100 bytes, which it
+	// fetched beside the granule rather than waiting for all of it.
+	if got := u.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d; want 2", got)
 	}
 }
 
@@ -371,5 +374,43 @@ func TestIdleObjectsAreClosedAndReused(t *testing.T) {
 		if got := u.calls.Load() - before; got != 0 {
 			t.Fatalf("object %d: fetches after being closed = %d; want 0", i, got)
 		}
+	}
+}
+
+// A small read of a missing granule is answered with its own bytes while
+// the whole granule is still on its way: the granule fetch here is held
+// until the read returned, and is stored afterwards.
+func TestSmallMissDoesNotWaitForGranule(t *testing.T) {
+	s := openTest(t, Options{Readahead: -1})
+	u := newUpstream(2*testGranule, 12)
+	fh := fhOf(12)
+	gate := make(chan struct{})
+	fetch := FetcherFunc(func(ctx context.Context, p []byte, off int64) (int, bool, error) {
+		if len(p) == testGranule {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return 0, false, ctx.Err()
+			}
+		}
+		return u.fetch(ctx, p, off)
+	})
+	p := make([]byte, 100)
+	n, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, testGranule+1000, fetch)
+	if err != nil || n != len(p) {
+		t.Fatalf("ReadAt = %d, %v; want %d, nil", n, err, len(p))
+	}
+	if want := u.bytes()[testGranule+1000 : testGranule+1100]; !bytes.Equal(p, want) {
+		t.Fatal("bytes differ from upstream")
+	}
+	close(gate)
+	settle(t, s)
+	if !present(s, fh, 1) {
+		t.Fatal("granule 1 not stored after its background fetch")
+	}
+	before := u.calls.Load()
+	readCheck(t, s, fh, u, testGranule, testGranule)
+	if got := u.calls.Load() - before; got != 0 {
+		t.Fatalf("fetches for the stored granule = %d; want 0", got)
 	}
 }
