@@ -38,6 +38,12 @@
 // disk that lied about a flush, bit rot) is a miss: dropped, counted and
 // fetched again.
 //
+// Readahead (readahead.go) follows sequential streams per object, also
+// when a client's concurrent READs arrive out of order, issuing them
+// before the read that revealed them is served; its window grows from 4
+// granules to Options.Readahead while the prefetch slots keep up and
+// shrinks when they do not. A random read ends the stream.
+//
 // A reader that wants a small part (at most half) of a missing granule
 // does not wait for the whole granule either: the granule is fetched by
 // a background flight and the reader's own bytes by a fetch of their own

@@ -58,8 +58,10 @@ type object struct {
 	// but not yet fdatasync'd: persist syncs the file before a record
 	// can claim them, and drops them if that fails.
 	unsynced []unsyncedGranule
-	raNext   int64 // offset a sequential reader reads next
+	raNext   int64 // furthest end a sequential reader has read to
 	raMax    int64 // highest granule readahead was issued for
+	raWin    int   // readahead window in granules (0: no stream yet)
+	raStreak int   // sequential reads in a row, up to 2
 	raCtx    context.Context
 	raCancel context.CancelFunc
 }

@@ -31,9 +31,12 @@ func (s *Store) ReadAt(ctx context.Context, vol VolumeKey, fh []byte, coh Cohere
 	defer s.leave()
 	s.ctr.lookups.Add(1)
 	o := s.acquireFor(vol, fh, coh)
+	if o != nil {
+		// Before serving: the readahead's fetches overlap this read's.
+		s.readahead(o, coh, off, len(p), fetch)
+	}
 	n, err := s.readThrough(ctx, o, coh, p, off, fetch)
 	if o != nil {
-		s.readahead(o, coh, off, n, fetch)
 		s.release(o)
 	}
 	return n, err

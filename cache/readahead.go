@@ -2,11 +2,26 @@ package cache
 
 import "context"
 
-// readahead watches the reads of o: a read that starts where the last
-// one ended (or at 0) is sequential, and then the next Options.Readahead
-// granules that are neither cached nor in flight are fetched in the
-// background. Their flights are ordinary flights, so a foreground read of
-// such a granule joins the fetch instead of repeating it.
+// minReadahead is the window a newly detected stream starts with.
+const minReadahead = 4
+
+// readahead watches the reads of o, before each is served, for a
+// sequential stream and keeps granules in flight ahead of it.
+//
+// A stream: clients keep several READs of one file in flight and they
+// arrive out of order, so a read counts as sequential when it starts
+// within a few reads' length of the furthest end read so far (raNext),
+// and a stream is detected at a read from 0 or at the second sequential
+// read in a row. Any other read is random access: the stream and its
+// window are forgotten and nothing more is issued (fetches already in
+// flight finish and are stored; they are bounded by the prefetch slots).
+//
+// The window starts at minReadahead granules and doubles each time it
+// is issued in full, up to Options.Readahead, while the upstream keeps
+// up; when the prefetch slots are all busy (the upstream does not keep
+// up, or too many streams) it halves. Readahead flights are ordinary
+// flights, so a foreground read of such a granule joins the fetch
+// instead of repeating it.
 func (s *Store) readahead(o *object, coh Coherency, off int64, n int, fetch Fetcher) {
 	ra := s.opts.Readahead
 	if ra <= 0 || n <= 0 {
@@ -14,17 +29,28 @@ func (s *Store) readahead(o *object, coh Coherency, off int64, n int, fetch Fetc
 	}
 	end := off + int64(n)
 	lastRead := (end - 1) >> s.shift
+	slack := 4*int64(n) + int64(s.gsize)
 	var want [maxReadahead]int64
 	k := 0
 	o.mu.Lock()
-	seq := off == o.raNext
-	o.raNext = end
+	seq := off >= o.raNext-slack && off <= o.raNext+slack
 	if !seq || o.dead || o.rec.coh != coh {
-		o.raMax = -1
+		o.raNext, o.raMax, o.raWin, o.raStreak = end, -1, 0, 0
 		o.mu.Unlock()
 		return
 	}
-	to := min(lastRead+int64(ra), granuleCount(coh.Size, s.shift)-1)
+	o.raNext = max(o.raNext, end)
+	if o.raStreak < 2 {
+		o.raStreak++
+	}
+	if off != 0 && o.raStreak < 2 {
+		o.mu.Unlock()
+		return
+	}
+	if o.raWin == 0 {
+		o.raWin = min(minReadahead, ra)
+	}
+	to := min(lastRead+int64(o.raWin), granuleCount(coh.Size, s.shift)-1)
 	for g := max(lastRead+1, o.raMax+1); g <= to; g++ {
 		if !o.rec.cmap.has(g) && o.flights[g] == nil {
 			want[k] = g
@@ -35,12 +61,20 @@ func (s *Store) readahead(o *object, coh Coherency, off int64, n int, fetch Fetc
 	o.mu.Unlock()
 	for i := 0; i < k; i++ {
 		if !s.prefetch(o, coh, want[i], fetch, true) {
-			// Out of slots: look at these again on the next read.
+			// Out of slots: shrink, and look at these again next time.
 			o.mu.Lock()
 			o.raMax = min(o.raMax, want[i]-1)
+			o.raWin = max(minReadahead, o.raWin/2)
 			o.mu.Unlock()
 			return
 		}
+	}
+	if k > 0 && want[k-1] == to {
+		o.mu.Lock()
+		if o.raWin > 0 {
+			o.raWin = min(2*o.raWin, ra) // issued in full: go deeper
+		}
+		o.mu.Unlock()
 	}
 }
 

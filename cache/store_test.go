@@ -414,3 +414,46 @@ func TestSmallMissDoesNotWaitForGranule(t *testing.T) {
 		t.Fatalf("fetches for the stored granule = %d; want 0", got)
 	}
 }
+
+// maxPresent is the highest granule of (testVol, fh) in the map, or -1.
+func maxPresent(s *Store, fh []byte, granules int64) int64 {
+	for g := granules - 1; g >= 0; g-- {
+		if present(s, fh, g) {
+			return g
+		}
+	}
+	return -1
+}
+
+func TestReadaheadWindow(t *testing.T) {
+	const G = testGranule
+	// Each step reads one granule, then settles; want is the highest
+	// granule present afterwards.
+	tests := []struct {
+		name string
+		off  int64
+		want int64
+	}{
+		{"stream from 0: window 4", 0, 4},
+		{"issued in full: doubled to 8", G, 1 + 8},
+		{"doubled to 16, the maximum", 2 * G, 2 + 16},
+		{"stays at 16", 3 * G, 3 + 16},
+		{"out of order, still the stream", 5 * G, 5 + 16},
+		{"behind the head, still the stream", 4 * G, 5 + 16},
+		{"random access: nothing issued", 40 * G, 40},
+		{"first sequential read after it: not yet a stream", 41 * G, 41},
+		{"second: a stream again, window 4", 42 * G, 42 + 4},
+	}
+	s := openTest(t, Options{Readahead: 16})
+	u := newUpstream(64*G, 13)
+	fh := fhOf(13)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			readCheck(t, s, fh, u, tc.off, G)
+			settle(t, s)
+			if got := maxPresent(s, fh, 64); got != tc.want {
+				t.Fatalf("highest granule present = %d; want %d", got, tc.want)
+			}
+		})
+	}
+}
