@@ -81,8 +81,9 @@
 //
 // Every goroutine belongs to the Store and stops at Close: the startup
 // walk that builds the cull index, the culler, the graveyard reaper, the
-// record flusher, and bounded pools of readahead fetches and background
-// stores.
+// record flusher, and bounded pools of readahead fetches (at most
+// max(2×Readahead, 64) in flight, one granule buffer each: 32 MiB with
+// the defaults) and background stores (8).
 //
 // # What it caches
 //

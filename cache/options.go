@@ -31,7 +31,7 @@ type Options struct {
 	FRun, FCull, FStop int
 	// Readahead is the most granules to keep in flight ahead of a
 	// sequential reader (the window starts at 4 and doubles while the
-	// upstream keeps up): 0 means the default 16, a negative number
+	// upstream keeps up): 0 means the default 64, a negative number
 	// turns it off.
 	Readahead int
 	// MaxOpenObjects bounds the objects kept open (with a descriptor)
@@ -57,7 +57,7 @@ type Options struct {
 
 const (
 	defaultGranule   = 256 << 10
-	defaultReadahead = 16
+	defaultReadahead = 64
 	maxReadahead     = 64
 )
 

@@ -99,7 +99,7 @@ func Open(opts Options) (*Store, error) {
 		cacheDir: filepath.Join(root, "cache"),
 		graveDir: filepath.Join(root, "graveyard"),
 		storeSem: make(chan struct{}, 8),
-		raSem:    make(chan struct{}, max(4*opts.Readahead, 16)),
+		raSem:    make(chan struct{}, max(2*opts.Readahead, 64)),
 		cullKick: make(chan struct{}, 1),
 		reapKick: make(chan struct{}, 1),
 		byKey:    make(map[VolumeKey]*volume),
