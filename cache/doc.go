@@ -22,12 +22,32 @@
 // map of present granules and a CRC32C per present granule, itself
 // CRC-protected. It lives in the user.nfscacheproxy xattr, or in the
 // sidecar (temp + fsync + rename) where xattrs are unsupported or too
-// small. Presence is never inferred from the file (no SEEK_HOLE). A
-// granule enters the map only after its bytes were written and
-// fdatasync'd; the record follows, written by one flusher goroutine. So
-// after a crash the map may under-report, never over-report, and any
-// byte that still disagrees with its CRC (torn write, truncation, bit rot)
-// is a miss: dropped, counted and fetched again. A granule is checked
+// small. Presence is never inferred from the file (no SEEK_HOLE).
+//
+// Nobody waits for a disk flush. A granule fetched from the upstream is
+// copied to the readers waiting for it the moment it arrives, then
+// written to the data file by a bounded pool of background stores (a
+// full pool makes the writer do it itself: backpressure, never unbounded
+// memory) and entered in the in-memory map. The record follows, written
+// by one flusher goroutine, which first fdatasyncs the data file once
+// for every granule entered since its last record, so a durable record
+// never claims bytes that were not made durable; if that sync fails,
+// those granules are dropped and fetched again. WroteAt follows the same
+// rule. After a crash the map may under-report, never over-report, and
+// any byte that still disagrees with its CRC (torn write, truncation, a
+// disk that lied about a flush, bit rot) is a miss: dropped, counted and
+// fetched again.
+//
+// Readahead (readahead.go) follows sequential streams per object, also
+// when a client's concurrent READs arrive out of order, issuing them
+// before the read that revealed them is served; its window grows from 4
+// granules to Options.Readahead while the prefetch slots keep up and
+// shrinks when they do not. A random read ends the stream.
+//
+// A reader that wants a small part (at most half) of a missing granule
+// does not wait for the whole granule either: the granule is fetched by
+// a background flight and the reader's own bytes by a fetch of their own
+// alongside it. A granule is checked
 // before it is served; one already checked since its object was opened
 // may serve a partial read without re-reading the whole granule unless
 // Options.Paranoid is set.
@@ -64,8 +84,9 @@
 //
 // Every goroutine belongs to the Store and stops at Close: the startup
 // walk that builds the cull index, the culler, the graveyard reaper, the
-// record flusher, and bounded pools of readahead fetches and background
-// stores.
+// record flusher, and bounded pools of readahead fetches (at most
+// max(2×Readahead, 64) in flight, one granule buffer each: 32 MiB with
+// the defaults) and background stores (8).
 //
 // # What it caches
 //

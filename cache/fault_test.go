@@ -57,6 +57,39 @@ func TestFaultsDegradeToPassThrough(t *testing.T) {
 	}
 }
 
+// A failed fdatasync drops the granules it should have made durable
+// (Linux reports a writeback error once, so the next sync would lie):
+// they are fetched again rather than claimed by a record.
+func TestSyncFailureDropsUnsyncedGranules(t *testing.T) {
+	f := NewFaultFS(nil)
+	s := openTest(t, Options{FS: f, Readahead: -1})
+	u := newUpstream(3*testGranule, 22)
+	fh := fhOf(22)
+	f.FailAll(OpSync, syscall.EIO)
+	readCheck(t, s, fh, u, 0, 3*testGranule) // served at once, sync or not
+	settle(t, s)
+	f.Heal()
+	for g := int64(0); g < 3; g++ {
+		if present(s, fh, g) {
+			t.Fatalf("granule %d present after its sync failed", g)
+		}
+	}
+	if got := s.Stats().IOErrors; got == 0 {
+		t.Fatal("IOErrors = 0; want the failed sync counted")
+	}
+	before := u.calls.Load()
+	readCheck(t, s, fh, u, 0, 3*testGranule)
+	settle(t, s)
+	if got := u.calls.Load() - before; got != 3 {
+		t.Fatalf("fetches after the failed sync = %d; want 3", got)
+	}
+	for g := int64(0); g < 3; g++ {
+		if !present(s, fh, g) {
+			t.Fatalf("granule %d missing after a good sync", g)
+		}
+	}
+}
+
 func TestXattrNoSpaceFallsBackToSidecar(t *testing.T) {
 	dir := t.TempDir()
 	f := NewFaultFS(nil)

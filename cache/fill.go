@@ -51,6 +51,13 @@ func (s *Store) fill(ctx context.Context, o *object, coh Coherency, g int64, gLe
 			n, err = s.fetchDirect(ctx, g, gLen, in, dst, fetch)
 			return n, false, err
 		}
+		if leader && len(dst) <= gLen/2 && s.leadBehind(o, fl, g, gLen, fetch) {
+			// A small part of a missing granule (a random read): the
+			// granule fills in the background and this reader waits
+			// only for its own bytes, fetched alongside.
+			n, err = s.fetchRange(ctx, g, in, dst, fetch)
+			return n, false, err
+		}
 		if leader {
 			s.lead(ctx, o, fl, g, gLen, fetch, false)
 		} else {
@@ -140,6 +147,32 @@ func (s *Store) lead(ctx context.Context, o *object, fl *flight, g int64, gLen i
 	s.store(o, fl, g, gLen)
 }
 
+// leadBehind hands the lead of fl (a flight this reader just started)
+// to a background goroutine owned by the Store, so that a reader wanting
+// only part of the granule need not wait for all of it. It reports
+// false, leaving the lead with the caller, when every prefetch slot is
+// busy or o is being dropped.
+func (s *Store) leadBehind(o *object, fl *flight, g int64, gLen int, fetch Fetcher) bool {
+	select {
+	case s.raSem <- struct{}{}:
+	default:
+		return false
+	}
+	ctx := o.readaheadCtx(s)
+	if ctx == nil {
+		<-s.raSem
+		return false
+	}
+	s.goLead(ctx, o, fl, g, gLen, fetch)
+	return true
+}
+
+// fetchRange fetches bytes [in, in+len(dst)) of granule g straight into
+// dst, uncached (the granule's flight caches it).
+func (s *Store) fetchRange(ctx context.Context, g int64, in int, dst []byte, fetch Fetcher) (int, error) {
+	return s.fetchGranule(ctx, fetch, dst, g<<s.shift+int64(in))
+}
+
 // endFlight takes fl out of o's map and drops the map's reference.
 func (s *Store) endFlight(o *object, fl *flight, g int64) {
 	o.mu.Lock()
@@ -150,9 +183,12 @@ func (s *Store) endFlight(o *object, fl *flight, g int64) {
 	fl.release(s)
 }
 
-// store writes a fetched granule to the cache file, makes it durable and
-// only then marks it present; the record follows later via the flusher.
-// Space for it was reserved by the caller.
+// store writes a fetched granule to the cache file and marks it present
+// at once: nobody waits for a disk flush. Its bytes are made durable by
+// the flusher, which fdatasyncs the file before it writes a record that
+// claims the granule (persist), and drops the granule if that fails. Any
+// byte that still does not match its CRC after a crash is a miss. Space
+// for it was reserved by the caller.
 func (s *Store) store(o *object, fl *flight, g int64, gLen int) {
 	// A flight overtaken by a write or invalidation writes nothing: its
 	// bytes could land over the newer ones. The check and the write are
@@ -170,16 +206,13 @@ func (s *Store) store(o *object, fl *flight, g int64, gLen int) {
 	data := (*fl.buf)[:gLen]
 	crc := crc32c(data)
 	_, err := o.f.WriteAt(data, g<<s.shift)
-	if err == nil {
-		err = o.f.Sync()
-	}
 	o.mu.Lock()
 	if o.flights[g] == fl {
 		delete(o.flights, g)
 	}
 	ok := err == nil && !o.dead && o.rec.coh == fl.coh && o.gen.Load() == fl.gen
 	if ok {
-		o.rec.cmap.set(g, crc, true)
+		o.setUnsyncedLocked(g, crc)
 	}
 	o.mu.Unlock()
 	fl.release(s)

@@ -10,9 +10,10 @@ import "sync"
 type flushQueue struct {
 	sig chan struct{}
 
-	// mu guards items.
+	// mu guards items and busy.
 	mu    sync.Mutex
 	items []flushItem
+	busy  bool // the flusher is working on items it took
 }
 
 type flushItem struct {
@@ -37,6 +38,7 @@ func (q *flushQueue) take() []flushItem {
 	defer q.mu.Unlock()
 	items := q.items
 	q.items = nil
+	q.busy = len(items) > 0 // until a take finds nothing left
 	return items
 }
 

@@ -188,9 +188,9 @@ func settle(t testing.TB, s *Store) {
 			return false
 		}
 		s.flush.mu.Lock()
-		n := len(s.flush.items)
+		n, busy := len(s.flush.items), s.flush.busy
 		s.flush.mu.Unlock()
-		if n > 0 {
+		if n > 0 || busy {
 			return false
 		}
 		s.mu.Lock()

@@ -54,10 +54,16 @@ type object struct {
 	queued     bool // in the flush queue (which holds a reference)
 	hasSidecar bool
 	flights    map[int64]*flight
-	raNext     int64 // offset a sequential reader reads next
-	raMax      int64 // highest granule readahead was issued for
-	raCtx      context.Context
-	raCancel   context.CancelFunc
+	// unsynced lists granules marked present whose bytes were written
+	// but not yet fdatasync'd: persist syncs the file before a record
+	// can claim them, and drops them if that fails.
+	unsynced []unsyncedGranule
+	raNext   int64 // furthest end a sequential reader has read to
+	raMax    int64 // highest granule readahead was issued for
+	raWin    int   // readahead window in granules (0: no stream yet)
+	raStreak int   // sequential reads in a row, up to 2
+	raCtx    context.Context
+	raCancel context.CancelFunc
 }
 
 func newObject(s *Store, v *volume, fh string) *object {
@@ -232,6 +238,10 @@ func (s *Store) markDirty(o *object) {
 // persist writes o's record if it is dirty. Only the flusher and Close
 // call it, so records of one object are never written concurrently.
 func (s *Store) persist(o *object, scratch []byte) []byte {
+	return s.persistTry(o, scratch, 2)
+}
+
+func (s *Store) persistTry(o *object, scratch []byte, tries int) []byte {
 	o.mu.Lock()
 	if o.dead || !o.dirty {
 		o.mu.Unlock()
@@ -241,7 +251,22 @@ func (s *Store) persist(o *object, scratch []byte) []byte {
 	o.rec.seq++
 	b := o.rec.appendTo(scratch[:0], o.fh)
 	side := o.hasSidecar
+	unsynced := o.unsynced
+	o.unsynced = nil
 	o.mu.Unlock()
+	// Every granule this record claims was written before the snapshot;
+	// one fdatasync here, off every request's path, makes them durable
+	// before the record says so.
+	if len(unsynced) > 0 {
+		if err := o.f.Sync(); err != nil {
+			s.ioError("sync", o, err)
+			s.dropUnsynced(o, unsynced)
+			if tries > 1 {
+				return s.persistTry(o, b, tries-1) // a record without them
+			}
+			return b // dirty: written at the next flush or at Close
+		}
+	}
 	inSide, noX, err := writeRecord(s.fs, o.f, o.path, b, !s.noXattr.Load(), side)
 	if noX {
 		s.noXattr.Store(true)
@@ -258,4 +283,40 @@ func (s *Store) persist(o *object, scratch []byte) []byte {
 		s.ctr.recordWrites.Add(1)
 	}
 	return b
+}
+
+// unsyncedGranule is a granule marked present before its bytes were
+// made durable.
+type unsyncedGranule struct {
+	g   int64
+	crc uint32
+}
+
+// setUnsyncedLocked marks granule g present with crc (verified: these
+// are the bytes just written) and remembers that it awaits a sync.
+func (o *object) setUnsyncedLocked(g int64, crc uint32) {
+	o.rec.cmap.set(g, crc, true)
+	o.unsynced = append(o.unsynced, unsyncedGranule{g, crc})
+}
+
+// dropUnsynced forgets the granules whose sync failed (those still
+// present with the same CRC), so they are fetched again, and leaves the
+// record dirty so the next one is written without them. A failed
+// fdatasync is reported once: the next one succeeds even though these
+// bytes may be lost, so they must go now.
+func (s *Store) dropUnsynced(o *object, gs []unsyncedGranule) {
+	var n int64
+	o.mu.Lock()
+	if !o.dead {
+		for _, u := range gs {
+			if c, ok, _ := o.rec.cmap.lookup(u.g); ok && c == u.crc && o.rec.cmap.clear(u.g) {
+				n += int64(granuleLen(o.rec.coh.Size, u.g, s.shift))
+			}
+		}
+	}
+	o.dirty = true
+	o.mu.Unlock()
+	if n > 0 {
+		s.addSize(o.ent, -n)
+	}
 }

@@ -29,8 +29,10 @@ type Options struct {
 	BRun, BCull, BStop int
 	// FRun, FCull, FStop are the same for free files (inodes).
 	FRun, FCull, FStop int
-	// Readahead is how many granules to prefetch ahead of a sequential
-	// reader: 0 means the default 16, a negative number turns it off.
+	// Readahead is the most granules to keep in flight ahead of a
+	// sequential reader (the window starts at 4 and doubles while the
+	// upstream keeps up): 0 means the default 64, a negative number
+	// turns it off.
 	Readahead int
 	// MaxOpenObjects bounds the objects kept open (with a descriptor)
 	// while idle; default 1024.
@@ -55,7 +57,7 @@ type Options struct {
 
 const (
 	defaultGranule   = 256 << 10
-	defaultReadahead = 16
+	defaultReadahead = 64
 	maxReadahead     = 64
 )
 

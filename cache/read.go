@@ -40,9 +40,12 @@ func (s *Store) ReadAtFrom(ctx context.Context, vol VolumeKey, fh []byte, coh Co
 	defer s.leave()
 	s.ctr.lookups.Add(1)
 	o := s.acquireFor(vol, fh, coh)
+	if o != nil {
+		// Before serving: the readahead's fetches overlap this read's.
+		s.readahead(o, coh, off, len(p), fetch)
+	}
 	n, fromUpstream, err = s.readThrough(ctx, vol.ID, o, coh, p, off, fetch)
 	if o != nil {
-		s.readahead(o, coh, off, n, fetch)
 		s.release(o)
 	}
 	return n, fromUpstream, err

@@ -61,8 +61,9 @@ type Store struct {
 }
 
 // Fetcher reads len(p) bytes at off from the upstream. p is granule
-// aligned and granule sized except at EOF (and when continuing after a
-// short read). Fetch returns how many bytes it read and whether it
+// aligned and granule sized except at EOF, when continuing after a short
+// read, and for a reader's own part of a granule that is being fetched
+// whole in the background. Fetch returns how many bytes it read and whether it
 // reached the end of the file. It is an interface, not a func, so a caller
 // can pass a value it already holds and a cache hit allocates nothing.
 type Fetcher interface {
@@ -99,7 +100,7 @@ func Open(opts Options) (*Store, error) {
 		cacheDir: filepath.Join(root, "cache"),
 		graveDir: filepath.Join(root, "graveyard"),
 		storeSem: make(chan struct{}, 8),
-		raSem:    make(chan struct{}, max(4*opts.Readahead, 16)),
+		raSem:    make(chan struct{}, max(2*opts.Readahead, 64)),
 		cullKick: make(chan struct{}, 1),
 		reapKick: make(chan struct{}, 1),
 		byKey:    make(map[VolumeKey]*volume),

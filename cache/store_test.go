@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -47,9 +48,9 @@ func TestStraddlingReads(t *testing.T) {
 		wantFetches int64
 	}{
 		{"inside present granule", G + 10, 100, 0},
-		{"present then missing", G + G/2, G, 1},
+		{"present then missing", G + G/2, G, 2},               // granule 2, and its first half for the reader
 		{"two present granules", 2*G + G/2, G, 0},             // granule 2 filled by the case above
-		{"across missing, present, missing", G / 2, 5 * G, 3}, // granules 0, 4, 5
+		{"across missing, present, missing", G / 2, 5 * G, 4}, // granules 0, 4, 5 (prefetched), and the reader's half of 0
 		{"all cached now", 0, 6 * G, 0},
 	}
 	s := openTest(t, Options{Readahead: -1})
@@ -207,8 +208,10 @@ func TestSingleFlight(t *testing.T) {
 	await.Until(t, "readers to join the flight", func() bool { return s.Stats().FlightJoins == readers-1 })
 	close(gate)
 	wg.Wait()
-	if got := u.calls.Load(); got != 1 {
-		t.Fatalf("fetches = %d; want 1", got)
+	// The granule once, and the first reader's own 100 bytes, which it
+	// fetched beside the granule rather than waiting for all of it.
+	if got := u.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d; want 2", got)
 	}
 }
 
@@ -404,5 +407,86 @@ func TestVolumeStats(t *testing.T) {
 	st := s.Stats()
 	if st.Hits != v1.Hits+v2.Hits || st.Misses != v1.Misses+v2.Misses || st.BytesFromUpstream != v1.BytesFromUpstream+v2.BytesFromUpstream {
 		t.Errorf("store %+v is not the sum of volumes %+v and %+v", st, v1, v2)
+	}
+}
+
+// A small read of a missing granule is answered with its own bytes while
+// the whole granule is still on its way: the granule fetch here is held
+// until the read returned, and is stored afterwards.
+func TestSmallMissDoesNotWaitForGranule(t *testing.T) {
+	s := openTest(t, Options{Readahead: -1})
+	u := newUpstream(2*testGranule, 12)
+	fh := fhOf(12)
+	gate := make(chan struct{})
+	fetch := FetcherFunc(func(ctx context.Context, p []byte, off int64) (int, bool, error) {
+		if len(p) == testGranule {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return 0, false, ctx.Err()
+			}
+		}
+		return u.fetch(ctx, p, off)
+	})
+	p := make([]byte, 100)
+	n, err := s.ReadAt(context.Background(), testVol, fh, u.coh(), p, testGranule+1000, fetch)
+	if err != nil || n != len(p) {
+		t.Fatalf("ReadAt = %d, %v; want %d, nil", n, err, len(p))
+	}
+	if want := u.bytes()[testGranule+1000 : testGranule+1100]; !bytes.Equal(p, want) {
+		t.Fatal("bytes differ from upstream")
+	}
+	close(gate)
+	settle(t, s)
+	if !present(s, fh, 1) {
+		t.Fatal("granule 1 not stored after its background fetch")
+	}
+	before := u.calls.Load()
+	readCheck(t, s, fh, u, testGranule, testGranule)
+	if got := u.calls.Load() - before; got != 0 {
+		t.Fatalf("fetches for the stored granule = %d; want 0", got)
+	}
+}
+
+// maxPresent is the highest granule of (testVol, fh) in the map, or -1.
+func maxPresent(s *Store, fh []byte, granules int64) int64 {
+	for g := granules - 1; g >= 0; g-- {
+		if present(s, fh, g) {
+			return g
+		}
+	}
+	return -1
+}
+
+func TestReadaheadWindow(t *testing.T) {
+	const G = testGranule
+	// Each step reads one granule, then settles; want is the highest
+	// granule present afterwards.
+	tests := []struct {
+		name string
+		off  int64
+		want int64
+	}{
+		{"stream from 0: window 4", 0, 4},
+		{"issued in full: doubled to 8", G, 1 + 8},
+		{"doubled to 16, the maximum", 2 * G, 2 + 16},
+		{"stays at 16", 3 * G, 3 + 16},
+		{"out of order, still the stream", 5 * G, 5 + 16},
+		{"behind the head, still the stream", 4 * G, 5 + 16},
+		{"random access: nothing issued", 40 * G, 40},
+		{"first sequential read after it: not yet a stream", 41 * G, 41},
+		{"second: a stream again, window 4", 42 * G, 42 + 4},
+	}
+	s := openTest(t, Options{Readahead: 16})
+	u := newUpstream(64*G, 13)
+	fh := fhOf(13)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			readCheck(t, s, fh, u, tc.off, G)
+			settle(t, s)
+			if got := maxPresent(s, fh, 64); got != tc.want {
+				t.Fatalf("highest granule present = %d; want %d", got, tc.want)
+			}
+		})
 	}
 }

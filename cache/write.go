@@ -93,8 +93,9 @@ func (s *Store) planWrite(o *object, pre, post Coherency, data []byte, off int64
 	return jobs, dropped
 }
 
-// applyWrite builds, writes and syncs each job's new granule, then marks
-// them present if nothing changed the object meanwhile.
+// applyWrite builds and writes each job's new granule, then marks them
+// present if nothing changed the object meanwhile. Like a fetched
+// granule's, their bytes are made durable by the flusher (persist).
 func (s *Store) applyWrite(o *object, post Coherency, gen uint64, jobs []writeJob, data []byte, off int64) {
 	o.wmu.Lock()
 	defer o.wmu.Unlock()
@@ -138,18 +139,12 @@ func (s *Store) applyWrite(o *object, post Coherency, gen uint64, jobs []writeJo
 		}
 		j.crc, j.ok, wrote = crc32c(b), true, true
 	}
-	if wrote {
-		if err := o.f.Sync(); err != nil {
-			s.ioError("sync", o, err)
-			wrote = false
-		}
-	}
 	var kept int64
 	o.mu.Lock()
 	if wrote && !o.dead && o.gen.Load() == gen && o.rec.coh == post {
 		for _, j := range jobs {
 			if j.ok {
-				o.rec.cmap.set(j.g, j.crc, true)
+				o.setUnsyncedLocked(j.g, j.crc)
 				kept += int64(j.newLen)
 			}
 		}

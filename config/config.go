@@ -123,7 +123,8 @@ type CacheConfig struct {
 	FCull int `yaml:"fcull"`
 	FStop int `yaml:"fstop"`
 	// readahead: granules fetched ahead of a sequential reader, 0..64;
-	// 0 turns readahead off. Default 16.
+	// 0 turns readahead off. Default 64 (the most; a stream starts
+	// at 4 and grows while the upstream keeps up).
 	Readahead int `yaml:"readahead"`
 }
 
@@ -275,7 +276,7 @@ func Default() *Config {
 			Granule: 256 << 10,
 			BRun:    10, BCull: 7, BStop: 3,
 			FRun: 10, FCull: 7, FStop: 3,
-			Readahead: 16,
+			Readahead: 64,
 		},
 		Upstream: UpstreamConfig{Conns: 4, Timeout: Duration{30 * time.Second}, Retries: 2},
 	}
