@@ -38,10 +38,17 @@ const maxProblems = 1000
 // what is bad: bad granules leave the map, objects without a usable
 // record, misplaced files and leftovers are removed.
 func Check(dir string, repair bool, log *slog.Logger) (CheckReport, error) {
-	return checkFS(OSFS(), dir, repair, log)
+	return checkFS(OSFS(), dir, repair, log, nil)
 }
 
-func checkFS(fsys FS, dir string, repair bool, log *slog.Logger) (CheckReport, error) {
+// CheckProgress is Check calling progress after each data file, on the
+// calling goroutine, with the report so far (for a progress display; it
+// must not keep the report).
+func CheckProgress(dir string, repair bool, log *slog.Logger, progress func(*CheckReport)) (CheckReport, error) {
+	return checkFS(OSFS(), dir, repair, log, progress)
+}
+
+func checkFS(fsys FS, dir string, repair bool, log *slog.Logger, progress func(*CheckReport)) (CheckReport, error) {
 	var rep CheckReport
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -53,7 +60,7 @@ func checkFS(fsys FS, dir string, repair bool, log *slog.Logger) (CheckReport, e
 		}
 		defer l.release()
 	}
-	c := &checker{fsys: fsys, repair: repair, log: log, rep: &rep}
+	c := &checker{fsys: fsys, repair: repair, log: log, rep: &rep, progress: progress}
 	cacheDir := filepath.Join(dir, "cache")
 	vols, err := fsys.ReadDir(cacheDir)
 	if err != nil {
@@ -82,10 +89,11 @@ func checkFS(fsys FS, dir string, repair bool, log *slog.Logger) (CheckReport, e
 }
 
 type checker struct {
-	fsys   FS
-	repair bool
-	log    *slog.Logger
-	rep    *CheckReport
+	fsys     FS
+	repair   bool
+	log      *slog.Logger
+	rep      *CheckReport
+	progress func(*CheckReport) // nil: none
 }
 
 // problem records a problem; fix, when repairing, is already applied.
@@ -124,6 +132,9 @@ func (c *checker) checkFanout(dir, fd string) {
 				continue
 			}
 			c.checkObject(path, fh)
+			if c.progress != nil {
+				c.progress(c.rep)
+			}
 			continue
 		}
 		base, _, _ := strings.Cut(name, ".")

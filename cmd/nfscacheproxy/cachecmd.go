@@ -184,7 +184,7 @@ type checkProblem struct {
 }
 
 func newCacheCheckCmd(o *cacheOpts) *cobra.Command {
-	var dir string
+	var dir, progress string
 	var repair bool
 	cmd := &cobra.Command{
 		Use:   "check --dir DIR [--repair]",
@@ -198,7 +198,26 @@ Exit code 3 when problems were found and not repaired.`,
 			if err := requireDir(dir); err != nil {
 				return err
 			}
-			rep, err := cache.Check(dir, repair, nil)
+			show, err := showProgress(progress, o, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			var onObject func(*cache.CheckReport)
+			if show {
+				// Length unknown without a second walk: data files and
+				// verified bytes so far, redrawn at most 10 times a second.
+				bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+					progressbar.OptionSetDescription("checking"), progressbar.OptionShowCount(),
+					progressbar.OptionSetItsString("objects"), progressbar.OptionShowIts(),
+					progressbar.OptionSetSpinnerChangeInterval(0),
+					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+				defer func() {
+					bar.Exit()
+					fmt.Fprintln(cmd.ErrOrStderr())
+				}()
+				onObject = func(r *cache.CheckReport) { bar.Set(r.Objects) }
+			}
+			rep, err := cache.CheckProgress(dir, repair, nil, onObject)
 			if err != nil {
 				return err
 			}
@@ -226,6 +245,7 @@ Exit code 3 when problems were found and not repaired.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "cache directory")
 	cmd.Flags().BoolVar(&repair, "repair", false, "drop bad records, granules and leftovers (needs the proxy stopped)")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress on stderr: auto (when stderr is a terminal and -o text), always or never")
 	return cmd
 }
 
@@ -358,15 +378,9 @@ proxy, so its own read path (and readahead) fills its cache.`,
 // cacheWarm reads every regular file under the given paths through a
 // running proxy, so its own read path (and readahead) fills the cache.
 func cacheWarm(ctx context.Context, f *warmFlags, paths []string, o *cacheOpts, stdout, stderr io.Writer) error {
-	var showProgress bool
-	switch f.progress {
-	case "auto":
-		showProgress = o.output == "text" && isTerminal(stderr)
-	case "always":
-		showProgress = true
-	case "never":
-	default:
-		return usageError{fmt.Errorf("--progress: %q is not auto, always or never", f.progress)}
+	showProgress, err := showProgress(f.progress, o, stderr)
+	if err != nil {
+		return err
 	}
 	i := strings.LastIndex(f.addr, ":")
 	port, err := strconv.Atoi(f.addr[i+1:])
@@ -613,6 +627,20 @@ func cacheInvalidate(ctx context.Context, f *invalidateFlags, getenv func(string
 		_, err := fmt.Fprintln(w)
 		return err
 	})
+}
+
+// showProgress decides a --progress flag: auto shows a progress display
+// when stderr is a terminal and the output is text.
+func showProgress(flag string, o *cacheOpts, stderr io.Writer) (bool, error) {
+	switch flag {
+	case "auto":
+		return o.output == "text" && isTerminal(stderr), nil
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	}
+	return false, usageError{fmt.Errorf("--progress: %q is not auto, always or never", flag)}
 }
 
 // isTerminal reports whether w is a terminal.

@@ -402,6 +402,13 @@ func TestCLICacheCommands(t *testing.T) {
 	if !strings.HasPrefix(out, "objects 1, good granules 1 (") || strings.Contains(out, "{") {
 		t.Errorf("check: got %q; want one good object, no Go structs", out)
 	}
+	code, out, errs = runCLI(t, "cache", "check", "--dir", dir, "--progress", "always")
+	if code != exitOK || !strings.HasPrefix(out, "objects 1, good granules 1 (") || !strings.Contains(errs, "checking") {
+		t.Errorf("check --progress always: exit %d\nstdout %q\nstderr %q\nwant the report on stdout and a progress line on stderr", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "cache", "check", "--dir", dir, "--progress", "sometimes"); code != exitUsage || !strings.Contains(errs, "--progress") {
+		t.Errorf("check --progress sometimes: exit %d, stderr %q; want a usage error naming --progress", code, errs)
+	}
 
 	before := treeState(t, dir)
 	var cull cullReport
