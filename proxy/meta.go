@@ -43,11 +43,7 @@ func (req *request) mayAccess(v *volume, fh nfs3.FH, a *nfs3.Fattr3, access, mod
 	var res nfs3.AccessRes
 	ask := nfs3.AccessRead | nfs3.AccessLookup | nfs3.AccessExecute
 	if st := req.call(v, nfs3.ProcAccess, &nfs3.AccessArgs{Object: fh, Access: ask}, &res); st != nfs3.StatOK || res.Status != nfs3.StatOK {
-		if req.serveStale(v) {
-			granted, ok := v.meta.AccessStale(fh, key, access)
-			return ok && granted&access == access
-		}
-		return false
+		return req.serveStale(v, func() bool { return req.mayAccessStale(v, fh, access) })
 	}
 	v.meta.PutPostOp(fh, res.Attr)
 	v.meta.PutAccess(fh, key, ask, res.Access)
