@@ -52,8 +52,9 @@
 // may serve a partial read without re-reading the whole granule unless
 // Options.Paranoid is set.
 //
-// Coherency: an object serves only requests whose Coherency equals its
-// record. Anything else invalidates it: a new inode made with O_TMPFILE,
+// Coherency: an object serves only requests whose Coherency is its
+// record's version (version.Same, the one rule shared with coherency; see
+// internal/version). Anything else invalidates it: a new inode made with O_TMPFILE,
 // carrying an empty record, is linked beside the old name and swapped
 // with it (RENAME_EXCHANGE); reads in flight finish on the old inode,
 // which goes to the graveyard and is deleted by the reaper. WroteAt keeps

@@ -7,7 +7,15 @@
 //
 // # Model
 //
-// An object's version is its (fileid, type, size, mtime, ctime). Cached
+// An object's version is its (fileid, type, size, mtime, ctime). Whether
+// two are the same version is decided by one rule, internal/version
+// (version.Same: fileid, size, mtime and ctime all equal; any difference,
+// either way, is a change), used here (sameVersion, wccMatches, and
+// writeFits through version.Written for the stand-in of a WRITE without
+// pre-op attributes), by the data cache (cache.Coherency is
+// version.Version: its records, fills, acquireFor, WroteAt through
+// version.Extends) and by the proxy's fetcher (proxy/read.go Fetch). The
+// object's type is compared here too; an object never changes it. Cached
 // attributes are fresh for a TTL that adapts like the Linux client's
 // attribute cache: it starts at AcRegMin (AcDirMin for directories),
 // doubles up to AcRegMax (AcDirMax) each time a revalidation at least one

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -98,7 +100,7 @@ func (f *fetcher) Fetch(ctx context.Context, p []byte, off int64) (int, bool, er
 	if !rr.Attr.Set {
 		return 0, false, errChanged // no proof these bytes are the version being cached
 	}
-	if coherencyOf(&rr.Attr.Attr) != f.coh {
+	if !version.Same(version.Of(&rr.Attr.Attr), f.coh) {
 		f.v.meta.PutAttr(fh, rr.Attr.Attr)
 		return 0, false, errChanged
 	}
@@ -135,7 +137,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	count := int(min(uint64(a.Count), attr.Size-a.Offset))
 
 	f := &req.fetch
-	f.v, f.cred, f.coh, f.fhLen = v, req.cred, coherencyOf(&attr), copy(f.fh[:], a.File)
+	f.v, f.cred, f.coh, f.fhLen = v, req.cred, version.Of(&attr), copy(f.fh[:], a.File)
 	// The cache fills the payload in place, after the reply head.
 	start := w.Len()
 	w.Buf = slices.Grow(w.Buf, count+3)[:start+count]
