@@ -108,4 +108,7 @@
 // a lock, persisted as atime) sorted when culling, so that order survives a
 // restart. Neither bounds entries by count, as coherency's does.
 // Attributes, names and directory listings belong to package coherency.
+//
+// It must not call the upstream except through the Fetcher it is given,
+// nor decide anything about attributes, names or listings.
 package cache

@@ -138,4 +138,9 @@
 // FH of a NameEntry is shared and must not be modified by the caller. File
 // data is not cached here (package cache does that); PutAttr and ApplyWcc
 // tell the caller when it must be dropped.
+//
+// It must not do I/O: it never calls the upstream (the proxy revalidates
+// and feeds it the replies) and keeps nothing on disk. Lock order: the
+// attribute shards' mu, the name shards' mu, the listing table's mu and
+// the write table's mu are leaves, never nested.
 package coherency

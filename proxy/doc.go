@@ -88,4 +88,14 @@
 // Locking is served by package nlm; Server.LockFiles (locks.go) gives it
 // the handle mapping, the export policy and the grant hook that drops a
 // locked file's cached attributes.
+//
+// It owns the wire protocol, handle wrapping, export policy and the
+// request life cycle. It must not decide whether cached state is still
+// valid (coherency does, with internal/version), store or read file data
+// itself (cache does), or reach the upstream except through
+// Volume.Upstream. Lock order: Server.mu, the duplicate-request cache's
+// mu, the mount table's mu and a connection's writeMu are leaves, never
+// held while taking another; none is held across an upstream call.
+// Server.mu is held while closing listeners and sockets, and writeMu
+// across a reply's write (bounded by the write deadline).
 package proxy
