@@ -38,7 +38,8 @@ func (req *request) finish(w *xdr.Writer, mark, body int, d time.Duration, err e
 	}
 	s.stats.observe(req.prog, req.proc, d, st)
 	s.observe(req.prog, req.proc, req.resultOf(), d, err == nil && st == nfs3.StatOK)
-	if req.servedStale && err == nil && st == nfs3.StatOK {
+	if req.servedStale {
+		// Also a stale negative LOOKUP (NOENT); once per request.
 		s.stats.staleServed.Add(1)
 	}
 	if err == nil {

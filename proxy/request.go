@@ -27,7 +27,7 @@ type request struct {
 	// with an NFS status): the condition serve-stale answers.
 	unreachable bool
 	// servedStale is set when the reply uses caches of any age
-	// (serveStale); finish counts it.
+	// (serveStale); finish counts the request once.
 	servedStale bool
 	// upstream is set when the request sent a call upstream; result, when
 	// a handler knows better than that (a READ through the data cache).
