@@ -64,4 +64,8 @@
 // stops them (the proxy by PID) before returning; so does [RunSoak] with
 // ganesha, the proxy, its clients, its sampler and its restarter. Nothing
 // here is safe for concurrent use unless stated, and nothing is cached.
+//
+// It must not be linked into the production binary (it imports
+// integration/harness for the matrix and the soak). Locks: soak samples
+// under sampler.mu and the walkers' dirQueue.mu, each a leaf.
 package bench

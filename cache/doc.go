@@ -52,8 +52,9 @@
 // may serve a partial read without re-reading the whole granule unless
 // Options.Paranoid is set.
 //
-// Coherency: an object serves only requests whose Coherency equals its
-// record. Anything else invalidates it: a new inode made with O_TMPFILE,
+// Coherency: an object serves only requests whose Coherency is its
+// record's version (version.Same, the one rule shared with coherency; see
+// internal/version). Anything else invalidates it: a new inode made with O_TMPFILE,
 // carrying an empty record, is linked beside the old name and swapped
 // with it (RENAME_EXCHANGE); reads in flight finish on the old inode,
 // which goes to the graveyard and is deleted by the reaper. WroteAt keeps
@@ -76,9 +77,12 @@
 //
 // The Store is safe for concurrent use. Its mutex guards the table of
 // open objects (reference counts, states, idle LRU); each object's mutex
-// guards its record, content map, flights and readahead state. Lock
-// order: Store.closeMu, Store.mu, object.mu; the index and flush queue
-// locks are leaves. No lock is held across disk I/O or a fetch. Upstream
+// guards its record, content map, flights and readahead state; each
+// object's wmu serialises writes of granule data to its file. Lock order:
+// Store.closeMu (shared by requests), object.wmu, Store.mu, object.mu;
+// the index and flush queue locks are leaves. No lock is held across disk
+// I/O or a fetch, except wmu across the granule write it guards (only
+// writers of the same object wait on it). Upstream
 // fetches are single-flight per (volume, handle, granule), and the flight
 // stays joinable until its granule is stored.
 //
@@ -94,5 +98,17 @@
 // the granule size. Culling is LRU by last use (kept in memory, written
 // back as the file's atime) under cachefilesd-style free block and file
 // limits plus an absolute byte cap; objects in use are never culled.
+//
+// Its two LRUs are not coherency's sharded LRU, for real reasons: the idle
+// list of open objects is intrusive (prev/next in the object), unsharded
+// and under Store.mu because an object's state machine (opening, live,
+// closing, culling) and reference count are under that lock too, and its
+// eviction closes a file and writes a record; the cull index is not a list
+// at all but last-use timestamps (atomics, updated on the read path without
+// a lock, persisted as atime) sorted when culling, so that order survives a
+// restart. Neither bounds entries by count, as coherency's does.
 // Attributes, names and directory listings belong to package coherency.
+//
+// It must not call the upstream except through the Fetcher it is given,
+// nor decide anything about attributes, names or listings.
 package cache

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 	"context"
 	"errors"
 	"fmt"
@@ -94,14 +96,14 @@ func (s *Store) joinFlight(o *object, coh Coherency, g int64) (fl *flight, leade
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.dead || o.rec.coh != coh {
+	if o.dead || !version.Same(o.rec.coh, coh) {
 		return nil, false, false
 	}
 	if o.rec.cmap.has(g) {
 		return nil, false, true
 	}
 	gen := o.gen.Load()
-	if fl = o.flights[g]; fl != nil && fl.gen == gen && fl.coh == coh {
+	if fl = o.flights[g]; fl != nil && fl.gen == gen && version.Same(fl.coh, coh) {
 		fl.refs.Add(1)
 		return fl, false, false
 	}

@@ -48,7 +48,7 @@ func pattern(n int, seed byte) []byte {
 func (u *upstream) coh() Coherency {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return Coherency{FileID: 42, Size: uint64(len(u.data)), Mtime: Time{u.ver, 1}, Ctime: Time{u.ver, 2}}
+	return Coherency{FileID: 42, Size: uint64(len(u.data)), Mtime: Time{Sec: u.ver, Nsec: 1}, Ctime: Time{Sec: u.ver, Nsec: 2}}
 }
 
 // set replaces the contents and bumps the version.

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 	"context"
 	"errors"
 	"fmt"
@@ -60,7 +62,7 @@ func (s *Store) acquireFor(vol VolumeKey, fh []byte, coh Coherency) *object {
 		return nil
 	}
 	o.mu.Lock()
-	if o.rec.coh == coh {
+	if version.Same(o.rec.coh, coh) {
 		o.mu.Unlock()
 		o.touch()
 		return o
@@ -181,7 +183,7 @@ func (s *Store) countRead(id uint16, fromCache, fromUp int) {
 // a miss.
 func (s *Store) readCached(o *object, coh Coherency, g int64, gLen, in int, dst []byte) bool {
 	o.mu.Lock()
-	if o.rec.coh != coh {
+	if !version.Same(o.rec.coh, coh) {
 		o.mu.Unlock()
 		return false
 	}

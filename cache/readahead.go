@@ -1,6 +1,10 @@
 package cache
 
-import "context"
+import (
+	"context"
+
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+)
 
 // minReadahead is the window a newly detected stream starts with.
 const minReadahead = 4
@@ -34,7 +38,7 @@ func (s *Store) readahead(o *object, coh Coherency, off int64, n int, fetch Fetc
 	k := 0
 	o.mu.Lock()
 	seq := off >= o.raNext-slack && off <= o.raNext+slack
-	if !seq || o.dead || o.rec.coh != coh {
+	if !seq || o.dead || !version.Same(o.rec.coh, coh) {
 		o.raNext, o.raMax, o.raWin, o.raStreak = end, -1, 0, 0
 		o.mu.Unlock()
 		return

@@ -1,6 +1,8 @@
 package cache
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,14 +13,11 @@ import (
 )
 
 // Time is an NFSv3 nfstime3.
-type Time struct{ Sec, Nsec uint32 }
+type Time = version.Time
 
 // Coherency is what the upstream says about an object's version: cached
-// data is valid while all four fields equal the record's.
-type Coherency struct {
-	FileID, Size uint64
-	Mtime, Ctime Time
-}
+// data is valid while it is the record's (version.Same, the one rule).
+type Coherency = version.Version
 
 const (
 	recordXattr   = "user.nfscacheproxy"
@@ -111,8 +110,8 @@ func decodeRecord(b []byte) (r record, fh []byte, err error) {
 	r.coh = Coherency{
 		FileID: le.Uint64(b[24:]),
 		Size:   le.Uint64(b[32:]),
-		Mtime:  Time{le.Uint32(b[40:]), le.Uint32(b[44:])},
-		Ctime:  Time{le.Uint32(b[48:]), le.Uint32(b[52:])},
+		Mtime:  Time{Sec: le.Uint32(b[40:]), Nsec: le.Uint32(b[44:])},
+		Ctime:  Time{Sec: le.Uint32(b[48:]), Nsec: le.Uint32(b[52:])},
 	}
 	ng := int64(le.Uint32(b[56:]))
 	np := int64(le.Uint32(b[60:]))

@@ -8,7 +8,7 @@ import (
 )
 
 func sampleRecord(granules []int64) record {
-	r := record{seq: 7, ino: 12345, shift: 18, coh: Coherency{FileID: 9, Size: 100 << 20, Mtime: Time{1, 2}, Ctime: Time{3, 4}}}
+	r := record{seq: 7, ino: 12345, shift: 18, coh: Coherency{FileID: 9, Size: 100 << 20, Mtime: Time{Sec: 1, Nsec: 2}, Ctime: Time{Sec: 3, Nsec: 4}}}
 	for _, g := range granules {
 		r.cmap.set(g, uint32(g*2654435761), false)
 	}

@@ -12,8 +12,9 @@ import (
 )
 
 // Store is an open cache directory. All methods are safe for concurrent
-// use. Lock order: closeMu, then mu, then an object's mu; idx.mu and
-// flush.mu are leaves. No lock is held across disk I/O or a fetch.
+// use. Lock order: closeMu, then an object's wmu, then mu, then an
+// object's mu; idx.mu and flush.mu are leaves. No lock is held across
+// disk I/O or a fetch, except wmu across the granule write it guards.
 type Store struct {
 	opts     Options
 	fs       FS

@@ -1,5 +1,7 @@
 package cache
 
+import "github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 // WroteAt records a write the proxy just forwarded successfully. pre are
 // the WCC pre-op attributes (size, mtime, ctime; FileID is taken from
 // post) and post the post-op ones. If the object's record equals pre,
@@ -17,14 +19,14 @@ func (s *Store) WroteAt(vol VolumeKey, fh []byte, pre, post Coherency, data []by
 		return
 	}
 	defer s.leave()
+	pre.FileID = post.FileID // WCC pre-op attributes carry no fileid
 	o := s.acquire(vol, fh, pre.Size == 0, pre)
 	if o == nil {
 		return
 	}
 	o.mu.Lock()
 	c := o.rec.coh
-	match := !o.dead && c.FileID == post.FileID && c.Size == pre.Size &&
-		c.Mtime == pre.Mtime && c.Ctime == pre.Ctime && post.Size >= pre.Size
+	match := !o.dead && version.Same(c, pre) && version.Extends(pre, post)
 	if !match {
 		if o.emptyLocked() {
 			o.rec.coh = post

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
 )
 
 // maxParents is how many names leading to an object it remembers, so that
@@ -69,17 +70,13 @@ func (s *attrShard) removeLocked(n *node, ctr *counters) {
 }
 
 // sameVersion reports whether a and b are the same version of the same
-// object: the fields whose change means cached state derived from a is
-// invalid for b.
+// object (version.Same, the one rule; an object does not change type).
 func sameVersion(a, b *nfs3.Fattr3) bool {
-	return a.FileID == b.FileID && a.Type == b.Type && a.Size == b.Size &&
-		a.Mtime == b.Mtime && a.Ctime == b.Ctime
+	return a.Type == b.Type && version.Same(version.Of(a), version.Of(b))
 }
 
 // laterTime reports whether a is after b.
-func laterTime(a, b nfs3.Time) bool {
-	return a.Sec > b.Sec || (a.Sec == b.Sec && a.Nsec > b.Nsec)
-}
+func laterTime(a, b nfs3.Time) bool { return version.Later(a, b) }
 
 // ttlBounds returns the TTL range for an object of type t.
 func (c *Cache) ttlBounds(t nfs3.FType) (min, max time.Duration) {
@@ -308,7 +305,7 @@ func (c *Cache) ApplyWcc(fh []byte, w nfs3.WccData) (ours bool) {
 // wccMatches reports whether the pre-operation attributes w describe the
 // same version as the cached a.
 func wccMatches(a *nfs3.Fattr3, w *nfs3.WccAttr) bool {
-	return a.Size == w.Size && a.Mtime == w.Mtime && a.Ctime == w.Ctime
+	return version.Same(version.Of(a), version.Pre(a.FileID, w))
 }
 
 // Invalidate drops everything cached for fh: its attributes, the names

@@ -7,7 +7,15 @@
 //
 // # Model
 //
-// An object's version is its (fileid, type, size, mtime, ctime). Cached
+// An object's version is its (fileid, type, size, mtime, ctime). Whether
+// two are the same version is decided by one rule, internal/version
+// (version.Same: fileid, size, mtime and ctime all equal; any difference,
+// either way, is a change), used here (sameVersion, wccMatches, and
+// writeFits through version.Written for the stand-in of a WRITE without
+// pre-op attributes), by the data cache (cache.Coherency is
+// version.Version: its records, fills, acquireFor, WroteAt through
+// version.Extends) and by the proxy's fetcher (proxy/read.go Fetch). The
+// object's type is compared here too; an object never changes it. Cached
 // attributes are fresh for a TTL that adapts like the Linux client's
 // attribute cache: it starts at AcRegMin (AcDirMin for directories),
 // doubles up to AcRegMax (AcDirMax) each time a revalidation at least one
@@ -121,9 +129,18 @@
 // MaxListings directories' listing pages totalling at most MaxListingBytes
 // (estimated in-memory size). The attribute and name bounds are split evenly
 // between shards, so a skewed hash may evict a little before the bound is
-// reached. Eviction is LRU, O(1) per operation. Handles, names and pages are
+// reached. Eviction is LRU, O(1) per operation (container/list per shard,
+// bounded by entry count). Package cache keeps its own, different ones on
+// purpose (an intrusive idle list of open files under its table lock, and
+// persisted last-use times sorted when culling; see its doc): sharing one
+// generic LRU would fit neither. Handles, names and pages are
 // copied on insert; results never alias storage the cache modifies, but the
 // FH of a NameEntry is shared and must not be modified by the caller. File
 // data is not cached here (package cache does that); PutAttr and ApplyWcc
 // tell the caller when it must be dropped.
+//
+// It must not do I/O: it never calls the upstream (the proxy revalidates
+// and feeds it the replies) and keeps nothing on disk. Lock order: the
+// attribute shards' mu, the name shards' mu, the listing table's mu and
+// the write table's mu are leaves, never nested.
 package coherency

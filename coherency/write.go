@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
 )
 
 // Writes without pre-operation attributes.
@@ -159,9 +160,7 @@ func (c *Cache) expireAttr(fh []byte, p nfs3.PostOpAttr) {
 // attributes were before, changed by writing count bytes at off and by
 // nothing else that shows in its size or times.
 func writeFits(before, after *nfs3.Fattr3, off uint64, count uint32) bool {
-	size := max(before.Size, off+uint64(count))
-	return after.FileID == before.FileID && after.Type == before.Type && after.Size == size &&
-		!laterTime(before.Mtime, after.Mtime) && !laterTime(before.Ctime, after.Ctime)
+	return after.Type == before.Type && version.Written(version.Of(before), version.Of(after), off, count)
 }
 
 // peekAttr is Attr without touching the LRU or the hit counters.

@@ -16,4 +16,8 @@
 // environment, validate.go the rules, units.go sizes and durations,
 // reload.go what a reload changes. The package holds no state and starts
 // nothing; it does not read flags (cmd/nfscacheproxy does).
+//
+// It must not open sockets, files other than the configuration, or start
+// anything; building the parts from a Config is cmd/nfscacheproxy's job.
+// Locks: none (a Config is a value; a reload builds a new one).
 package config

@@ -62,4 +62,9 @@
 // Shutdown, which waits for them (up to its own context).
 //
 // Caching: the readiness result, for ReadyCacheFor. Nothing else.
+//
+// It owns the Prometheus registration, the HTTP listener and readiness;
+// it must not compute statistics (components expose Stats() snapshots).
+// Lock order: readiness.mu is the only lock and a leaf; the checks run
+// without it.
 package metrics

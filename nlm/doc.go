@@ -68,4 +68,8 @@
 // it is in flight, none of it waits, and every file it locked was unlocked
 // whole-file (what the Linux client sends on close); an owner that only
 // ever unlocks ranges keeps its entry until its client is freed.
+//
+// It must not cache lock state beyond what is above or decide lock
+// conflicts itself: the upstream's NLM does. It must not import proxy;
+// the proxy gives it what it needs (proxy.LockFiles).
 package nlm

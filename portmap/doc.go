@@ -42,4 +42,8 @@
 // to reflect and amplify traffic (a DUMP reply is several times the size of
 // its request). Serve UDP only on networks whose clients you trust, as with
 // rpcbind.
+//
+// It owns the portmapper protocol only; it must not register with a
+// system rpcbind or change its mappings after start. Lock order: Server.mu
+// (listeners and connections) is the only lock and a leaf.
 package portmap

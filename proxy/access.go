@@ -21,24 +21,14 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		if granted, ok := v.meta.Access(a.Object, req.cred.Key(), a.Access); ok {
 			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
 				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: granted}
-				req.status = nfs3.StatOK
 				res.Encode(w)
 				return nil
 			}
 		}
 		st = req.forward(v, &a, &res)
-		if st != nfs3.StatOK && req.serveStale(v) {
-			if attr, _, ok := v.meta.Attr(a.Object); ok {
-				req.s.stats.staleServed.Add(1)
-				granted, ok := v.meta.AccessStale(a.Object, req.cred.Key(), a.Access)
-				if !ok {
-					granted = accessFromMode(&attr, &req.cred, a.Access)
-				}
-				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: granted}
-				req.status = nfs3.StatOK
-				res.Encode(w)
-				return nil
-			}
+		if st != nfs3.StatOK && req.serveStale(v, func() bool { return req.accessStale(v, &a, &res) }) {
+			res.Encode(w)
+			return nil
 		}
 	}
 	if st != nfs3.StatOK {
@@ -53,7 +43,6 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			req.stale(v, a.Object)
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 )
 
@@ -14,7 +16,7 @@ func (v *volume) afterChange(ch *coherency.Change, data []byte, off int64) {
 		return
 	}
 	if eff.KeepData {
-		v.Data.WroteAt(ch.Obj, wccCoherency(eff.Post.FileID, &eff.Pre), coherencyOf(&eff.Post), data, off)
+		v.Data.WroteAt(ch.Obj, version.Pre(eff.Post.FileID, &eff.Pre), version.Of(&eff.Post), data, off)
 	}
 	for _, fh := range eff.DropData {
 		v.Data.Invalidate(fh)

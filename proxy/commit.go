@@ -24,7 +24,6 @@ func commit(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if v != nil {
 		v.afterChange(&coherency.Change{Proc: nfs3.ProcCommit, Status: res.Status, Obj: a.File, ObjWcc: res.Wcc}, nil, 0)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -288,24 +287,8 @@ func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request
 	// caller's stays on its stack.
 	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r}
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
+	body := w.Len()
 	start := time.Now()
 	err := handler(req, &req.r, w)
-	d := time.Since(start)
-	c.s.stats.observe(h.Prog, h.Proc, d, req.status)
-	c.s.observe(h.Prog, h.Proc, req.resultOf(), d, err == nil && req.status == nfs3.StatOK)
-	if err != nil {
-		if errors.Is(err, errGarbage) {
-			c.s.stats.garbage.Add(1)
-			c.s.noteGarbage(req, err)
-			w.Buf = w.Buf[:mark]
-			rpc.EncodeAcceptedHeader(w, h.XID, rpc.GarbageArgs)
-			return true
-		}
-		if errors.Is(err, errDrop) {
-			return false
-		}
-		w.Buf = w.Buf[:mark]
-		rpc.EncodeAcceptedHeader(w, h.XID, rpc.SystemErr)
-	}
-	return true
+	return req.finish(w, mark, body, time.Since(start), err)
 }

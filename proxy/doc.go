@@ -75,9 +75,27 @@
 // answer may be given to a caller without asking the upstream is
 // coherency.Permits (meta.go mayAccess adds the ACCESS cache and root's one
 // upstream ACCESS); whether the upstream is down so that a stale answer may
-// be served is request.serveStale, by the volume's failure policy.
+// be served is request.serveStale (stale.go), the one wrapper of the
+// volume's failure policy, which the handlers call with their stale answer.
+//
+// Results: handlers only encode their reply. reply.go finish is the one
+// place that turns a handler's result into the reply status (the first
+// word of the NFSv3 reply body), the statistics, the latency metric's
+// result label, the rejection log and the RPC-level answer to errGarbage
+// or errDrop. Transport failures toward the upstream become a status in
+// one place too: volume.upstreamStatus and upstreamDown (errors.go).
 //
 // Locking is served by package nlm; Server.LockFiles (locks.go) gives it
 // the handle mapping, the export policy and the grant hook that drops a
 // locked file's cached attributes.
+//
+// It owns the wire protocol, handle wrapping, export policy and the
+// request life cycle. It must not decide whether cached state is still
+// valid (coherency does, with internal/version), store or read file data
+// itself (cache does), or reach the upstream except through
+// Volume.Upstream. Lock order: Server.mu, the duplicate-request cache's
+// mu, the mount table's mu and a connection's writeMu are leaves, never
+// held while taking another; none is held across an upstream call.
+// Server.mu is held while closing listeners and sockets, and writeMu
+// across a reply's write (bounded by the write deadline).
 package proxy

@@ -33,7 +33,6 @@ func fsinfo(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if v != nil {
 		req.notePostOp(v, a.Object, res.Attr, res.Status)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

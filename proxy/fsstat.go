@@ -23,7 +23,6 @@ func fsstat(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if v != nil {
 		req.notePostOp(v, a.Object, res.Attr, res.Status)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

@@ -20,20 +20,17 @@ func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		if !v.meta.ForwardGetattr() {
 			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
 				res = nfs3.GetattrRes{Status: nfs3.StatOK, Attr: attr}
-				req.status = nfs3.StatOK
 				res.Encode(w)
 				return nil
 			}
 		}
 		st = req.forward(v, &a, &res)
-		if st != nfs3.StatOK && req.serveStale(v) {
-			if attr, _, ok := v.meta.Attr(a.Object); ok {
-				req.s.stats.staleServed.Add(1)
-				res, st = nfs3.GetattrRes{Status: nfs3.StatOK, Attr: attr}, nfs3.StatOK
-				req.status = st
-				res.Encode(w)
-				return nil
-			}
+		if st != nfs3.StatOK && req.serveStale(v, func() bool {
+			res.Status = nfs3.StatOK
+			return req.attrStale(v, a.Object, &res.Attr)
+		}) {
+			res.Encode(w)
+			return nil
 		}
 	}
 	if st != nfs3.StatOK {
@@ -42,7 +39,6 @@ func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if v != nil {
 		req.noteGetattr(v, a.Object, &res)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

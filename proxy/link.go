@@ -19,7 +19,6 @@ func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		return err
 	} else if st != nfs3.StatOK {
 		res = nfs3.LinkRes{Status: st}
-		req.status = st
 		res.Encode(w)
 		return nil
 	}
@@ -37,7 +36,6 @@ func link(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		v.afterChange(&coherency.Change{Proc: nfs3.ProcLink, Status: res.Status, Obj: a.File, ObjAttr: res.FileAttr,
 			Dir: a.Link.Dir, Name: a.Link.Name, DirWcc: res.LinkDirWcc}, nil, 0)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

@@ -23,7 +23,6 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		return err
 	} else if st != nfs3.StatOK {
 		res.Status = st
-		req.status = st
 		res.Encode(w)
 		return nil
 	}
@@ -39,8 +38,7 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			return nil
 		}
 		st = req.forward(v, &a, &res)
-		if st != nfs3.StatOK && req.serveStale(v) && req.lookupStale(v, &a, &res) {
-			req.s.stats.staleServed.Add(1)
+		if st != nfs3.StatOK && req.serveStale(v, func() bool { return req.lookupStale(v, &a, &res) }) {
 			req.finishLookup(v, &res, w)
 			return nil
 		}
@@ -82,8 +80,8 @@ func (req *request) lookupRootParent(v *volume, root nfs3.FH, res *nfs3.LookupRe
 		switch {
 		case st == nfs3.StatOK:
 			attr = g.Attr
-		case cached && req.serveStale(v):
-			req.s.stats.staleServed.Add(1)
+		case cached && req.serveStale(v, func() bool { return true }):
+			// attr: the cached attributes, of any age
 		default:
 			*res = nfs3.LookupRes{Status: st}
 			return
@@ -120,36 +118,6 @@ func (req *request) lookupCached(v *volume, a *nfs3.LookupArgs, res *nfs3.Lookup
 	return true
 }
 
-// lookupStale answers from the caches however old they are (serve-stale).
-func (req *request) lookupStale(v *volume, a *nfs3.LookupArgs, res *nfs3.LookupRes) bool {
-	e, ok := v.meta.LookupStale(a.What.Dir, a.What.Name)
-	if !ok {
-		return false
-	}
-	dattr, _, ok := v.meta.Attr(a.What.Dir)
-	if !ok {
-		return false
-	}
-	if granted, ok := v.meta.AccessStale(a.What.Dir, req.cred.Key(), nfs3.AccessLookup); ok {
-		if granted&nfs3.AccessLookup == 0 {
-			return false
-		}
-	} else if !coherency.Permits(&dattr, &req.cred, coherency.PermExec) {
-		return false // the upstream is down: nobody to ask for root
-	}
-	dir := nfs3.PostOpAttr{Set: true, Attr: dattr}
-	if e.Negative {
-		*res = nfs3.LookupRes{Status: nfs3.StatNoEnt, DirAttr: dir}
-		return true
-	}
-	oattr, _, ok := v.meta.Attr(e.FH)
-	if !ok {
-		return false
-	}
-	*res = nfs3.LookupRes{Status: nfs3.StatOK, Object: e.FH, ObjAttr: nfs3.PostOpAttr{Set: true, Attr: oattr}, DirAttr: dir}
-	return true
-}
-
 // finishLookup wraps the handle and encodes the reply.
 func (req *request) finishLookup(v *volume, res *nfs3.LookupRes, w *xdr.Writer) {
 	if res.Status == nfs3.StatOK {
@@ -161,6 +129,5 @@ func (req *request) finishLookup(v *volume, res *nfs3.LookupRes, w *xdr.Writer) 
 			res.Object = fh
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 }

@@ -1,31 +1,11 @@
 package proxy
 
 import (
-	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 )
 
 // Helpers shared by the procedures that consult the caches.
-
-// coherencyOf is the data cache's view of an object's version.
-func coherencyOf(a *nfs3.Fattr3) cache.Coherency {
-	return cache.Coherency{
-		FileID: a.FileID, Size: a.Size,
-		Mtime: cache.Time{Sec: a.Mtime.Sec, Nsec: a.Mtime.Nsec},
-		Ctime: cache.Time{Sec: a.Ctime.Sec, Nsec: a.Ctime.Nsec},
-	}
-}
-
-// wccCoherency is the version before an operation, from WCC pre-op
-// attributes (which carry no fileid: the caller supplies it).
-func wccCoherency(fileid uint64, w *nfs3.WccAttr) cache.Coherency {
-	return cache.Coherency{
-		FileID: fileid, Size: w.Size,
-		Mtime: cache.Time{Sec: w.Mtime.Sec, Nsec: w.Mtime.Nsec},
-		Ctime: cache.Time{Sec: w.Ctime.Sec, Nsec: w.Ctime.Nsec},
-	}
-}
 
 // mayAccess decides whether the caller may be given a cached answer that
 // needs the ACCESS bits access (mode bits modeBits) on fh: from a cached
@@ -43,11 +23,7 @@ func (req *request) mayAccess(v *volume, fh nfs3.FH, a *nfs3.Fattr3, access, mod
 	var res nfs3.AccessRes
 	ask := nfs3.AccessRead | nfs3.AccessLookup | nfs3.AccessExecute
 	if st := req.call(v, nfs3.ProcAccess, &nfs3.AccessArgs{Object: fh, Access: ask}, &res); st != nfs3.StatOK || res.Status != nfs3.StatOK {
-		if req.serveStale(v) {
-			granted, ok := v.meta.AccessStale(fh, key, access)
-			return ok && granted&access == access
-		}
-		return false
+		return req.serveStale(v, func() bool { return req.mayAccessStale(v, fh, access) })
 	}
 	v.meta.PutPostOp(fh, res.Attr)
 	v.meta.PutAccess(fh, key, ask, res.Access)

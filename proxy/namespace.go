@@ -28,7 +28,6 @@ func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, target 
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.CreateRes{Status: st}
-		req.status = st
 		res.Encode(w)
 		return nil
 	}
@@ -53,7 +52,6 @@ func (req *request) serveCreate(args xdr.Encoder, where *nfs3.DirOpArgs, target 
 			req.wrapPostOpFH(v, &res.Obj)
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }
@@ -69,7 +67,6 @@ func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Wr
 		return err
 	} else if st != nfs3.StatOK {
 		res = nfs3.RemoveRes{Status: st}
-		req.status = st
 		res.Encode(w)
 		return nil
 	}
@@ -88,7 +85,6 @@ func (req *request) serveRemove(args xdr.Encoder, obj *nfs3.DirOpArgs, w *xdr.Wr
 		v.afterChange(&coherency.Change{Proc: req.proc, Status: res.Status,
 			Dir: obj.Dir, Name: obj.Name, DirWcc: res.DirWcc, Old: child}, nil, 0)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

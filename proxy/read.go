@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
+
 	"context"
 	"encoding/binary"
 	"errors"
@@ -56,7 +58,6 @@ func (req *request) readForward(v *volume, a nfs3.ReadArgs, st nfs3.Stat, w *xdr
 			v.meta.PutAccess(a.File, req.cred.Key(), nfs3.AccessRead, nfs3.AccessRead) // it read: it may
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 }
 
@@ -99,7 +100,7 @@ func (f *fetcher) Fetch(ctx context.Context, p []byte, off int64) (int, bool, er
 	if !rr.Attr.Set {
 		return 0, false, errChanged // no proof these bytes are the version being cached
 	}
-	if coherencyOf(&rr.Attr.Attr) != f.coh {
+	if !version.Same(version.Of(&rr.Attr.Attr), f.coh) {
 		f.v.meta.PutAttr(fh, rr.Attr.Attr)
 		return 0, false, errChanged
 	}
@@ -110,11 +111,8 @@ func (f *fetcher) Fetch(ctx context.Context, p []byte, off int64) (int, bool, er
 // leaves w untouched.
 func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool {
 	attr, ok := req.attrs(v, a.File)
-	if !ok && req.serveStale(v) {
-		attr, _, ok = v.meta.Attr(a.File)
-		if ok {
-			req.s.stats.staleServed.Add(1)
-		}
+	if !ok {
+		ok = req.serveStale(v, func() bool { return req.attrStale(v, a.File, &attr) })
 	}
 	if !ok || attr.Type != nfs3.TypeReg {
 		return false
@@ -134,13 +132,12 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 		if a.Offset >= attr.Size {
 			binary.BigEndian.PutUint32(w.Buf[countAt+4:], 1)
 		}
-		req.status = nfs3.StatOK
 		return true
 	}
 	count := int(min(uint64(a.Count), attr.Size-a.Offset))
 
 	f := &req.fetch
-	f.v, f.cred, f.coh, f.fhLen = v, req.cred, coherencyOf(&attr), copy(f.fh[:], a.File)
+	f.v, f.cred, f.coh, f.fhLen = v, req.cred, version.Of(&attr), copy(f.fh[:], a.File)
 	// The cache fills the payload in place, after the reply head.
 	start := w.Len()
 	w.Buf = slices.Grow(w.Buf, count+3)[:start+count]
@@ -159,7 +156,6 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 		binary.BigEndian.PutUint32(w.Buf[countAt+4:], 1)
 	}
 	binary.BigEndian.PutUint32(w.Buf[countAt+8:], uint32(n))
-	req.status = nfs3.StatOK
 	req.result = resultHit
 	if fromUp > 0 {
 		req.result = resultMiss

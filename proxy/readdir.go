@@ -16,7 +16,6 @@ func readdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if st == nfs3.StatOK {
 		if req.listingUsable(v, a.Dir, a.Cookie) {
 			if cached, ok := v.meta.Readdir(a.Dir, &a); ok {
-				req.status = cached.Status
 				cached.Encode(w)
 				return nil
 			}
@@ -35,7 +34,6 @@ func readdir(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			req.stale(v, a.Dir)
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

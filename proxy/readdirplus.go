@@ -61,6 +61,5 @@ func (req *request) finishReaddirplus(v *volume, res *nfs3.ReaddirplusRes, w *xd
 			req.wrapPostOpFH(v, &res.Entries[i].FH)
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 }

@@ -18,7 +18,6 @@ func readlink(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		if target, ok := v.meta.Readlink(a.Object); ok {
 			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
 				res = nfs3.ReadlinkRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Path: target}
-				req.status = nfs3.StatOK
 				res.Encode(w)
 				return nil
 			}
@@ -37,7 +36,6 @@ func readlink(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			req.stale(v, a.Object)
 		}
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

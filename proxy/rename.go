@@ -27,7 +27,6 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	}
 	if st != nfs3.StatOK {
 		res = nfs3.RenameRes{Status: st}
-		req.status = st
 		res.Encode(w)
 		return nil
 	}
@@ -49,7 +48,6 @@ func rename(req *request, r *xdr.Reader, w *xdr.Writer) error {
 			ToDir: a.To.Dir, ToName: a.To.Name, ToDirWcc: res.ToDirWcc,
 			Old: replaced, Moved: moved}, nil, 0)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

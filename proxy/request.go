@@ -15,18 +15,20 @@ var errDrop = errors.New("proxy: drop request")
 
 // request is one call being served.
 type request struct {
-	ctx    context.Context
-	s      *Server
-	c      *conn
-	xid    uint32
-	prog   uint32
-	proc   uint32
-	cred   rpc.Cred
-	status nfs3.Stat // the reply's status, for statistics
-	vol    *volume   // set by resolve: the volume whose policy cred obeys
+	ctx  context.Context
+	s    *Server
+	c    *conn
+	xid  uint32
+	prog uint32
+	proc uint32
+	cred rpc.Cred
+	vol  *volume // set by resolve: the volume whose policy cred obeys
 	// unreachable is set when an upstream call failed in transport (not
 	// with an NFS status): the condition serve-stale answers.
 	unreachable bool
+	// servedStale is set when the reply uses caches of any age
+	// (serveStale); finish counts the request once.
+	servedStale bool
 	// upstream is set when the request sent a call upstream; result, when
 	// a handler knows better than that (a READ through the data cache).
 	// Both decide the result label of the latency histogram (resultOf).
@@ -150,31 +152,12 @@ func (req *request) call(v *volume, proc uint32, args xdr.Encoder, res xdr.Decod
 	req.upstream = true
 	if err := v.Upstream.Call(ctx, &req.cred, proc, args, res); err != nil {
 		req.unreachable = true
-		st := upstreamStatus(err)
-		if v.Failure.Soft && st == nfs3.StatJukebox {
-			st = nfs3.StatIO
-		}
+		st := v.upstreamStatus(err)
 		req.s.log.Warn("upstream call failed", "volume", v.ID, "proc", nfs3.ProcName(proc),
 			"xid", req.xid, "err", err, "status", st.String())
 		return st
 	}
 	return nfs3.StatOK
-}
-
-// stale reports whether a cached answer may be served although it is no
-// longer known to be fresh: serve-stale is on and the upstream just failed
-// to answer.
-func (req *request) serveStale(v *volume) bool {
-	return v.Failure.ServeStale && req.unreachable
-}
-
-// upstreamDown is the status for a request abandoned because the upstream
-// just failed to answer another call of it.
-func upstreamDown(v *volume) nfs3.Stat {
-	if v.Failure.Soft {
-		return nfs3.StatIO
-	}
-	return nfs3.StatJukebox
 }
 
 // wrapPostOpFH replaces an upstream handle in a post_op_fh3 with the proxy's;

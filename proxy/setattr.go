@@ -30,7 +30,6 @@ func setattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		v.afterChange(&coherency.Change{Proc: nfs3.ProcSetattr, Status: res.Status,
 			Obj: a.Object, ObjWcc: res.Wcc, SetSize: a.New.SetSize}, nil, 0)
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

@@ -41,7 +41,6 @@ func write(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		ch.Status, ch.ObjWcc, ch.Count = res.Status, res.Wcc, res.Count
 		v.afterChange(&ch, a.Data[:min(int(res.Count), len(a.Data))], int64(a.Offset))
 	}
-	req.status = res.Status
 	res.Encode(w)
 	return nil
 }

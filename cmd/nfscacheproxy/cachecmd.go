@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,9 +22,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
-	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/upstream"
+	"github.com/nfscacheproxy/nfscacheproxy/warm"
 )
 
 // cacheOpts are the flags every cache subcommand shares.
@@ -394,118 +393,36 @@ func cacheWarm(ctx context.Context, f *warmFlags, paths []string, o *cacheOpts, 
 		return err
 	}
 	defer c.Close()
-	w := warmer{ctx: ctx, c: c, cred: rpc.Cred{Flavor: rpc.AuthSys, Machine: "nfscacheproxy-warm", UID: uint32(f.uid), GID: uint32(f.gid)}}
+	w := warm.Walker{C: c, Cred: rpc.Cred{Flavor: rpc.AuthSys, Machine: "nfscacheproxy-warm", UID: uint32(f.uid), GID: uint32(f.gid)}}
 	if showProgress {
 		// Length unknown: bytes read so far, redrawn at most 10 times a
 		// second, on the reading goroutine (no ticker of its own).
-		w.progress = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr),
+		bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(stderr),
 			progressbar.OptionSetDescription("warming"), progressbar.OptionShowBytes(true), progressbar.OptionUseIECUnits(true),
 			progressbar.OptionShowCount(), progressbar.OptionSetSpinnerChangeInterval(0),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
+		w.OnBytes = func(n int64) { bar.Add64(n) }
 		defer func() {
-			w.progress.Exit()
+			bar.Exit()
 			fmt.Fprintln(stderr)
 		}()
 	}
 	start := time.Now()
 	for _, p := range paths {
-		fh, err := w.resolve(p)
+		fh, err := w.Resolve(ctx, p)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		if err := w.walk(fh, p); err != nil {
+		if err := w.Walk(ctx, fh, p); err != nil {
 			return err
 		}
 	}
 	took := time.Since(start)
-	rep := warmReport{Files: w.files, Bytes: w.bytes, Seconds: took.Seconds()}
+	rep := warmReport{Files: w.Files, Bytes: w.Bytes, Seconds: took.Seconds()}
 	return o.print(stdout, rep, func(out io.Writer) error {
 		_, err := fmt.Fprintf(out, "warmed %d files, %s in %v\n", rep.Files, ibytes(rep.Bytes), took.Round(time.Millisecond))
 		return err
 	})
-}
-
-type warmer struct {
-	ctx          context.Context
-	c            *upstream.Client
-	cred         rpc.Cred
-	files, bytes int64
-	progress     *progressbar.ProgressBar // nil: none
-}
-
-func (w *warmer) resolve(p string) (nfs3.FH, error) {
-	fh := w.c.Root()
-	for _, name := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
-		if name == "" {
-			continue
-		}
-		res, err := w.c.Lookup(w.ctx, &w.cred, &nfs3.LookupArgs{What: nfs3.DirOpArgs{Dir: fh, Name: name}})
-		if err != nil {
-			return nil, err
-		}
-		if res.Status != nfs3.StatOK {
-			return nil, res.Status
-		}
-		fh = res.Object
-	}
-	return fh, nil
-}
-
-func (w *warmer) walk(fh nfs3.FH, p string) error {
-	ga, err := w.c.Getattr(w.ctx, &w.cred, &nfs3.GetattrArgs{Object: fh})
-	if err != nil {
-		return err
-	}
-	if ga.Status != nfs3.StatOK {
-		return fmt.Errorf("%s: %w", p, ga.Status)
-	}
-	switch ga.Attr.Type {
-	case nfs3.TypeReg:
-		for off := uint64(0); off < ga.Attr.Size; {
-			res, err := w.c.Read(w.ctx, &w.cred, &nfs3.ReadArgs{File: fh, Offset: off, Count: 1 << 20})
-			if err != nil {
-				return err
-			}
-			if res.Status != nfs3.StatOK {
-				return fmt.Errorf("%s: %w", p, res.Status)
-			}
-			off += uint64(len(res.Data))
-			w.bytes += int64(len(res.Data))
-			if w.progress != nil {
-				w.progress.Add64(int64(len(res.Data)))
-			}
-			if res.EOF || len(res.Data) == 0 {
-				break
-			}
-		}
-		w.files++
-	case nfs3.TypeDir:
-		var cookie uint64
-		var verf [8]byte
-		for {
-			res, err := w.c.Readdirplus(w.ctx, &w.cred, &nfs3.ReaddirplusArgs{Dir: fh, Cookie: cookie, CookieVerf: verf, DirCount: 8192, MaxCount: 65536})
-			if err != nil {
-				return err
-			}
-			if res.Status != nfs3.StatOK {
-				return fmt.Errorf("%s: %w", p, res.Status)
-			}
-			for _, e := range res.Entries {
-				cookie = e.Cookie
-				if e.Name == "." || e.Name == ".." || !e.FH.Set {
-					continue
-				}
-				if err := w.walk(e.FH.FH, path.Join(p, e.Name)); err != nil {
-					return err
-				}
-			}
-			verf = res.CookieVerf
-			if res.EOF {
-				return nil
-			}
-		}
-	}
-	return nil
 }
 
 // invalidateFlags are the flags of `cache invalidate`.

@@ -64,4 +64,7 @@
 //	DUMP (mount table)          4096 entries       own cap                        further MNTs not listed
 //
 // Concurrency: the types are plain values; nothing here is shared or cached.
+//
+// It owns the NFSv3 and MOUNT v3 types and their XDR; it must not hold
+// behaviour beyond encoding, decoding and limits. Locks: none.
 package nfs3

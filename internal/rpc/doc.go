@@ -13,4 +13,6 @@
 //
 // Concurrency: every function here is pure or works on values owned by one
 // goroutine. Nothing is cached.
+//
+// It owns ONC RPC framing and headers; it must not know NFS. Locks: none.
 package rpc
