@@ -99,7 +99,7 @@ func TestKernelClient(t *testing.T) {
 	po := ProxyOptions{Bin: bin, UpstreamHost: g.Host, UpstreamExport: g.Export,
 		UpstreamNFSPort: g.NFSPort, UpstreamMountPort: g.MountPort, LogPath: filepath.Join(runDir, "proxy.log")}
 	metricsPort := 0
-	var fwd []GuestFwd // the proxy's lock route (see lockServer)
+	var fwd []GuestFwd // the lock routes (see lockroute.go)
 	if flags["config"] {
 		// Configured like ganesha's export: no root squash (the proxy's
 		// default squashes root), the data cache on, the chosen mode.
@@ -110,8 +110,7 @@ func TestKernelClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Locking: the proxy's portmapper and NLM on fixed host ports,
-		// reached by the guest at lockServer (port 111 there is the
-		// proxy's portmapper, not the host's rpcbind).
+		// reached by the guest at proxyLockServer (see lockroute.go).
 		pmapPort, err := FreePort()
 		if err != nil {
 			t.Fatal(err)
@@ -120,12 +119,7 @@ func TestKernelClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		relay := filepath.Join(runDir, "share", "bin", "ktool") + " relay 127.0.0.1:"
-		fwd = []GuestFwd{
-			{Addr: lockServer, Port: 111, Cmd: relay + strconv.Itoa(pmapPort)},
-			{Addr: lockServer, Port: po.Port, Cmd: relay + strconv.Itoa(po.Port)},
-			{Addr: lockServer, Port: nlmPort, Cmd: relay + strconv.Itoa(nlmPort)},
-		}
+		fwd = lockRoute(filepath.Join(runDir, "share"), proxyLockServer, pmapPort, po.Port, nlmPort)
 		pc := ProxyConfig{Port: po.Port, UpstreamHost: g.Host, UpstreamExport: g.Export,
 			UpstreamNFSPort: g.NFSPort, UpstreamMountPort: g.MountPort,
 			CacheDir: filepath.Join(runDir, "proxy-cache"), Mode: mode, ACTimeo: actimeo, MetricsPort: metricsPort,
@@ -155,16 +149,22 @@ func TestKernelClient(t *testing.T) {
 	ctl.OnRestart("proxy", px.Restart)
 	ctl.OnRestart("direct", g.Restart)
 
-	upstream := Target{Name: "upstream", NFSPort: g.NFSPort, MountPort: g.MountPort}
+	// Ganesha's lock route: its own portmapper naming its NLM.
+	ups, upsPmap, err := StartUpstreamPortmap(g.NFSPort, g.MountPort, g.NLMPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ups.Close() })
+	fwd = append(fwd, lockRoute(filepath.Join(runDir, "share"), upstreamLockServer, upsPmap, g.NFSPort, g.MountPort, g.NLMPort)...)
+
+	upstream := Target{Name: "upstream", NFSPort: g.NFSPort, MountPort: g.MountPort, LockServer: upstreamLockServer}
 	all := map[string]Target{
-		// Directly, the guest's lockd finds ganesha's NLM through the
-		// host's rpcbind (10.0.2.2:111 is the host's 127.0.0.1:111).
-		"direct": {Name: "direct", NFSPort: g.NFSPort, MountPort: g.MountPort, Mode: "direct", LockServer: guestHost},
+		"direct": {Name: "direct", NFSPort: g.NFSPort, MountPort: g.MountPort, Mode: "direct", LockServer: upstreamLockServer},
 		"proxy":  {Name: "proxy", NFSPort: px.Port, MountPort: px.Port, Mode: mode},
 	}
-	if fwd != nil {
+	if flags["config"] {
 		p := all["proxy"]
-		p.LockServer = lockServer
+		p.LockServer = proxyLockServer
 		all["proxy"] = p
 	}
 	var ts []Target
@@ -227,13 +227,6 @@ func TestKernelClient(t *testing.T) {
 		t.Logf("proxy log tail:\n%s", tail(filepath.Join(runDir, "proxy.log"), 20))
 	}
 }
-
-// lockServer is the guest's address of the proxy's lock route: QEMU
-// guestfwd rules relay its port 111 to the proxy's portmapper and its
-// proxy and NLM ports to the proxy's. The guest's lockd asks port 111 of
-// the address it mounted for NLM, and the host's 127.0.0.1:111 (10.0.2.2
-// in the guest) is the system rpcbind, where ganesha registers.
-const lockServer = "10.0.2.100"
 
 // lockTest is the suite's lock test.
 const lockTest = "014"

@@ -130,6 +130,7 @@ func (s *Share) params() string {
 	kv("KSUITE_SERVER", guestHost)
 	kv("KSUITE_EXPORT", o.Export)
 	kv("KSUITE_UPSTREAM_OPTS", opts(o.Upstream))
+	kv("KSUITE_UPSTREAM_LOCKSERVER", o.Upstream.LockServer)
 	var names []string
 	for _, t := range o.Targets {
 		names = append(names, t.Name)

@@ -10,6 +10,7 @@
 #   KSUITE_SERVER            host address as the guest sees it (10.0.2.2)
 #   KSUITE_EXPORT            export path (/export)
 #   KSUITE_UPSTREAM_OPTS     mount options naming ganesha's ports
+#   KSUITE_UPSTREAM_LOCKSERVER address of ganesha for mounts with locks
 #   KSUITE_TARGETS           e.g. "direct proxy"
 #   KSUITE_OPTS_<target>     mount options naming the target's ports
 #   KSUITE_MODE_<target>     coherency mode of the target (direct, cto, ttl, static)
@@ -87,6 +88,8 @@ for target in $KSUITE_TARGETS; do
 		export TARGET_OPTS="$base_opts,${!optvar}" TARGET_SERVER=$KSUITE_SERVER TARGET_EXPORT=$KSUITE_EXPORT
 		# The same mount with locking (no nolock), at the lock server address.
 		export LOCK_SERVER=${!lockvar:-} LOCK_OPTS="${base_opts/,nolock/},${!optvar}"
+		export LOCK_UPSTREAM_OPTS="${base_opts/,nolock/},$KSUITE_UPSTREAM_OPTS"
+		export LOCK_UPSTREAM_SPEC="${KSUITE_UPSTREAM_LOCKSERVER:-}:$KSUITE_EXPORT"
 		export RESULT_DIR=$res
 		if [ "${KSUITE_RUN:-suite}" = bench ]; then
 			exec /bin/bash /ksuite/guest/bench.sh

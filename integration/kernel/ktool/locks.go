@@ -34,8 +34,8 @@ import (
 // it, which is what happens in a QEMU user-network guest (no callback can
 // reach into it).
 func runLocks(args []string) error {
-	if len(args) != 2 {
-		return usageError{"usage: locks FILE_A FILE_B"}
+	if len(args) != 2 && len(args) != 3 {
+		return usageError{"usage: locks FILE_A FILE_B [FILE_C]"}
 	}
 	a, err := newLocker(args[0])
 	if err != nil {
@@ -52,6 +52,15 @@ func runLocks(args []string) error {
 	defer b.stop()
 	s := &lockScript{a: a, b: b}
 	s.run()
+	if len(args) == 3 && s.err == nil {
+		c, err := startLockChild(args[2])
+		if err != nil {
+			return err
+		}
+		defer c.stop()
+		s.c = c
+		s.runThird()
+	}
 	return s.err
 }
 
@@ -59,6 +68,7 @@ func runLocks(args []string) error {
 type lockScript struct {
 	a   *locker
 	b   *lockChild
+	c   *lockChild // optional: the same file through another server
 	err error
 }
 
@@ -67,10 +77,13 @@ func (s *lockScript) step(who, cmd, want string) {
 		return
 	}
 	var got string
-	if who == "A" {
+	switch who {
+	case "A":
 		got = s.a.do(cmd)
-	} else {
+	case "B":
 		got = s.b.call(cmd)
+	default:
+		got = s.c.call(cmd)
 	}
 	if got != want {
 		s.err = fmt.Errorf("%s %s: got %q; want %q", who, cmd, got, want)
@@ -169,24 +182,54 @@ func (s *lockScript) run() {
 	s.step("B", "close", "ok")
 }
 
+// runThird has a third process C lock the same file through FILE_C (the
+// upstream mounted directly, for the proxy target): each side sees the
+// other's locks, and a blocked lock through one is granted after the
+// unlock through the other.
+func (s *lockScript) runThird() {
+	s.step("B", "open", "ok")
+	s.step("C", "open", "ok")
+	s.section("a third process through the other server")
+	s.step("A", "setlk w 0 100", "ok")
+	s.step("C", "getlk w 0 10", "w 0 100")
+	s.step("C", "setlk w 50 1", "EAGAIN")
+	s.step("C", "setlk r 100 0", "ok")
+	s.step("B", "getlk w 200 1", "r 100 0")
+	s.step("A", "setlk u 0 0", "ok")
+	s.step("C", "setlk w 0 0", "ok")
+	s.step("A", "getlk r 0 1", "w 0 0")
+	s.step("B", "setlk r 0 1", "EAGAIN")
+	s.blockingOn(s.b, "B", "setlkw w 0 0")
+	s.step("C", "setlk u 0 0", "ok")
+	s.waitBlocked("ok")
+	s.step("C", "setlk r 0 1", "EAGAIN")
+	s.step("B", "setlk u 0 0", "ok")
+	s.step("C", "setlk w 0 0", "ok")
+	s.step("C", "setlk u 0 0", "ok")
+	s.step("B", "close", "ok")
+	s.step("C", "close", "ok")
+}
+
 // blocking sends cmd to B without waiting for the answer, then checks,
 // after B had a moment to block, that B has not got the lock: getting it
 // while A holds the conflicting lock is a failure. The moment only makes
 // the check meaningful; the test's verdict does not depend on it.
-func (s *lockScript) blocking(cmd string) {
+func (s *lockScript) blocking(cmd string) { s.blockingOn(s.b, "B", cmd) }
+
+func (s *lockScript) blockingOn(p *lockChild, who, cmd string) {
 	if s.err != nil {
 		return
 	}
-	if err := s.b.send(cmd); err != nil {
+	if err := p.send(cmd); err != nil {
 		s.err = err
 		return
 	}
-	fmt.Printf("B %s: sent\n", cmd)
+	fmt.Printf("%s %s: sent\n", who, cmd)
 	select {
-	case got, ok := <-s.b.lines:
-		s.err = fmt.Errorf("B %s: answered %q (ok %v) while A holds the lock; want it to block", cmd, got, ok)
+	case got, ok := <-p.lines:
+		s.err = fmt.Errorf("%s %s: answered %q (ok %v) while the lock is held; want it to block", who, cmd, got, ok)
 	case <-time.After(2 * time.Second):
-		fmt.Printf("B %s: blocked while A holds the lock\n", cmd)
+		fmt.Printf("%s %s: blocked while the lock is held\n", who, cmd)
 	}
 }
 
