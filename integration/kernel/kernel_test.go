@@ -288,6 +288,15 @@ func report(t *testing.T, share *Share, results []*TargetResult) {
 			t.Errorf("no test passed directly against ganesha: the suite or the guest is broken")
 		}
 	}
+	if direct == nil && proxy != nil {
+		// No baseline in this run (NFSCACHEPROXY_KERNEL_TARGETS=proxy, as
+		// make kernel-modes runs cto and static): every test must pass.
+		for _, tr := range proxy.Tests {
+			if tr.Status == "fail" {
+				t.Errorf("%s fails through the proxy (no direct baseline in this run): %s", tr.Name, tr.Reason)
+			}
+		}
+	}
 	if direct == nil || proxy == nil {
 		return
 	}
