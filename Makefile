@@ -16,7 +16,7 @@ AS_ROOT = @command -v sudo >/dev/null 2>&1 || { echo "make $@: must run as root 
 	exec sudo env PATH="$$PATH" HOME="$$HOME" GOCACHE="$$($(GO) env GOCACHE)" GOMODCACHE="$$($(GO) env GOMODCACHE)" $(MAKE) $@
 endif
 
-.PHONY: demo test unit integration fuzz vet build bench soak kernel stress
+.PHONY: demo test unit integration fuzz vet build bench soak kernel kernel-modes stress
 
 demo:
 	$(GO) run ./cmd/nfscacheproxy demo
@@ -64,6 +64,14 @@ endif
 # kernel = the full kernel-client suite (group auto, ~45 min under TCG).
 kernel:
 	scripts/kernel-suite.sh auto
+
+# kernel-modes = the kernel client's quick group through the proxy in each
+# coherency mode: cto and static (proxy only), then ttl with the direct
+# baseline. Three boots, ≈ 12 min under TCG; not part of make test.
+kernel-modes:
+	NFSCACHEPROXY_KERNEL_COHERENCY=cto NFSCACHEPROXY_KERNEL_TARGETS=proxy scripts/kernel-suite.sh quick
+	NFSCACHEPROXY_KERNEL_COHERENCY=static NFSCACHEPROXY_KERNEL_TARGETS=proxy scripts/kernel-suite.sh quick
+	NFSCACHEPROXY_KERNEL_COHERENCY=ttl scripts/kernel-suite.sh quick
 
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration)

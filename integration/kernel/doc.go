@@ -2,7 +2,11 @@
 // Debian guest booted with qemu-system-x86_64 mounts the proxy (and, as the
 // baseline, nfs-ganesha directly) with vers=3,proto=tcp,nolock and runs an
 // xfstests-style suite of our own (suite/: numbered tests with expected
-// output, groups, a check runner).
+// output, groups, a check runner). The lock test (014) mounts without
+// nolock; the guest reaches the proxy's portmapper and NLM at a second
+// address whose ports QEMU guestfwd rules relay to host ports
+// ([VMOptions.GuestFwd], ktool relay), since the host's port 111 is the
+// system rpcbind.
 //
 // # Model
 //

@@ -78,8 +78,8 @@ func TestKernelClient(t *testing.T) {
 		t.Logf("guest reused: %s (kernel %s)", guest.Dir, guest.Version)
 	}
 
-	// Ganesha, and the proxy binary in front of it.
-	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	// Ganesha with NLM (locks, test 014), and the proxy binary in front of it.
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{NLM: true})
 	bin := filepath.Join(runDir, "nfscacheproxy")
 	if err := BuildProxy(ctx, ".", bin); err != nil {
 		t.Fatal(err)
@@ -99,6 +99,7 @@ func TestKernelClient(t *testing.T) {
 	po := ProxyOptions{Bin: bin, UpstreamHost: g.Host, UpstreamExport: g.Export,
 		UpstreamNFSPort: g.NFSPort, UpstreamMountPort: g.MountPort, LogPath: filepath.Join(runDir, "proxy.log")}
 	metricsPort := 0
+	var fwd []GuestFwd // the lock routes (see lockroute.go)
 	if flags["config"] {
 		// Configured like ganesha's export: no root squash (the proxy's
 		// default squashes root), the data cache on, the chosen mode.
@@ -108,9 +109,21 @@ func TestKernelClient(t *testing.T) {
 		if metricsPort, err = FreePort(); err != nil {
 			t.Fatal(err)
 		}
+		// Locking: the proxy's portmapper and NLM on fixed host ports,
+		// reached by the guest at proxyLockServer (see lockroute.go).
+		pmapPort, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nlmPort, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fwd = lockRoute(filepath.Join(runDir, "share"), proxyLockServer, pmapPort, po.Port, nlmPort)
 		pc := ProxyConfig{Port: po.Port, UpstreamHost: g.Host, UpstreamExport: g.Export,
 			UpstreamNFSPort: g.NFSPort, UpstreamMountPort: g.MountPort,
-			CacheDir: filepath.Join(runDir, "proxy-cache"), Mode: mode, ACTimeo: actimeo, MetricsPort: metricsPort}
+			CacheDir: filepath.Join(runDir, "proxy-cache"), Mode: mode, ACTimeo: actimeo, MetricsPort: metricsPort,
+			PortmapPort: pmapPort, NLMPort: nlmPort}
 		po.Config = filepath.Join(runDir, "proxy.yaml")
 		if err := os.WriteFile(po.Config, []byte(pc.YAML()), 0o644); err != nil {
 			t.Fatal(err)
@@ -126,7 +139,7 @@ func TestKernelClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(px.Close)
-	t.Logf("ganesha on %d/%d, proxy on %d, coherency mode %s, config %s", g.NFSPort, g.MountPort, px.Port, mode, po.Config)
+	t.Logf("ganesha on %d/%d (NLM %d), proxy on %d, coherency mode %s, config %s", g.NFSPort, g.MountPort, g.NLMPort, px.Port, mode, po.Config)
 
 	ctl, err := StartControl(log)
 	if err != nil {
@@ -136,10 +149,23 @@ func TestKernelClient(t *testing.T) {
 	ctl.OnRestart("proxy", px.Restart)
 	ctl.OnRestart("direct", g.Restart)
 
-	upstream := Target{Name: "upstream", NFSPort: g.NFSPort, MountPort: g.MountPort}
+	// Ganesha's lock route: its own portmapper naming its NLM.
+	ups, upsPmap, err := StartUpstreamPortmap(g.NFSPort, g.MountPort, g.NLMPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ups.Close() })
+	fwd = append(fwd, lockRoute(filepath.Join(runDir, "share"), upstreamLockServer, upsPmap, g.NFSPort, g.MountPort, g.NLMPort)...)
+
+	upstream := Target{Name: "upstream", NFSPort: g.NFSPort, MountPort: g.MountPort, LockServer: upstreamLockServer}
 	all := map[string]Target{
-		"direct": {Name: "direct", NFSPort: g.NFSPort, MountPort: g.MountPort, Mode: "direct"},
+		"direct": {Name: "direct", NFSPort: g.NFSPort, MountPort: g.MountPort, Mode: "direct", LockServer: upstreamLockServer},
 		"proxy":  {Name: "proxy", NFSPort: px.Port, MountPort: px.Port, Mode: mode},
+	}
+	if flags["config"] {
+		p := all["proxy"]
+		p.LockServer = proxyLockServer
+		all["proxy"] = p
 	}
 	var ts []Target
 	for _, name := range targets {
@@ -161,7 +187,7 @@ func TestKernelClient(t *testing.T) {
 	}
 	defer console.Close()
 	vm, err := NewVM(ctx, VMOptions{Guest: guest, ShareDir: share.Dir, Accel: os.Getenv("NFSCACHEPROXY_KERNEL_ACCEL"),
-		CPUs: cpus, Timeout: vmTimeout, Console: &teeLines{file: console, log: log}})
+		CPUs: cpus, Timeout: vmTimeout, Console: &teeLines{file: console, log: log}, GuestFwd: fwd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +201,15 @@ func TestKernelClient(t *testing.T) {
 
 	results := share.Results()
 	report(t, share, results)
+	if group == "quick" && tests == nil {
+		// The quick group's promise: the kernel client locks through the
+		// proxy (mounted without nolock), whatever the baseline did.
+		for _, r := range results {
+			if r.Target == "proxy" && r.Status(lockTest) != "pass" {
+				t.Errorf("the lock test %s is %q through the proxy; want pass", lockTest, orNone(r.Status(lockTest)))
+			}
+		}
+	}
 	if metricsPort > 0 {
 		// The kernel client ignores some errors (fsstress goes on after an
 		// EIO): a request the proxy refused must show here, not vanish.
@@ -192,6 +227,9 @@ func TestKernelClient(t *testing.T) {
 		t.Logf("proxy log tail:\n%s", tail(filepath.Join(runDir, "proxy.log"), 20))
 	}
 }
+
+// lockTest is the suite's lock test.
+const lockTest = "014"
 
 // report prints both summaries and a per-test table, and fails the test
 // when a test that passed directly did not pass through the proxy (or a
@@ -248,6 +286,15 @@ func report(t *testing.T, share *Share, results []*TargetResult) {
 	if direct != nil {
 		if p, _, _ := direct.Counts(); p == 0 && len(direct.Tests) > 0 {
 			t.Errorf("no test passed directly against ganesha: the suite or the guest is broken")
+		}
+	}
+	if direct == nil && proxy != nil {
+		// No baseline in this run (NFSCACHEPROXY_KERNEL_TARGETS=proxy, as
+		// make kernel-modes runs cto and static): every test must pass.
+		for _, tr := range proxy.Tests {
+			if tr.Status == "fail" {
+				t.Errorf("%s fails through the proxy (no direct baseline in this run): %s", tr.Name, tr.Reason)
+			}
 		}
 	}
 	if direct == nil || proxy == nil {

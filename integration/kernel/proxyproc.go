@@ -79,6 +79,10 @@ type ProxyConfig struct {
 	Mode              string        // coherency mode
 	ACTimeo           time.Duration // 0: the proxy's defaults
 	MetricsPort       int           // 0: no metrics endpoint
+	// PortmapPort turns the built-in portmapper on at 127.0.0.1:PortmapPort
+	// and NLMPort puts the proxy's NLM at 127.0.0.1:NLMPort (NLM is on by
+	// default with the portmapper when the upstream offers NLM).
+	PortmapPort, NLMPort int
 }
 
 // YAML renders the configuration file (see deploy/nfscacheproxy.example.yaml).
@@ -91,6 +95,12 @@ func (c ProxyConfig) YAML() string {
 	fmt.Fprintf(&b, "listen: %q\nmetrics:\n  listen: %q\n", "127.0.0.1:"+strconv.Itoa(c.Port), metrics)
 	if c.CacheDir != "" {
 		fmt.Fprintf(&b, "cache:\n  dir: %q\n", c.CacheDir)
+	}
+	if c.PortmapPort > 0 {
+		fmt.Fprintf(&b, "portmap:\n  enabled: true\n  listen: %q\n", "127.0.0.1:"+strconv.Itoa(c.PortmapPort))
+	}
+	if c.NLMPort > 0 {
+		fmt.Fprintf(&b, "nlm:\n  listen: %q\n", "127.0.0.1:"+strconv.Itoa(c.NLMPort))
 	}
 	b.WriteString("upstream:\n  unprivileged_port: true\n")
 	fmt.Fprintf(&b, "volumes:\n  - id: 1\n    name: %q\n    upstream: %q\n    nfs_port: %d\n    mount_port: %d\n",

@@ -18,6 +18,11 @@ type Target struct {
 	NFSPort   int    // on the host's loopback
 	MountPort int
 	Mode      string // coherency mode the suite expects: direct, cto, ttl, static
+	// LockServer is the address the guest mounts the target at for the
+	// lock test (014), without nolock: the guest's lockd asks port 111 of
+	// that address for the target's NLM. "": locking is not reachable
+	// (014 fails).
+	LockServer string
 }
 
 // ShareOptions describe one run of the suite in the guest.
@@ -125,11 +130,13 @@ func (s *Share) params() string {
 	kv("KSUITE_SERVER", guestHost)
 	kv("KSUITE_EXPORT", o.Export)
 	kv("KSUITE_UPSTREAM_OPTS", opts(o.Upstream))
+	kv("KSUITE_UPSTREAM_LOCKSERVER", o.Upstream.LockServer)
 	var names []string
 	for _, t := range o.Targets {
 		names = append(names, t.Name)
 		kv("KSUITE_OPTS_"+t.Name, opts(t))
 		kv("KSUITE_MODE_"+t.Name, t.Mode)
+		kv("KSUITE_LOCKSERVER_"+t.Name, t.LockServer)
 	}
 	kv("KSUITE_TARGETS", strings.Join(names, " "))
 	kv("KSUITE_GROUP", o.Group)

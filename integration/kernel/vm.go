@@ -36,6 +36,21 @@ type VMOptions struct {
 	// ProbeDir caches the KVM probe's verdict. Default the guest's parent
 	// directory.
 	ProbeDir string
+	// GuestFwd are QEMU user-network guest forwards: a connection of the
+	// guest to Addr:Port runs Cmd on the host (once per connection) with
+	// the connection as its stdin and stdout (see [GuestFwd]).
+	GuestFwd []GuestFwd
+}
+
+// GuestFwd is one guestfwd rule: TCP connections of the guest to
+// Addr:Port (an unused address of the user network, e.g. 10.0.2.100) run
+// Cmd on the host. With `ktool relay 127.0.0.1:P` as Cmd they reach host
+// port P: that is how the guest gets a second server address whose port
+// 111 is not the host's rpcbind.
+type GuestFwd struct {
+	Addr string
+	Port int
+	Cmd  string // no commas
 }
 
 // VM is one boot of the guest.
@@ -61,6 +76,11 @@ func NewVM(ctx context.Context, opts VMOptions) (*VM, error) {
 	}
 	if opts.Console == nil {
 		opts.Console = io.Discard
+	}
+	for _, f := range opts.GuestFwd {
+		if strings.Contains(f.Cmd, ",") || f.Addr == "" || f.Port <= 0 {
+			return nil, fmt.Errorf("kernel: GuestFwd %+v: want an address, a port and a command without commas", f)
+		}
 	}
 	if opts.ProbeDir == "" {
 		opts.ProbeDir = filepath.Dir(opts.Guest.Dir)
@@ -95,7 +115,7 @@ func qemuBinary() (string, error) {
 
 // qemuArgs is the command line booting g with accel; extra kernel
 // arguments go after the standard ones.
-func qemuArgs(g *Guest, accel string, mem, cpus int, share, cmdline string) []string {
+func qemuArgs(g *Guest, accel string, mem, cpus int, share, cmdline string, fwd []GuestFwd) []string {
 	args := []string{
 		"-accel", accel,
 		"-m", strconv.Itoa(mem), "-smp", strconv.Itoa(cpus),
@@ -110,11 +130,21 @@ func qemuArgs(g *Guest, accel string, mem, cpus int, share, cmdline string) []st
 		args = append(args,
 			"-initrd", g.Initrd,
 			"-drive", "file="+g.Root+",format=raw,if=virtio,snapshot=on",
-			"-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+			"-netdev", netdev(fwd), "-device", "virtio-net-pci,netdev=n0",
 			"-fsdev", "local,id=ks,path="+share+",security_model=none",
 			"-device", "virtio-9p-pci,fsdev=ks,mount_tag=ksuite")
 	}
 	return args
+}
+
+// netdev is the -netdev value: user networking with the guest forwards.
+func netdev(fwd []GuestFwd) string {
+	var b strings.Builder
+	b.WriteString("user,id=n0")
+	for _, f := range fwd {
+		fmt.Fprintf(&b, ",guestfwd=tcp:%s:%d-cmd:%s", f.Addr, f.Port, f.Cmd)
+	}
+	return b.String()
 }
 
 // Run boots the guest and returns when it powers off. It fails when QEMU
@@ -131,7 +161,7 @@ func (vm *VM) Run(ctx context.Context) error {
 		return err
 	}
 	args := qemuArgs(vm.opts.Guest, vm.accel, vm.opts.MemoryMiB, vm.opts.CPUs, share,
-		"root=/dev/vda rootfstype=ext4 rw quiet loglevel=4 init=/sbin/ksuite-init")
+		"root=/dev/vda rootfstype=ext4 rw quiet loglevel=4 init=/sbin/ksuite-init", vm.opts.GuestFwd)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdin = nil
 	out, err := cmd.StdoutPipe()
@@ -209,7 +239,7 @@ func kvmBoots(ctx context.Context, g *Guest, dir string, log io.Writer) bool {
 	const probeTimeout = 20 * time.Second
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(pctx, bin, qemuArgs(g, "kvm", 256, 1, "", "earlyprintk=serial,ttyS0")...)
+	cmd := exec.CommandContext(pctx, bin, qemuArgs(g, "kvm", 256, 1, "", "earlyprintk=serial,ttyS0", nil)...)
 	var buf lockedBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -10,9 +10,12 @@
 #   KSUITE_SERVER            host address as the guest sees it (10.0.2.2)
 #   KSUITE_EXPORT            export path (/export)
 #   KSUITE_UPSTREAM_OPTS     mount options naming ganesha's ports
+#   KSUITE_UPSTREAM_LOCKSERVER address of ganesha for mounts with locks
 #   KSUITE_TARGETS           e.g. "direct proxy"
 #   KSUITE_OPTS_<target>     mount options naming the target's ports
 #   KSUITE_MODE_<target>     coherency mode of the target (direct, cto, ttl, static)
+#   KSUITE_LOCKSERVER_<target> address the lock test mounts the target at
+#                            (without nolock); "" when locking is unreachable
 #   KSUITE_GROUP, KSUITE_TESTS, KSUITE_SCALE, KSUITE_TEST_TIMEOUT, KSUITE_CTL
 #   KSUITE_RUN               "bench" runs guest/bench.sh instead of the suite
 set -u
@@ -35,6 +38,12 @@ ip link set "$iface" up &&
 	ip route add default via 10.0.2.2 ||
 	{ mark "error: network setup on '$iface' failed"; exit 1; }
 modprobe nfs 2>/dev/null; modprobe nfsv3 2>/dev/null
+# Locking (NLM) needs the guest's rpcbind (the kernel's lockd registers
+# with it) and rpc.statd (lockd asks it to monitor each server), and a host
+# name other than "(none)" (it is the caller_name of every lock).
+hostname ksuite
+rpcbind -w || mark "warning: rpcbind did not start"
+rpc.statd --no-notify || mark "warning: rpc.statd did not start"
 
 base_opts=vers=3,proto=tcp,nolock,mountproto=tcp,nosharecache
 mount_nfs() { # OPTS DIR
@@ -57,6 +66,7 @@ mark "upstream mounted: $(grep ' /mnt/upstream ' /proc/mounts)"
 for target in $KSUITE_TARGETS; do
 	optvar=KSUITE_OPTS_$target
 	modevar=KSUITE_MODE_$target
+	lockvar=KSUITE_LOCKSERVER_$target
 	res=$out/$target
 	mkdir -p "$res"
 	mark "target $target: mounting (${!optvar})"
@@ -76,6 +86,10 @@ for target in $KSUITE_TARGETS; do
 		export UPSTREAM_OPTS="$base_opts,$KSUITE_UPSTREAM_OPTS"
 		export UPSTREAM_SPEC="$KSUITE_SERVER:$KSUITE_EXPORT"
 		export TARGET_OPTS="$base_opts,${!optvar}" TARGET_SERVER=$KSUITE_SERVER TARGET_EXPORT=$KSUITE_EXPORT
+		# The same mount with locking (no nolock), at the lock server address.
+		export LOCK_SERVER=${!lockvar:-} LOCK_OPTS="${base_opts/,nolock/},${!optvar}"
+		export LOCK_UPSTREAM_OPTS="${base_opts/,nolock/},$KSUITE_UPSTREAM_OPTS"
+		export LOCK_UPSTREAM_SPEC="${KSUITE_UPSTREAM_LOCKSERVER:-}:$KSUITE_EXPORT"
 		export RESULT_DIR=$res
 		if [ "${KSUITE_RUN:-suite}" = bench ]; then
 			exec /bin/bash /ksuite/guest/bench.sh

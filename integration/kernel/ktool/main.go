@@ -15,6 +15,10 @@
 //	ktool waitfor FILE TEXT TIMEOUT        poll until FILE's content is TEXT
 //	ktool ctl URL ACTION                   ask the host to do ACTION (e.g. restart)
 //	ktool smallfiles create DIR N SIZE | stat DIR | read DIR   (benchmark timings)
+//	ktool locks FILE_A FILE_B              fcntl/flock locks between two processes (A on FILE_A,
+//	                                       B on FILE_B: the same file through a second mount)
+//	ktool relay HOST:PORT                  copy stdin/stdout to a TCP connection (runs on the
+//	                                       host: QEMU's guestfwd command, see vm.go)
 //
 // Every command prints only deterministic lines on stdout (the suite's .out
 // files compare them) and its diagnostics on stderr; it exits 1 on a
@@ -42,6 +46,9 @@ var commands = map[string]command{
 	"waitfor":    {runWaitFor, "poll a file until it has some content"},
 	"ctl":        {runCtl, "ask the host test to act"},
 	"smallfiles": {runSmallfiles, "time small-file create, stat or read"},
+	"locks":      {runLocks, "fcntl/flock lock test between two processes"},
+	"lockchild":  {runLockChild, "the second process of locks (internal)"},
+	"relay":      {runRelay, "stdin/stdout to a TCP connection"},
 }
 
 // usageError is a bad invocation (exit status 2).
