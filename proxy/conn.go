@@ -26,7 +26,8 @@ import (
 // bytes that arrive, never ahead of them, so a client that announces a large
 // record and stalls holds only what it sent. The server's global slot is
 // taken once a whole record is in, so idle or stalled connections cannot
-// starve the others. The read deadline (IdleTimeout) runs from the wait for
+// starve the others. Bytes held by records under way are charged to a
+// server-wide budget (partial.go). The read deadline (IdleTimeout) runs from the wait for
 // a record mark and again from the mark to the record's last byte.
 type conn struct {
 	s      *Server
@@ -45,6 +46,12 @@ type conn struct {
 	cancel context.CancelFunc
 
 	writeMu sync.Mutex // serialises replies onto nc
+
+	// partial is what the record under way holds, charged to
+	// Server.partial; partialDropped is set when the budget closed this
+	// connection. Both guarded by Server.partial.mu.
+	partial        int64
+	partialDropped bool
 }
 
 // readBufferSize is the connection's read buffer. Bigger reads (the body of
@@ -92,6 +99,7 @@ func (c *conn) serve() {
 				if errors.Is(err, rpc.ErrRecordTooLarge) {
 					c.s.stats.badRecords.Add(1)
 				}
+				// errPartialBudget is counted as a rejection where it arises.
 				log.Debug("connection closed", "err", err)
 			}
 			return
@@ -129,7 +137,12 @@ func (c *conn) readRecord() (*[]byte, error) {
 	c.s.stats.receiving.Add(1)
 	defer c.s.stats.receiving.Add(-1)
 	bp := recordPool.Get().(*[]byte)
-	buf, err := rpc.ReadFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
+	defer c.s.partial.release(c)
+	if err := c.chargeRecord(0, cap(*bp)); err != nil {
+		recordPool.Put(bp)
+		return nil, err
+	}
+	buf, err := rpc.ReadFragmentsGrow(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord, c.chargeRecord)
 	*bp = buf
 	if err != nil {
 		recordPool.Put(bp)

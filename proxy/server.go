@@ -34,9 +34,14 @@ type Options struct {
 	// RecordTimeout bounds the time from a request's first bytes to its
 	// last (default 60s, at most IdleTimeout): a stalled half-sent request
 	// holds its buffer only that long.
-	RecordTimeout  time.Duration
-	RequestTimeout time.Duration // upstream work for one request (default 5m)
-	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
+	RecordTimeout time.Duration
+	// PartialRecordBytes bounds the bytes held by records that have begun
+	// to arrive and are not complete, across all connections (default
+	// 64 MiB, at least MaxRecord). Beyond it the connections holding the
+	// most are closed first (partial.go).
+	PartialRecordBytes int64
+	RequestTimeout     time.Duration // upstream work for one request (default 5m)
+	DRCSize            int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
 	// Observer, when set, is told of every request: program ("nfs" or
 	// "mount"), lower-case procedure name, duration and whether the reply
@@ -79,6 +84,9 @@ func (o *Options) setDefaults() {
 		if o.IdleTimeout > 0 {
 			o.RecordTimeout = min(o.RecordTimeout, o.IdleTimeout)
 		}
+	}
+	if o.PartialRecordBytes == 0 {
+		o.PartialRecordBytes = max(64<<20, int64(o.MaxRecord))
 	}
 	if o.MaxConns == 0 {
 		o.MaxConns = 4096
@@ -129,6 +137,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("proxy: MaxRecord: %d smaller than MaxIO+1024", o.MaxRecord)
 	case o.MaxConnsPerClient < 1 || o.MaxConnsPerClient > o.MaxConns:
 		return fmt.Errorf("proxy: MaxConnsPerClient: %d not in 1..MaxConns (%d)", o.MaxConnsPerClient, o.MaxConns)
+	case o.PartialRecordBytes < int64(o.MaxRecord):
+		return fmt.Errorf("proxy: PartialRecordBytes: %d smaller than MaxRecord (%d)", o.PartialRecordBytes, o.MaxRecord)
 	case o.RecordTimeout <= 0:
 		return fmt.Errorf("proxy: RecordTimeout: %v must be above 0", o.RecordTimeout)
 	case o.PerConnLimit < 1:
@@ -154,6 +164,8 @@ type Server struct {
 	mounts mountTable
 	drc    *drc
 	stats  serverStats
+	// partial is the budget of bytes in records under way (partial.go).
+	partial *partialBudget
 	// rejects counts refused names and limits and GARBAGE_ARGS by reason (reject.go).
 	rejects rejections
 	// perClient counts open connections by client address; guarded by mu.
@@ -199,6 +211,7 @@ func New(opts Options) (*Server, error) {
 		perClient: make(map[netip.Addr]int),
 		drc:       newDRC(opts.DRCSize, drcTTL),
 		idle:      make(chan struct{}, 1),
+		partial:   newPartialBudget(opts.PartialRecordBytes),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range opts.Volumes {
