@@ -125,7 +125,7 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("proxy: Volumes[%d].ID: %d used twice", i, v.ID)
 		case names[v.Name]:
 			return fmt.Errorf("proxy: Volumes[%d].Name: %q used twice", i, v.Name)
-		case len(v.Upstream.Root()) > MaxUpstreamHandle:
+		case !v.Pending && len(v.Upstream.Root()) > MaxUpstreamHandle:
 			return fmt.Errorf("proxy: Volumes[%d]: upstream root handle is %d bytes, more than the %d that fit", i, len(v.Upstream.Root()), MaxUpstreamHandle)
 		}
 		ids[v.ID], names[v.Name] = true, true
