@@ -59,7 +59,8 @@ func StartGanesha(ctx context.Context, opts GaneshaOptions) (*Ganesha, error) {
 	if err := EnsureRPCBind(ctx); err != nil {
 		return nil, err
 	}
-	g := &Ganesha{Host: opts.Host, Export: Export, bin: bin, opts: opts}
+	// Fixed ports are used as given (pickPorts fills in only zero ones).
+	g := &Ganesha{Host: opts.Host, Export: Export, bin: bin, opts: opts, NFSPort: opts.NFSPort, MountPort: opts.MountPort}
 	if err := g.makeDirs(); err != nil {
 		g.removeOwned()
 		return nil, err
