@@ -8,6 +8,7 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,5 +206,40 @@ func TestUnreachableVolumeAtStartServedLater(t *testing.T) {
 		if n := strings.Count(log, line); n != 1 {
 			t.Fatalf("%d %q lines; want 1\n%s", n, line, log)
 		}
+	}
+}
+
+// TestUnreachableAtStartFailsWhenNothingToServe: with a single volume, or
+// when no volume's upstream answers, serve has nothing to serve and exits
+// at start with an error naming the volume, as before.
+func TestUnreachableAtStartFailsWhenNothingToServe(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedVolume := func(id int) string {
+		p := freeLoopbackPort(t) // closed: nothing listens there
+		return fmt.Sprintf("  - id: %d\n    name: /v%d\n    upstream: 127.0.0.1:/export\n    nfs_port: %d\n    mount_port: %d\n    clients: [127.0.0.0/8]\n", id, id, p, p)
+	}
+	for _, tc := range []struct {
+		name    string
+		volumes string
+		want    string
+	}{
+		{"one volume", closedVolume(81), "volumes[0] (id 81)"},
+		{"every volume", closedVolume(82) + closedVolume(83), "no volume's upstream is reachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"\"}\nupstream: {unprivileged_port: true}\nvolumes:\n", freeLoopbackPort(t))+tc.volumes)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, bin, "serve", "--config", cfg).CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("serve still running after %v; want it to exit at start\n%s", 2*time.Minute, out)
+			}
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("serve: %v; want a failure mentioning %q\n%s", err, tc.want, out)
+			}
+		})
 	}
 }
