@@ -84,8 +84,10 @@ func (c *conn) serve() {
 		// bound is not read from (TCP pushes back).
 		select {
 		case c.slots <- struct{}{}:
-		case <-c.s.ctx.Done():
-			return
+		default:
+			if !c.awaitSlot() {
+				return
+			}
 		}
 		bp, err := c.readRecord()
 		if err != nil {
@@ -117,6 +119,58 @@ func (c *conn) serve() {
 		c.wg.Add(1)
 		c.s.stats.inflight.Add(1)
 		go c.handle(bp)
+	}
+}
+
+// awaitSlot waits for a slot of the connection while it is at its bound,
+// watching meanwhile for the client to leave: otherwise a client that
+// fills its slots with calls to a hung upstream and disconnects would hold
+// them (and their global slots) until the request timeout, as nothing
+// reads its socket to see it gone. The watch peeks at most the read
+// buffer's worth (readBufferSize), so TCP still pushes back. It returns
+// false when the connection is to end; its requests are then cancelled.
+func (c *conn) awaitSlot() bool {
+	peeked := make(chan error, 1)
+	watch := func() {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			_, err := c.br.Peek(1)
+			peeked <- err
+		}()
+	}
+	watch()
+	for {
+		select {
+		case c.slots <- struct{}{}:
+			// The next read is the peek's: wait for it to end (it has
+			// the idle deadline readRecord would set) and leave what it
+			// read in the buffer.
+			if err := <-peeked; err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				<-c.slots
+				return false
+			}
+			return true
+		case err := <-peeked:
+			switch {
+			case err == nil:
+				// The next request has begun to arrive; it is read once
+				// a slot frees up.
+				select {
+				case c.slots <- struct{}{}:
+					return true
+				case <-c.s.ctx.Done():
+					return false
+				}
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				watch() // silent, not gone: its requests still run
+			default:
+				return false // gone
+			}
+		case <-c.s.ctx.Done():
+			return false // serve closes nc, which ends the peek
+		}
 	}
 }
 
