@@ -321,8 +321,9 @@ func TestRequestThatKillsUpstreamIsNotResent(t *testing.T) {
 // TestHungUpstreamDoesNotStarveOtherVolumes: connections pipelining
 // GETATTRs to a volume whose upstream accepts them and never answers hold
 // at most that volume's share of the request slots; the others get
-// NFS3ERR_JUKEBOX at once, a client of a healthy volume is served, and the
-// hang is detected and exported.
+// NFS3ERR_JUKEBOX at once, a client of a healthy volume is served, the
+// hang is detected and exported, and once the attackers have gone their
+// calls are abandoned and every slot comes back.
 func TestHungUpstreamDoesNotStarveOtherVolumes(t *testing.T) {
 	const requests, connReqs, attackers = 64, 16, 8
 	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
@@ -398,6 +399,15 @@ func TestHungUpstreamDoesNotStarveOtherVolumes(t *testing.T) {
 	if n := metricValue(t, metricsURL, "nfscacheproxy_upstream_up", `volume="95"`); n != 1 {
 		t.Fatalf("upstream_up{volume=95} = %v; want 1", n)
 	}
+	// The attackers leave: their GETATTRs, idempotent, are abandoned
+	// upstream and every slot comes back.
+	for _, nc := range conns {
+		nc.Close()
+	}
+	await.Until(t, "requests_in_flight to drop to 0 once the attackers are gone", func() bool {
+		return metricValue(t, metricsURL, "nfscacheproxy_requests_in_flight") == 0 &&
+			metricValue(t, metricsURL, "nfscacheproxy_upstream_in_flight", `volume="94"`) == 0
+	})
 }
 
 // replyFeed reads reply records from several connections into one
