@@ -452,3 +452,30 @@ func (f *replyFeed) next(t *testing.T) []byte {
 		return nil
 	}
 }
+
+// TestUnadmittedAddressClosedAtAccept: a connection from an address no
+// volume's clients admit is closed at once, before it can send anything
+// that costs memory, and counted; an admitted address is served.
+func TestUnadmittedAddressClosedAtAccept(t *testing.T) {
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	p, metricsURL := serveOver(t, volumeYAML(96, "/vol", g, "clients: [127.0.0.1/32]"), "")
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}
+	for i := range 3 {
+		nc, err := d.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := serverClosed(nc)
+		nc.Close()
+		if !closed {
+			t.Fatalf("connection %d from 127.0.0.3 stayed open; want it closed at accept", i)
+		}
+	}
+	if n := metricValue(t, metricsURL, "nfscacheproxy_connections_not_admitted_total"); n != 3 {
+		t.Fatalf("connections_not_admitted_total = %v; want 3", n)
+	}
+	c := dialVolume(t, p.addr, "/vol", 0, 0)
+	if _, st := c.getattr(c.root()); st != nfs3.StatOK {
+		t.Fatalf("GETATTR from 127.0.0.1: %v", st)
+	}
+}
