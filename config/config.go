@@ -150,6 +150,11 @@ type LimitsConfig struct {
 	// did not within this long closes the connection (a stalled half-sent
 	// request holds memory); > 0. Default 60s.
 	RecordTimeout Duration `yaml:"record_timeout"`
+	// partial_record_bytes: bytes all connections together may hold in
+	// requests that have begun to arrive and are not complete; beyond it
+	// the connections holding the most are closed first. At least 2MiB
+	// (one largest request). Default 64MiB.
+	PartialRecordBytes Size `yaml:"partial_record_bytes"`
 	// write_timeout: a reply that cannot be written for this long (the
 	// client does not read) closes the connection; > 0. Default 60s.
 	WriteTimeout Duration `yaml:"write_timeout"`
@@ -270,7 +275,7 @@ func Default() *Config {
 		Metrics:      MetricsConfig{Listen: ":9102"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		DrainTimeout: Duration{10 * time.Second},
-		Limits: LimitsConfig{MaxConns: 4096, MaxConnsPerClient: 256, ConnRequests: 64, Requests: 1024,
+		Limits: LimitsConfig{MaxConns: 4096, MaxConnsPerClient: 256, ConnRequests: 64, Requests: 1024, PartialRecordBytes: 64 << 20,
 			IdleTimeout: Duration{15 * time.Minute}, RecordTimeout: Duration{time.Minute}, WriteTimeout: Duration{time.Minute}, RequestTimeout: Duration{5 * time.Minute}},
 		Cache: CacheConfig{
 			Granule: 256 << 10,

@@ -238,6 +238,7 @@ func TestConfigErrors(t *testing.T) {
 		{"retries", "upstream: { retries: -1 }\n", `upstream.retries: -1 is not in 0..100`},
 		{"max_conns", "limits: { max_conns: 0 }\n", `limits.max_conns: 0 is not in 1..1000000`},
 		{"requests below conn_requests", "limits: { requests: 10 }\n", `limits.requests: 10 must be at least limits.conn_requests (64)`},
+		{"partial_record_bytes below one request", "limits: { partial_record_bytes: 1MiB }\n", `limits.partial_record_bytes: 1048576 is below 2MiB (one largest request)`},
 		{"idle_timeout zero", "limits: { idle_timeout: 0s }\n", `limits.idle_timeout: 0s must be above 0`},
 		{"no volumes", "volumes: []\n", `volumes: none configured`},
 		{"id missing", "volumes:\n  - upstream: \"f:/e\"\n", `volumes[0].id: required`},

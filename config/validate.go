@@ -223,6 +223,8 @@ func (l *LimitsConfig) validate(p *problems) {
 		p.add("limits.conn_requests", "%d is not in 1..65536", l.ConnRequests)
 	case l.Requests < l.ConnRequests:
 		p.add("limits.requests", "%d must be at least limits.conn_requests (%d)", l.Requests, l.ConnRequests)
+	case l.PartialRecordBytes < 2<<20:
+		p.add("limits.partial_record_bytes", "%d is below 2MiB (one largest request)", l.PartialRecordBytes)
 	}
 	for _, d := range []struct {
 		name string

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -257,5 +260,103 @@ func TestConnectionAbuseAgainstGanesha(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(g.Dir, "own")); err != nil || !bytes.Equal(got, ownData) {
 		t.Fatalf("own file on the upstream: %v, %d bytes, want %d", err, len(got), len(ownData))
+	}
+}
+
+// vmRSS reads the resident set size of process pid from /proc, in bytes.
+func vmRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmRSS %q: %v", rest, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+// TestHalfRecordsStayWithinBudget (issue 18): connections that announce a
+// 1 MiB request and send half of it hold memory before any
+// authentication. The serve process keeps what they hold within
+// limits.partial_record_bytes, by its gauge and by its resident size, closes
+// the ones beyond it, and still serves an honest client.
+func TestHalfRecordsStayWithinBudget(t *testing.T) {
+	const (
+		budget   = 8 << 20
+		stallers = 64
+		announce = 1 << 20
+		sent     = announce / 2
+	)
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
+	cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"127.0.0.1:%d\"}\nupstream: {unprivileged_port: true}\n", port, mport)+
+		fmt.Sprintf("limits: {partial_record_bytes: %d}\nvolumes:\n", budget)+
+		volumeYAML(61, "/vol", g, "clients: [127.0.0.0/8]"))
+	p := startServe(t, port, "--config", cfg)
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+	metrics := func() (held, dropped float64) {
+		_, body := scrape(t, metricsURL)
+		return sample(body, "nfscacheproxy_partial_record_bytes"),
+			sample(body, "nfscacheproxy_rejected_requests_total", `reason="partial_record_budget"`)
+	}
+	pid := p.cmd.Process.Pid
+	baseRSS := vmRSS(t, pid)
+
+	mark := binary.BigEndian.AppendUint32(nil, 1<<31|announce)
+	half := append(mark, make([]byte, sent)...)
+	var conns []net.Conn
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	for range stallers {
+		nc, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, nc)
+		nc.SetWriteDeadline(time.Now().Add(await.Deadline))
+		// A write to a connection the budget has closed may fail: that
+		// is the point.
+		nc.Write(half)
+	}
+	// Every staller still open holds all it sent; the others were closed.
+	var held, dropped float64
+	await.Until(t, "each staller to be held in full or closed", func() bool {
+		held, dropped = metrics()
+		return held >= sent*(stallers-dropped)
+	})
+	rss := vmRSS(t, pid)
+	t.Logf("%d stallers of %d KiB: %v bytes held, %v closed by the budget; RSS %.1f → %.1f MiB",
+		stallers, sent>>10, held, dropped, float64(baseRSS)/(1<<20), float64(rss)/(1<<20))
+	if held > budget {
+		t.Fatalf("partial_record_bytes = %v; want at most the budget %d", held, budget)
+	}
+	if dropped < stallers-budget/sent {
+		t.Fatalf("%v connections closed by the budget; want at least %d", dropped, stallers-budget/sent)
+	}
+	// Without the budget the stallers would hold 64 MiB (and the garbage
+	// of their buffers' growth as much again); with it, the budget plus
+	// the garbage of growing to it, plus slack for the runtime.
+	if limit := int64(3*budget + 16<<20); rss-baseRSS > limit {
+		t.Fatalf("RSS grew by %.1f MiB under stalled half-records; want at most %.1f MiB", float64(rss-baseRSS)/(1<<20), float64(limit)/(1<<20))
+	}
+
+	// An honest client is served meanwhile.
+	c := dialVolume(t, p.addr, "/vol", 0, 0)
+	if _, st := c.getattr(c.root()); st != nfs3.StatOK {
+		t.Fatalf("honest GETATTR: %v", st)
+	}
+	if held, _ := metrics(); held > budget {
+		t.Fatalf("partial_record_bytes = %v after the honest client; want at most %d", held, budget)
 	}
 }

@@ -2,17 +2,21 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/integration/harness"
+	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
 // TestWarnsAboutVolumesOpenToEveryone: a volume without `clients` is open
@@ -142,5 +146,107 @@ func TestUpstreamOutageVisible(t *testing.T) {
 	}
 	if got := up(); got != 1 {
 		t.Fatalf("upstream_up = %v after the upstream answered again; want 1", got)
+	}
+}
+
+// TestUnreachableVolumeAtStartServedLater (issue 18): with two volumes,
+// one upstream nothing listens on at start does not stop the proxy: the
+// other volume is served, the missing one answers MNT with an error and is
+// exported as down, and once its upstream comes up it is served without a
+// restart.
+func TestUnreachableVolumeAtStartServedLater(t *testing.T) {
+	g := harness.StartGaneshaT(t, harness.GaneshaOptions{})
+	port, mport := freeLoopbackPort(t), freeLoopbackPort(t)
+	lateNFS, lateMount := freeLoopbackPort(t), freeLoopbackPort(t) // closed until ganesha starts there
+	cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"127.0.0.1:%d\"}\nupstream: {unprivileged_port: true}\nvolumes:\n", port, mport)+
+		volumeYAML(71, "/good", g, "clients: [127.0.0.0/8]")+
+		fmt.Sprintf("  - id: 72\n    name: /late\n    upstream: 127.0.0.1:%s\n    nfs_port: %d\n    mount_port: %d\n    clients: [127.0.0.0/8]\n", g.Export, lateNFS, lateMount))
+	p := startServe(t, port, "--config", cfg)
+	metricsURL := fmt.Sprintf("http://127.0.0.1:%d/metrics", mport)
+	up := func(vol string) float64 {
+		_, body := scrape(t, metricsURL)
+		return sample(body, "nfscacheproxy_upstream_up", `volume="`+vol+`"`)
+	}
+
+	c := dialVolume(t, p.addr, "/good", 0, 0)
+	if _, st := c.getattr(c.root()); st != nfs3.StatOK {
+		t.Fatalf("GETATTR on the reachable volume: %v", st)
+	}
+	mountLate := func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		lc, err := upstream.Dial(ctx, upstream.Options{Server: "127.0.0.1", Export: "/late", NFSPort: port, MountPort: port, UnprivilegedPort: true, Conns: 1})
+		if err == nil {
+			lc.Close()
+		}
+		return err
+	}
+	if err := mountLate(); !errors.Is(err, upstream.ErrMountDenied) {
+		t.Fatalf("MNT /late with its upstream down: %v; want a refusal (MNT3ERR_SERVERFAULT)", err)
+	}
+	if got, want := up("71"), 1.0; got != want {
+		t.Fatalf("upstream_up{volume=71} = %v; want %v", got, want)
+	}
+	if got := up("72"); got != 0 {
+		t.Fatalf("upstream_up{volume=72} = %v with nothing listening; want 0", got)
+	}
+
+	// The missing upstream comes up where the configuration points.
+	g2 := harness.StartGaneshaT(t, harness.GaneshaOptions{NFSPort: lateNFS, MountPort: lateMount})
+	if g2.NFSPort != lateNFS || g2.MountPort != lateMount || g2.Export != g.Export {
+		t.Fatalf("second ganesha on %d/%d exporting %s; want %d/%d and %s", g2.NFSPort, g2.MountPort, g2.Export, lateNFS, lateMount, g.Export)
+	}
+	if err := os.WriteFile(filepath.Join(g2.Dir, "hello"), []byte("late"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await.Until(t, "MNT of /late to succeed without a restart", func() bool { return mountLate() == nil })
+	lc := dialVolume(t, p.addr, "/late", 0, 0)
+	if got := lc.readAll(lc.mustLookup(lc.root(), "hello")); string(got) != "late" {
+		t.Fatalf("read /late/hello: %q; want %q", got, "late")
+	}
+	if got := up("72"); got != 1 {
+		t.Fatalf("upstream_up{volume=72} = %v once mounted; want 1", got)
+	}
+	await.Until(t, "the volume serving line", func() bool { return strings.Contains(p.log.String(), "volume serving") })
+	log := p.log.String()
+	for _, line := range []string{"upstream unreachable at start", "upstream up again", "volume serving"} {
+		if n := strings.Count(log, line); n != 1 {
+			t.Fatalf("%d %q lines; want 1\n%s", n, line, log)
+		}
+	}
+}
+
+// TestUnreachableAtStartFailsWhenNothingToServe: with a single volume, or
+// when no volume's upstream answers, serve has nothing to serve and exits
+// at start with an error naming the volume, as before.
+func TestUnreachableAtStartFailsWhenNothingToServe(t *testing.T) {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedVolume := func(id int) string {
+		p := freeLoopbackPort(t) // closed: nothing listens there
+		return fmt.Sprintf("  - id: %d\n    name: /v%d\n    upstream: 127.0.0.1:/export\n    nfs_port: %d\n    mount_port: %d\n    clients: [127.0.0.0/8]\n", id, id, p, p)
+	}
+	for _, tc := range []struct {
+		name    string
+		volumes string
+		want    string
+	}{
+		{"one volume", closedVolume(81), "volumes[0] (id 81)"},
+		{"every volume", closedVolume(82) + closedVolume(83), "no volume's upstream is reachable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeConfig(t, fmt.Sprintf("listen: 127.0.0.1:%d\nmetrics: {listen: \"\"}\nupstream: {unprivileged_port: true}\nvolumes:\n", freeLoopbackPort(t))+tc.volumes)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, bin, "serve", "--config", cfg).CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("serve still running after %v; want it to exit at start\n%s", 2*time.Minute, out)
+			}
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("serve: %v; want a failure mentioning %q\n%s", err, tc.want, out)
+			}
+		})
 	}
 }

@@ -25,7 +25,8 @@ import (
 // bytes that arrive, never ahead of them, so a client that announces a large
 // record and stalls holds only what it sent. The server's global slot is
 // taken once a whole record is in, so idle or stalled connections cannot
-// starve the others. The read deadline (IdleTimeout) runs from the wait for
+// starve the others. Bytes held by records under way are charged to a
+// server-wide budget (partial.go). The read deadline (IdleTimeout) runs from the wait for
 // a record mark and again from the mark to the record's last byte.
 type conn struct {
 	s      *Server
@@ -44,6 +45,12 @@ type conn struct {
 	cancel context.CancelFunc
 
 	writeMu sync.Mutex // serialises replies onto nc
+
+	// partial is what the record under way holds, charged to
+	// Server.partial; partialDropped is set when the budget closed this
+	// connection. Both guarded by Server.partial.mu.
+	partial        int64
+	partialDropped bool
 }
 
 // readBufferSize is the connection's read buffer. Bigger reads (the body of
@@ -76,8 +83,10 @@ func (c *conn) serve() {
 		// bound is not read from (TCP pushes back).
 		select {
 		case c.slots <- struct{}{}:
-		case <-c.s.ctx.Done():
-			return
+		default:
+			if !c.awaitSlot() {
+				return
+			}
 		}
 		bp, err := c.readRecord()
 		if err != nil {
@@ -91,6 +100,7 @@ func (c *conn) serve() {
 				if errors.Is(err, rpc.ErrRecordTooLarge) {
 					c.s.stats.badRecords.Add(1)
 				}
+				// errPartialBudget is counted as a rejection where it arises.
 				log.Debug("connection closed", "err", err)
 			}
 			return
@@ -111,6 +121,58 @@ func (c *conn) serve() {
 	}
 }
 
+// awaitSlot waits for a slot of the connection while it is at its bound,
+// watching meanwhile for the client to leave: otherwise a client that
+// fills its slots with calls to a hung upstream and disconnects would hold
+// them (and their global slots) until the request timeout, as nothing
+// reads its socket to see it gone. The watch peeks at most the read
+// buffer's worth (readBufferSize), so TCP still pushes back. It returns
+// false when the connection is to end; its requests are then cancelled.
+func (c *conn) awaitSlot() bool {
+	peeked := make(chan error, 1)
+	watch := func() {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.opts.IdleTimeout))
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			_, err := c.br.Peek(1)
+			peeked <- err
+		}()
+	}
+	watch()
+	for {
+		select {
+		case c.slots <- struct{}{}:
+			// The next read is the peek's: wait for it to end (it has
+			// the idle deadline readRecord would set) and leave what it
+			// read in the buffer.
+			if err := <-peeked; err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				<-c.slots
+				return false
+			}
+			return true
+		case err := <-peeked:
+			switch {
+			case err == nil:
+				// The next request has begun to arrive; it is read once
+				// a slot frees up.
+				select {
+				case c.slots <- struct{}{}:
+					return true
+				case <-c.s.ctx.Done():
+					return false
+				}
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				watch() // silent, not gone: its requests still run
+			default:
+				return false // gone
+			}
+		case <-c.s.ctx.Done():
+			return false // serve closes nc, which ends the peek
+		}
+	}
+}
+
 // readRecord reads one record into a buffer from recordPool. It returns
 // io.EOF when the connection ends between records.
 func (c *conn) readRecord() (*[]byte, error) {
@@ -128,7 +190,12 @@ func (c *conn) readRecord() (*[]byte, error) {
 	c.s.stats.receiving.Add(1)
 	defer c.s.stats.receiving.Add(-1)
 	bp := recordPool.Get().(*[]byte)
-	buf, err := rpc.ReadFragments(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord)
+	defer c.s.partial.release(c)
+	if err := c.chargeRecord(0, cap(*bp)); err != nil {
+		recordPool.Put(bp)
+		return nil, err
+	}
+	buf, err := rpc.ReadFragmentsGrow(c.br, &c.mark, (*bp)[:0], c.s.opts.MaxRecord, c.chargeRecord)
 	*bp = buf
 	if err != nil {
 		recordPool.Put(bp)

@@ -61,10 +61,16 @@
 // (Server.Rejections) and logged at warn, at most once a second per reason
 // (reject.go).
 //
+// Volumes whose upstream is not mounted yet (Volume.Pending) answer MNT
+// with MNT3ERR_SERVERFAULT and NFS calls with JUKEBOX (IO when soft), at
+// once, until Server.Activate.
+//
 // Concurrency: each connection has a reader goroutine that frames records
 // and starts one goroutine per request, bounded per connection and across
 // the server (a full bound stops the reader, which pushes back on the
-// client); replies go out in completion order under a write lock with a
+// client); the bytes of records still arriving share one budget
+// (partial.go: beyond it the connections holding the most are closed);
+// replies go out in completion order under a write lock with a
 // write deadline. Server.Close stops the listeners, closes connections and
 // waits for every goroutine.
 //

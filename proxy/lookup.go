@@ -27,7 +27,7 @@ func lookup(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		return nil
 	}
 	v, st := req.resolve(&a.What.Dir)
-	if st == nfs3.StatOK && a.What.Name == ".." && bytes.Equal(a.What.Dir, v.Upstream.Root()) {
+	if st == nfs3.StatOK && a.What.Name == ".." && bytes.Equal(a.What.Dir, v.ready.Load().upstreamRoot) {
 		req.lookupRootParent(v, a.What.Dir, &res)
 		req.finishLookup(v, &res, w)
 		return nil

@@ -107,8 +107,11 @@ func mnt(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		req.s.stats.refused.Add(1)
 		req.s.log.Warn("mount refused", "client", req.c.remote.String(), "volume", v.ID, "path", v.Name)
 		res.Status = nfs3.MountErrAcces
+	case v.ready.Load() == nil:
+		// Pending: the upstream has not been mounted yet.
+		res.Status = nfs3.MountErrServerFault
 	default:
-		fh := v.root
+		fh := v.ready.Load().root
 		if len(below) > 0 {
 			fh, res.Status = req.mountBelow(v, below)
 		}
@@ -129,7 +132,8 @@ func mnt(req *request, r *xdr.Reader, w *xdr.Writer) error {
 func (req *request) mountBelow(v *volume, below []string) (nfs3.FH, nfs3.MountStat) {
 	v.live.Load().Policy.squash(&req.cred)
 	req.vol = v
-	dir := v.Upstream.Root()
+	vr := v.ready.Load()
+	dir := vr.upstreamRoot
 	for _, name := range below {
 		if len(name) > nfs3.MaxName {
 			return nil, nfs3.MountErrNameTooLong
@@ -153,7 +157,7 @@ func (req *request) mountBelow(v *volume, below []string) (nfs3.FH, nfs3.MountSt
 		}
 		v.meta.PutLookup(dir, name, &res)
 		dir = res.Object
-		if len(v.FSIDs) > 0 && req.checkFSID(v, dir) != nfs3.StatOK {
+		if len(vr.fsids) > 0 && req.checkFSID(v, vr.fsids, dir) != nfs3.StatOK {
 			return nil, nfs3.MountErrAcces // another filesystem, and cross_mounts is off
 		}
 	}

@@ -32,6 +32,7 @@ const (
 	reasonTargetInvalid           // an empty symlink target or one with NUL: INVAL
 	reasonMountPathTooLong        // a MNT dirpath over 1024 bytes: MNT3ERR_NAMETOOLONG
 	reasonMountPathInvalid        // a MNT dirpath relative, with NUL or "..": MNT3ERR_ACCES
+	reasonPartialBudget           // a connection closed to keep partial records within their budget (partial.go)
 	numReasons
 )
 
@@ -49,6 +50,7 @@ var reasonLabels = [numReasons]string{
 	reasonTargetInvalid:    "symlink_target_invalid",
 	reasonMountPathTooLong: "mount_path_too_long",
 	reasonMountPathInvalid: "mount_path_invalid",
+	reasonPartialBudget:    "partial_record_budget",
 }
 
 func (r reason) String() string {

@@ -59,8 +59,14 @@ func (req *request) resolve(fh *nfs3.FH) (*volume, nfs3.Stat) {
 		req.vol = v
 	}
 	*fh = ufh
-	if len(v.FSIDs) > 0 {
-		if st := req.checkFSID(v, ufh); st != nfs3.StatOK {
+	vr := v.ready.Load()
+	if vr == nil {
+		// Pending: the upstream has not been mounted yet.
+		req.unreachable = true
+		return nil, upstreamDown(v)
+	}
+	if len(vr.fsids) > 0 {
+		if st := req.checkFSID(v, vr.fsids, ufh); st != nfs3.StatOK {
 			return nil, st
 		}
 	}
@@ -70,7 +76,7 @@ func (req *request) resolve(fh *nfs3.FH) (*volume, nfs3.Stat) {
 // checkFSID makes sure ufh names an object of v's filesystems: from its
 // cached attributes (of any age: fsid never changes), or from a GETATTR
 // the first time the handle is seen.
-func (req *request) checkFSID(v *volume, ufh nfs3.FH) nfs3.Stat {
+func (req *request) checkFSID(v *volume, fsids []uint64, ufh nfs3.FH) nfs3.Stat {
 	a, _, ok := v.meta.Attr(ufh)
 	if !ok {
 		var res nfs3.GetattrRes
@@ -81,7 +87,7 @@ func (req *request) checkFSID(v *volume, ufh nfs3.FH) nfs3.Stat {
 			return res.Status
 		}
 		a = res.Attr
-		if !slices.Contains(v.FSIDs, a.FSID) {
+		if !slices.Contains(fsids, a.FSID) {
 			req.s.stats.foreignHandles.Add(1)
 			req.s.log.Warn("handle of another filesystem refused", "volume", v.ID, "fsid", a.FSID, "client", req.c.remote.String())
 			return nfs3.StatStale
@@ -89,7 +95,7 @@ func (req *request) checkFSID(v *volume, ufh nfs3.FH) nfs3.Stat {
 		v.meta.PutAttr(ufh, a)
 		return nfs3.StatOK
 	}
-	if !slices.Contains(v.FSIDs, a.FSID) {
+	if !slices.Contains(fsids, a.FSID) {
 		req.s.stats.foreignHandles.Add(1)
 		return nfs3.StatStale
 	}

@@ -35,9 +35,14 @@ type Options struct {
 	// RecordTimeout bounds the time from a request's first bytes to its
 	// last (default 60s, at most IdleTimeout): a stalled half-sent request
 	// holds its buffer only that long.
-	RecordTimeout  time.Duration
-	RequestTimeout time.Duration // upstream work for one request (default 5m)
-	DRCSize        int           // replies kept for retransmitted non-idempotent calls (default 8192)
+	RecordTimeout time.Duration
+	// PartialRecordBytes bounds the bytes held by records that have begun
+	// to arrive and are not complete, across all connections (default
+	// 64 MiB, at least MaxRecord). Beyond it the connections holding the
+	// most are closed first (partial.go).
+	PartialRecordBytes int64
+	RequestTimeout     time.Duration // upstream work for one request (default 5m)
+	DRCSize            int           // replies kept for retransmitted non-idempotent calls (default 8192)
 
 	// Observer, when set, is told of every request: program ("nfs" or
 	// "mount"), lower-case procedure name, result ("hit": answered without
@@ -83,6 +88,9 @@ func (o *Options) setDefaults() {
 			o.RecordTimeout = min(o.RecordTimeout, o.IdleTimeout)
 		}
 	}
+	if o.PartialRecordBytes == 0 {
+		o.PartialRecordBytes = max(64<<20, int64(o.MaxRecord))
+	}
 	if o.MaxConns == 0 {
 		o.MaxConns = 4096
 	}
@@ -120,7 +128,7 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("proxy: Volumes[%d].ID: %d used twice", i, v.ID)
 		case names[v.Name]:
 			return fmt.Errorf("proxy: Volumes[%d].Name: %q used twice", i, v.Name)
-		case len(v.Upstream.Root()) > MaxUpstreamHandle:
+		case !v.Pending && len(v.Upstream.Root()) > MaxUpstreamHandle:
 			return fmt.Errorf("proxy: Volumes[%d]: upstream root handle is %d bytes, more than the %d that fit", i, len(v.Upstream.Root()), MaxUpstreamHandle)
 		}
 		ids[v.ID], names[v.Name] = true, true
@@ -132,6 +140,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("proxy: MaxRecord: %d smaller than MaxIO+1024", o.MaxRecord)
 	case o.MaxConnsPerClient < 1 || o.MaxConnsPerClient > o.MaxConns:
 		return fmt.Errorf("proxy: MaxConnsPerClient: %d not in 1..MaxConns (%d)", o.MaxConnsPerClient, o.MaxConns)
+	case o.PartialRecordBytes < int64(o.MaxRecord):
+		return fmt.Errorf("proxy: PartialRecordBytes: %d smaller than MaxRecord (%d)", o.PartialRecordBytes, o.MaxRecord)
 	case o.RecordTimeout <= 0:
 		return fmt.Errorf("proxy: RecordTimeout: %v must be above 0", o.RecordTimeout)
 	case o.PerConnLimit < 1:
@@ -157,6 +167,8 @@ type Server struct {
 	mounts mountTable
 	drc    *drc
 	stats  serverStats
+	// partial is the budget of bytes in records under way (partial.go).
+	partial *partialBudget
 	// rejects counts refused names and limits and GARBAGE_ARGS by reason (reject.go).
 	rejects rejections
 	// perClient counts open connections by client address; guarded by mu.
@@ -202,6 +214,7 @@ func New(opts Options) (*Server, error) {
 		perClient: make(map[netip.Addr]int),
 		drc:       newDRC(opts.DRCSize, drcTTL),
 		idle:      make(chan struct{}, 1),
+		partial:   newPartialBudget(opts.PartialRecordBytes),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for i := range opts.Volumes {

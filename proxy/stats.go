@@ -85,18 +85,21 @@ func (s *serverStats) observe(prog, proc uint32, d time.Duration, st nfs3.Stat) 
 
 // Stats is a snapshot of the server's counters.
 type Stats struct {
-	Connections    int64 // open client connections
-	InFlight       int64 // requests being served
-	Garbage        int64 // requests answered GARBAGE_ARGS or dropped unparsed
-	AuthErrors     int64 // requests refused with AUTH_ERROR
-	BadRecords     int64 // connections closed for an oversized record
-	Panics         int64 // handler panics recovered
-	Refused        int64 // MNT or NFS calls refused by an export policy
-	DRCHits        int64 // retransmissions answered from the duplicate-request cache
-	StaleServed    int64 // answers served from caches while the upstream was unreachable (serve-stale)
-	VolumeBusy     int64 // requests answered JUKEBOX/IO at once because their volume's upstream held its share of request slots
-	ForeignHandles int64 // handles refused as STALE: their object lies outside the volume's filesystems
-	MountCalls     int64
+	Connections int64 // open client connections
+	// PartialRecordBytes is what records under way hold now, charged
+	// to Options.PartialRecordBytes.
+	PartialRecordBytes int64
+	InFlight           int64 // requests being served
+	Garbage            int64 // requests answered GARBAGE_ARGS or dropped unparsed
+	AuthErrors         int64 // requests refused with AUTH_ERROR
+	BadRecords         int64 // connections closed for an oversized record
+	Panics             int64 // handler panics recovered
+	Refused            int64 // MNT or NFS calls refused by an export policy
+	DRCHits            int64 // retransmissions answered from the duplicate-request cache
+	StaleServed        int64 // answers served from caches while the upstream was unreachable (serve-stale)
+	VolumeBusy         int64 // requests answered JUKEBOX/IO at once because their volume's upstream held its share of request slots
+	ForeignHandles     int64 // handles refused as STALE: their object lies outside the volume's filesystems
+	MountCalls         int64
 	// Calls, Errors and Nanos are indexed by NFSv3 procedure number;
 	// Errors counts replies whose status was not NFS3_OK.
 	Calls  [numNFSProcs]int64
@@ -107,18 +110,19 @@ type Stats struct {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Connections:    s.stats.connections.Load(),
-		InFlight:       s.stats.inflight.Load(),
-		Garbage:        s.stats.garbage.Load(),
-		AuthErrors:     s.stats.authErrors.Load(),
-		BadRecords:     s.stats.badRecords.Load(),
-		Panics:         s.stats.panics.Load(),
-		Refused:        s.stats.refused.Load(),
-		DRCHits:        s.stats.drcHits.Load(),
-		StaleServed:    s.stats.staleServed.Load(),
-		VolumeBusy:     s.stats.volumeBusy.Load(),
-		ForeignHandles: s.stats.foreignHandles.Load(),
-		MountCalls:     s.stats.mountCalls.Load(),
+		Connections:        s.stats.connections.Load(),
+		PartialRecordBytes: s.partial.total.Load(),
+		InFlight:           s.stats.inflight.Load(),
+		Garbage:            s.stats.garbage.Load(),
+		AuthErrors:         s.stats.authErrors.Load(),
+		BadRecords:         s.stats.badRecords.Load(),
+		Panics:             s.stats.panics.Load(),
+		Refused:            s.stats.refused.Load(),
+		DRCHits:            s.stats.drcHits.Load(),
+		StaleServed:        s.stats.staleServed.Load(),
+		VolumeBusy:         s.stats.volumeBusy.Load(),
+		ForeignHandles:     s.stats.foreignHandles.Load(),
+		MountCalls:         s.stats.mountCalls.Load(),
 	}
 	for i := range st.Calls {
 		st.Calls[i] = s.stats.calls[i].Load()

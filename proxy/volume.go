@@ -42,6 +42,11 @@ type Volume struct {
 	// object has another fsid — one forged for another export of the same
 	// server — is NFS3ERR_STALE, checked before the call is forwarded.
 	FSIDs []uint64
+	// Pending marks a volume whose upstream could not be mounted at start
+	// (its Upstream's Root is not known yet). Until Server.Activate, MNT of
+	// it is answered MNT3ERR_SERVERFAULT and NFS calls with its handles
+	// NFS3ERR_JUKEBOX (NFS3ERR_IO when soft), without an upstream call.
+	Pending bool
 }
 
 // Failure is a volume's behaviour while its upstream does not answer.
@@ -61,9 +66,11 @@ type Failure struct {
 // volume is a Volume with what the server derives from it.
 type volume struct {
 	Volume
-	root nfs3.FH          // proxy handle of the upstream root
-	meta *coherency.Cache // attributes, names, listings, ACCESS, READLINK
-	live atomic.Pointer[liveAccess]
+	// ready holds the root and filesystem ids once the upstream is
+	// mounted; nil while the volume is Pending.
+	ready atomic.Pointer[volumeReady]
+	meta  *coherency.Cache // attributes, names, listings, ACCESS, READLINK
+	live  atomic.Pointer[liveAccess]
 	// fetchTimeout bounds one data-cache fetch (Options.RequestTimeout,
 	// or the soft timeout).
 	fetchTimeout time.Duration
@@ -88,7 +95,10 @@ func newVolume(v Volume) (*volume, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: volume %d: %w", v.ID, err)
 	}
-	vol := &volume{Volume: v, root: appendHandle(nil, v.ID, v.Upstream.Root()), meta: meta}
+	vol := &volume{Volume: v, meta: meta}
+	if !v.Pending {
+		vol.ready.Store(&volumeReady{root: appendHandle(nil, v.ID, v.Upstream.Root()), upstreamRoot: v.Upstream.Root(), fsids: v.FSIDs})
+	}
 	vol.live.Store(&liveAccess{Policy: v.Policy, ReadOnly: v.ReadOnly})
 	return vol, nil
 }
@@ -129,3 +139,31 @@ const (
 	mountProgram = nfs3.MountProgram
 	mountVersion = nfs3.MountVersion
 )
+
+// volumeReady is what a volume knows once its upstream is mounted.
+type volumeReady struct {
+	root         nfs3.FH  // proxy handle of the upstream root
+	upstreamRoot nfs3.FH  // the upstream's own root handle
+	fsids        []uint64 // Volume.FSIDs, or those given to Server.Activate
+}
+
+// Activate starts serving volume id, Pending until now: its Upstream's Root
+// is known. fsids are its filesystem ids (see Volume.FSIDs; nil: no check).
+// Activating a volume already serving does nothing.
+func (s *Server) Activate(id uint16, fsids []uint64) error {
+	v := s.vols[id]
+	if v == nil {
+		return fmt.Errorf("proxy: activate volume %d: no such volume", id)
+	}
+	root := v.Upstream.Root()
+	switch {
+	case len(root) == 0:
+		return fmt.Errorf("proxy: activate volume %d: upstream root unknown", id)
+	case len(root) > MaxUpstreamHandle:
+		return fmt.Errorf("proxy: activate volume %d: upstream root handle is %d bytes, more than the %d that fit", id, len(root), MaxUpstreamHandle)
+	}
+	if v.ready.CompareAndSwap(nil, &volumeReady{root: appendHandle(nil, id, root), upstreamRoot: root, fsids: fsids}) {
+		s.log.Info("volume serving: its upstream is mounted", "volume", id, "name", v.Name)
+	}
+	return nil
+}

@@ -61,6 +61,11 @@ type Options struct {
 	// every HangCheck (default 5s); no answer within PingTimeout (default
 	// 5s) breaks it and marks the upstream down.
 	HangAfter, HangCheck, PingTimeout time.Duration
+
+	// MountRetryMin and MountRetryMax bound the backoff between MNT
+	// attempts of a client from Start whose upstream was unreachable
+	// (defaults 1s and 30s).
+	MountRetryMin, MountRetryMax time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -92,6 +97,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.PingTimeout == 0 {
 		o.PingTimeout = 5 * time.Second
+	}
+	if o.MountRetryMin == 0 {
+		o.MountRetryMin = time.Second
+	}
+	if o.MountRetryMax == 0 {
+		o.MountRetryMax = 30 * time.Second
 	}
 }
 
@@ -133,44 +144,78 @@ type Client struct {
 
 	stopWatch context.CancelFunc
 	watchers  sync.WaitGroup
+
+	// mounted is set, and mountedCh closed, once the export is mounted;
+	// nfsAddr and root are written before and never after.
+	mounted   atomic.Bool
+	mountedCh chan struct{}
 }
 
 // Dial resolves the upstream's ports, mounts the export to learn its root
 // handle and opens the connection pool lazily.
 func Dial(ctx context.Context, opts Options) (*Client, error) {
+	c, err := newClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.mount(ctx); err != nil {
+		return nil, err
+	}
+	c.startWatch()
+	return c, nil
+}
+
+func newClient(opts Options) (*Client, error) {
 	opts.setDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{opts: opts, log: opts.Logger.With("upstream", opts.Server+":"+opts.Export)}
+	c := &Client{opts: opts, log: opts.Logger.With("upstream", opts.Server+":"+opts.Export), mountedCh: make(chan struct{})}
 	c.conns = make([]*conn, opts.Conns)
 	c.dialMu = make([]sync.Mutex, opts.Conns)
 	c.xid.Store(rand.Uint32())
-	nfsPort := opts.NFSPort
+	return c, nil
+}
+
+// mount resolves the NFS port and MNTs the export; on success the client
+// is mounted: Root is known and calls may be sent.
+func (c *Client) mount(ctx context.Context) error {
+	nfsPort := c.opts.NFSPort
 	if nfsPort == 0 {
 		p, err := c.getport(ctx, nfs3.Program, nfs3.Version)
 		if err != nil {
-			return nil, fmt.Errorf("upstream: portmap nfs: %w", err)
+			return fmt.Errorf("upstream: portmap nfs: %w", err)
 		}
 		nfsPort = p
 	}
-	c.nfsAddr = net.JoinHostPort(opts.Server, strconv.Itoa(nfsPort))
 	root, err := c.mountRoot(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	c.nfsAddr = net.JoinHostPort(c.opts.Server, strconv.Itoa(nfsPort))
 	c.root = root
+	c.mounted.Store(true)
+	close(c.mountedCh)
+	return nil
+}
+
+func (c *Client) startWatch() {
 	wctx, cancel := context.WithCancel(context.Background())
 	c.stopWatch = cancel
 	c.watchers.Add(1)
 	go c.watch(wctx)
-	return c, nil
 }
 
-// Root returns the export's root handle (do not modify).
-func (c *Client) Root() nfs3.FH { return c.root }
+// Root returns the export's root handle (do not modify); nil until the
+// client is mounted (see Start).
+func (c *Client) Root() nfs3.FH {
+	if !c.mounted.Load() {
+		return nil
+	}
+	return c.root
+}
 
-// Addr returns the NFS address in use.
+// Addr returns the NFS address in use (once mounted).
 func (c *Client) Addr() string { return c.nfsAddr }
 
 // Close closes every connection and waits for their readers.
@@ -217,6 +262,9 @@ func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
 
 // getConn returns a live connection, dialling slot i when needed.
 func (c *Client) getConn(ctx context.Context) (*conn, error) {
+	if !c.mounted.Load() {
+		return nil, ErrNotMounted
+	}
 	i := int(c.next.Add(1)) % len(c.conns)
 	c.mu.Lock()
 	if c.closed {

@@ -15,12 +15,17 @@
 // on a new connection (the upstream's duplicate-request cache would not know
 // it). Malformed replies are errors, never panics.
 //
+// Dial fails when the export cannot be mounted; Start instead returns a
+// client that retries the MNT in the background (background.go), for a
+// proxy that serves other volumes meanwhile.
+//
 // When running as root the client binds a privileged source port (below
 // 1024), which upstream exports marked "secure" require.
 //
 // Concurrency: Client is safe for concurrent use. Each connection has one
-// reader goroutine, owned by the connection and stopped by closing it; Close
-// stops them all and waits.
+// reader goroutine, owned by the connection and stopped by closing it; the
+// hang watchdog (and, for Start, the mount retry before it) is one goroutine
+// of the client; Close stops them all and waits.
 //
 // Nothing is cached here.
 package upstream

@@ -16,6 +16,9 @@ var (
 	ErrNotSent     = errors.New("upstream: call not sent")
 	ErrBadReply    = errors.New("upstream: malformed reply")
 	ErrMountDenied = errors.New("upstream: mount refused")
+	// ErrNotMounted: the client started by Start has not mounted its
+	// export yet; nothing was sent.
+	ErrNotMounted = errors.New("upstream: export not mounted yet")
 	// ErrSuspectCall: the connection died twice while the call was in
 	// flight, so it is not sent again (it may be what kills the upstream).
 	ErrSuspectCall = errors.New("upstream: call abandoned: the connection died twice while it was in flight")

@@ -89,6 +89,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	}
 
 	var vols []proxy.Volume
+	var pending []int // indexes of volumes whose upstream is not mounted yet
 	for i := range cfg.Volumes {
 		vc := &cfg.Volumes[i]
 		v, up, err := a.volume(ctx, vc, upHist)
@@ -97,14 +98,21 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		}
 		a.ups = append(a.ups, up)
 		vols = append(vols, v)
+		if v.Pending {
+			pending = append(pending, i)
+		}
+	}
+	if len(pending) == len(vols) {
+		return nil, errors.New("no volume's upstream is reachable (each is logged above): nothing to serve")
 	}
 	l := &cfg.Limits
 	a.srv, err = proxy.New(proxy.Options{Volumes: vols, Observer: reqHist, Logger: a.log,
 		MaxConns: l.MaxConns, MaxConnsPerClient: l.MaxConnsPerClient, PerConnLimit: l.ConnRequests, GlobalLimit: l.Requests,
-		IdleTimeout: l.IdleTimeout.Duration, RecordTimeout: l.RecordTimeout.Duration, WriteTimeout: l.WriteTimeout.Duration, RequestTimeout: l.RequestTimeout.Duration})
+		IdleTimeout: l.IdleTimeout.Duration, RecordTimeout: l.RecordTimeout.Duration, PartialRecordBytes: int64(l.PartialRecordBytes), WriteTimeout: l.WriteTimeout.Duration, RequestTimeout: l.RequestTimeout.Duration})
 	if err != nil {
 		return nil, err
 	}
+	a.activateLater(pending)
 	a.registerMetrics()
 	a.addReadiness()
 	// At most one invalidation a second (bursts of 5): each empties
@@ -171,7 +179,15 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 	}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	up, err := upstream.Dial(dctx, upstream.Options{
+	// With several volumes, one unreachable upstream must not keep the
+	// others from being served: it is mounted in the background and its
+	// volume served from then on (activateLater). A single volume's
+	// upstream must be reachable at start.
+	dial := upstream.Dial
+	if len(a.cfg.Volumes) > 1 {
+		dial = upstream.Start
+	}
+	up, err := dial(dctx, upstream.Options{
 		Server: host, Export: export, NFSPort: vc.NFSPort, MountPort: vc.MountPort,
 		Conns: a.cfg.Upstream.Conns, CallTimeout: a.cfg.Upstream.Timeout.Duration,
 		Retries: retriesOption(a.cfg.Upstream.Retries), Hard: vc.Failure.Mode != "soft",
@@ -190,15 +206,12 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 			AcDirMin: vc.Coherency.ACDirMin.Duration, AcDirMax: vc.Coherency.ACDirMax.Duration},
 		Failure: proxy.Failure{Soft: vc.Failure.Mode == "soft", SoftTimeout: vc.Failure.SoftTimeout.Duration, ServeStale: vc.Failure.ServeStale},
 	}
-	if !vc.CrossMounts {
-		ga, err := up.Getattr(dctx, &rootCred, &nfs3.GetattrArgs{Object: up.Root()})
-		if err != nil {
-			return proxy.Volume{}, nil, fmt.Errorf("getattr of the export root: %w", err)
+	if up.Root() == nil {
+		v.Pending = true
+	} else if !vc.CrossMounts {
+		if v.FSIDs, err = rootFSIDs(dctx, up); err != nil {
+			return proxy.Volume{}, nil, err
 		}
-		if ga.Status != nfs3.StatOK {
-			return proxy.Volume{}, nil, fmt.Errorf("getattr of the export root: %w", ga.Status)
-		}
-		v.FSIDs = []uint64{ga.Attr.FSID}
 	}
 	if a.store != nil {
 		v.Data = proxy.StoreVolume(a.store, cache.VolumeKey{Server: host, Export: export, ID: uint16(vc.ID)})
@@ -369,4 +382,59 @@ func (a *app) reload(next *Config) {
 	} else {
 		a.log.Info("reload: applied")
 	}
+}
+
+// rootFSIDs returns the filesystem id of up's export root.
+func rootFSIDs(ctx context.Context, up *upstream.Client) ([]uint64, error) {
+	ga, err := up.Getattr(ctx, &rootCred, &nfs3.GetattrArgs{Object: up.Root()})
+	if err != nil {
+		return nil, fmt.Errorf("getattr of the export root: %w", err)
+	}
+	if ga.Status != nfs3.StatOK {
+		return nil, fmt.Errorf("getattr of the export root: %w", ga.Status)
+	}
+	return []uint64{ga.Attr.FSID}, nil
+}
+
+// activateLater serves each volume of pending (indexes into cfg.Volumes)
+// once its upstream is mounted, from one goroutine per volume that the
+// app's close stops.
+func (a *app) activateLater(pending []int) {
+	if len(pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, i := range pending {
+		vc, up := &a.cfg.Volumes[i], a.ups[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-up.Mounted():
+			case <-ctx.Done():
+				return
+			}
+			var fsids []uint64
+			for wait := time.Second; !vc.CrossMounts; wait = min(2*wait, 30*time.Second) {
+				gctx, gcancel := context.WithTimeout(ctx, 30*time.Second)
+				ids, err := rootFSIDs(gctx, up)
+				gcancel()
+				if err == nil {
+					fsids = ids
+					break
+				}
+				a.log.Warn("volume not served yet", "volume", vc.ID, "err", err, "retry", wait)
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return
+				}
+			}
+			if err := a.srv.Activate(uint16(vc.ID), fsids); err != nil {
+				a.log.Error("volume not served", "volume", vc.ID, "err", err)
+			}
+		}()
+	}
+	a.closers = append(a.closers, func() { cancel(); wg.Wait() })
 }

@@ -23,6 +23,8 @@ func (a *app) registerMetrics() {
 			func(s proxy.Stats) float64 { return float64(s.Connections) }),
 		metrics.Gauge("nfscacheproxy_requests_in_flight", "Client requests being served.",
 			func(s proxy.Stats) float64 { return float64(s.InFlight) }),
+		metrics.Gauge("nfscacheproxy_partial_record_bytes", "Bytes held by requests that have begun to arrive and are not complete (bounded by limits.partial_record_bytes).",
+			func(s proxy.Stats) float64 { return float64(s.PartialRecordBytes) }),
 		metrics.CounterVec("nfscacheproxy_requests_total", "NFS requests by procedure.", []string{"proc"},
 			func(s proxy.Stats, emit func(float64, ...string)) {
 				for i, n := range s.Calls {

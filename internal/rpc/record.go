@@ -35,6 +35,15 @@ func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 // buffer it started with): a hostile length costs nothing. End of input
 // inside a record is io.ErrUnexpectedEOF.
 func ReadFragments(r io.Reader, mark *[4]byte, buf []byte, limit int) ([]byte, error) {
+	return ReadFragmentsGrow(r, mark, buf, limit, nil)
+}
+
+// ReadFragmentsGrow is ReadFragments that asks grow, when it is not nil,
+// before each growth of the buffer from capacity old to capacity new. An
+// error from grow ends the read with that error (wrapped) and the buffer
+// as it was, so a caller can keep a budget of the bytes its partial
+// records hold.
+func ReadFragmentsGrow(r io.Reader, mark *[4]byte, buf []byte, limit int, grow func(old, new int) error) ([]byte, error) {
 	for {
 		h := binary.BigEndian.Uint32(mark[:])
 		n := int(h &^ lastFragment)
@@ -43,7 +52,13 @@ func ReadFragments(r io.Reader, mark *[4]byte, buf []byte, limit int) ([]byte, e
 		}
 		for n > 0 {
 			if len(buf) == cap(buf) {
-				nb := make([]byte, len(buf), len(buf)+min(n, max(cap(buf), 4096)))
+				nc := len(buf) + min(n, max(cap(buf), 4096))
+				if grow != nil {
+					if err := grow(cap(buf), nc); err != nil {
+						return buf, fmt.Errorf("rpc: grow record buffer: %w", err)
+					}
+				}
+				nb := make([]byte, len(buf), nc)
 				copy(nb, buf)
 				buf = nb
 			}
