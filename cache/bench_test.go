@@ -214,7 +214,9 @@ func BenchmarkReadMiss4KiBSlowUpstream(b *testing.B) {
 	defer s.Close()
 	u := newUpstream(1<<20, 4)
 	fetch := FetcherFunc(func(ctx context.Context, p []byte, off int64) (int, bool, error) {
-		time.Sleep(time.Millisecond + time.Duration(len(p))*5)
+		if err := upstreamDelay(ctx, time.Millisecond+time.Duration(len(p))*5); err != nil {
+			return 0, false, err
+		}
 		return u.fetch(ctx, p, off)
 	})
 	ctx, coh := context.Background(), u.coh()
@@ -244,7 +246,9 @@ func BenchmarkReadColdSequentialSlowUpstream(b *testing.B) {
 			defer s.Close()
 			u := newUpstream(size, 5)
 			fetch := FetcherFunc(func(ctx context.Context, p []byte, off int64) (int, bool, error) {
-				time.Sleep(10 * time.Millisecond)
+				if err := upstreamDelay(ctx, 10*time.Millisecond); err != nil {
+					return 0, false, err
+				}
 				return u.fetch(ctx, p, off)
 			})
 			ctx, coh := context.Background(), u.coh()
@@ -272,5 +276,20 @@ func BenchmarkReadColdSequentialSlowUpstream(b *testing.B) {
 				wg.Wait()
 			}
 		})
+	}
+}
+
+// upstreamDelay is the emulated upstream's answer time in the slow-upstream
+// benchmarks: the delay is the behaviour measured, not synchronisation, and
+// like a real upstream call it ends early when ctx is cancelled (a
+// readahead or background fetch the store abandons).
+func upstreamDelay(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
