@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 )
 
 // Culling, cachefilesd-style but inside the process. The culler wakes on
@@ -85,16 +86,48 @@ func (s *Store) cullLoop() {
 	}
 }
 
+// stopFlag is the statfs stop limit, set from readings that may run
+// concurrently (the culler's and a caller's check). Each reading takes a
+// sequence number before it calls statfs, and a reading never overwrites
+// the flag set by a later one: without that, a culler that read statfs
+// just before the disk filled could clear the flag after a newer reading
+// set it, and stores would go on below the stop limit.
+type stopFlag struct {
+	seq atomic.Uint64 // the last reading's number
+	v   atomic.Uint64 // number<<1 | stop, of the newest reading stored
+}
+
+// begin numbers a reading about to be taken.
+func (f *stopFlag) begin() uint64 { return f.seq.Add(1) }
+
+// set records reading n's verdict unless a later reading is already in.
+func (f *stopFlag) set(n uint64, stop bool) {
+	nv := n << 1
+	if stop {
+		nv |= 1
+	}
+	for {
+		old := f.v.Load()
+		if old>>1 > n || f.v.CompareAndSwap(old, nv) {
+			return
+		}
+	}
+}
+
+// Load reports whether the newest reading crossed a stop limit.
+func (f *stopFlag) Load() bool { return f.v.Load()&1 != 0 }
+
 // space reads statfs, sets the stop flag and returns the free block and
 // file percentages (100 when statfs fails).
 func (s *Store) space() (bp, fp int) {
+	n := s.noStore.begin()
 	bp, fp = 100, 100
 	if st, err := s.fs.Statfs(s.root); err != nil {
 		s.ioError("statfs", nil, err)
 	} else {
 		bp, fp = st.freePercents()
 	}
-	s.noStore.Store(bp < s.opts.BStop || fp < s.opts.FStop)
+	s.noStore.set(n, bp < s.opts.BStop || fp < s.opts.FStop)
 	return bp, fp
 }
 

@@ -268,3 +268,22 @@ func TestLastUseSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestStopFlagKeepsNewestReading is the race behind a store below bstop:
+// the culler reads statfs (room), the disk fills, a newer check reads it
+// (full) and sets the flag, then the culler's older reading lands. The
+// older reading must not clear the flag.
+func TestStopFlagKeepsNewestReading(t *testing.T) {
+	var f stopFlag
+	older := f.begin()
+	newer := f.begin()
+	f.set(newer, true)
+	f.set(older, false)
+	if !f.Load() {
+		t.Fatal("an older reading (room) cleared the stop set by a newer one (full)")
+	}
+	f.set(f.begin(), false)
+	if f.Load() {
+		t.Fatal("a newer reading (room) did not clear the stop")
+	}
+}

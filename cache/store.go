@@ -52,7 +52,7 @@ type Store struct {
 
 	idx      index        // every object on disk, for culling
 	used     atomic.Int64 // data bytes cached plus reservations
-	noStore  atomic.Bool  // a statfs stop limit is crossed
+	noStore  stopFlag     // a statfs stop limit is crossed
 	noXattr  atomic.Bool  // the filesystem has no user xattrs
 	flush    flushQueue   // records to write, objects to close
 	graveSeq atomic.Uint64
