@@ -69,7 +69,7 @@ type benchFlags struct {
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.proxyBin, "proxy-bin", "", "matrix and soak: the nfscacheproxy binary to run (default: nfscacheproxy next to this binary, else on $PATH)")
-	fs.StringVar(&f.proxyArgs, "proxy-args", "--actimeo=60s", "matrix and soak: extra serve flags for the proxy (space-separated), e.g. the coherency settings of the deployment being modelled")
+	fs.StringVar(&f.proxyArgs, "proxy-args", "", "matrix and soak: extra serve flags for the proxy (space-separated), e.g. the coherency settings of the deployment being modelled (default none: the proxy as users get it)")
 	fs.StringVar(&f.target, "target", "", "server as HOST:PORT:/EXPORT (PORT serves NFS and MOUNT) or HOST:/EXPORT (portmapper)")
 	fs.StringVar(&f.host, "host", "", "server host (instead of --target)")
 	fs.IntVar(&f.nfsPort, "nfs-port", 0, "NFS port (0: portmapper; overrides --target)")
