@@ -114,6 +114,9 @@ func (s *Server) test(from netip.AddrPort, a *TestArgs) *TestRes {
 		return &TestRes{Cookie: a.Cookie, Stat: stat}
 	}
 	defer s.done(&t)
+	if s.graceRefuses(&t, false, false) {
+		return &TestRes{Cookie: a.Cookie, Stat: DeniedGracePeriod}
+	}
 	var res TestRes
 	if !s.call(&t, ProcTest, &TestArgs{Cookie: a.Cookie, Exclusive: a.Exclusive, Lock: t.lock}, &res) {
 		return &TestRes{Cookie: a.Cookie, Stat: DeniedNoLocks}
@@ -139,6 +142,13 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
 	defer s.done(&t)
+	if s.graceRefuses(&t, true, a.Reclaim) {
+		return &Res{Cookie: a.Cookie, Stat: DeniedGracePeriod}
+	}
+	defer s.endLock(&t)
+	if !s.beginLock(&t) {
+		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
 	st, ok := s.tryLock(&t, a, a.Block && s.opts.UpstreamBlocking)
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
@@ -158,10 +168,12 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 	return &Res{Cookie: a.Cookie, Stat: st}
 }
 
-// tryLock sends one LOCK upstream and records a grant.
+// tryLock sends one LOCK upstream and records a grant. A reclaim goes
+// as an ordinary LOCK: the upstream never lost the lock (it was not it
+// that restarted), and grants its owner the same lock again.
 func (s *Server) tryLock(t *target, a *LockArgs, block bool) (Stat, bool) {
 	var res Res
-	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, Reclaim: a.Reclaim, State: a.State}
+	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, State: a.State}
 	if !s.call(t, ProcLock, &up, &res) {
 		return 0, false
 	}
@@ -186,12 +198,14 @@ func (s *Server) noteHeld(t *target) {
 func (s *Server) noteUnheld(t *target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	k := heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}
 	if m := s.held[t.c]; m != nil {
-		delete(m, heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)})
+		delete(m, k)
 		if len(m) == 0 {
 			delete(s.held, t.c)
 		}
 	}
+	s.forgetRecoveringLocked(t.c, &k)
 }
 
 func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
@@ -209,6 +223,7 @@ func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
 	}
 	if res.Stat == Granted && a.Lock.Offset == 0 && a.Lock.Len == 0 {
 		s.noteUnheld(&t) // the whole file: nothing of this owner is left on it
+		s.persist()
 	}
 	res.Cookie = a.Cookie
 	return &res
@@ -285,6 +300,7 @@ func (s *Server) freeAll(match func(client) bool) {
 		s.mu.Lock()
 		held := s.held[c]
 		delete(s.held, c)
+		s.forgetRecoveringLocked(c, nil)
 		var drop []*blockedLock
 		for k, b := range s.blocked {
 			if k.own.c == c {
@@ -297,19 +313,11 @@ func (s *Server) freeAll(match func(client) bool) {
 			b.stop()
 		}
 		for k := range held {
-			up := s.opts.Upstreams[k.vol]
-			if up == nil {
-				continue
-			}
-			t := target{vol: k.vol, up: up, lock: Lock{
-				CallerName: s.opts.Name, FH: []byte(k.ufh), Svid: k.svid,
-				OH: []byte(strconv.Itoa(int(k.svid)) + "@" + s.opts.Name),
-			}}
-			var res Res
-			s.call(&t, ProcUnlock, &UnlockArgs{Lock: t.lock}, &res)
+			s.unlockHeld(k)
 		}
 		s.owners.forget(c)
 	}
+	s.persist()
 }
 
 // portmapCallback sends GRANTED to the client's NLM, found through its

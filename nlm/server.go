@@ -32,7 +32,8 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // Serve loops, connections, pollers
 
-	// mu guards listeners, packetConns, conns, closed, blocked, held and nolocksLogged.
+	// mu guards listeners, packetConns, conns, closed, blocked, held,
+	// nolocksLogged and rec's maps and flags.
 	mu            sync.Mutex
 	listeners     map[net.Listener]struct{}
 	packetConns   map[net.PacketConn]struct{}
@@ -41,6 +42,7 @@ type Server struct {
 	blocked       map[blockKey]*blockedLock
 	held          map[client]map[heldKey]struct{} // files each client locked upstream
 	nolocksLogged map[uint16]bool
+	rec           recovery // restarts: recover.go
 }
 
 // heldKey names an upstream file locked by one upstream owner.
@@ -69,6 +71,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.opts.Callback == nil {
 		s.opts.Callback = s.portmapCallback
+	}
+	if s.opts.Notify == nil {
+		s.opts.Notify = s.portmapNotify
+	}
+	if err := s.recoverState(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }

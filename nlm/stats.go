@@ -8,6 +8,9 @@ type counters struct {
 	upstreamErrors, nolocks   atomic.Int64
 	callbacks, callbackFailed atomic.Int64
 	freed                     atomic.Int64
+	reclaimed, graceReleased  atomic.Int64
+	stateErrors               atomic.Int64
+	notified, notifyFailed    atomic.Int64
 }
 
 // Stats is a snapshot of the server's counters and state.
@@ -24,6 +27,13 @@ type Stats struct {
 	Freed          int64 // clients whose locks FREE_ALL or SM_NOTIFY released
 	Waiting        int   // blocked requests being retried now
 	Owners         int   // client owners mapped to upstream owners
+	Held           int   // files locked upstream by a client owner
+	Grace          bool  // in the grace period after a restart
+	Reclaimed      int64 // files reclaimed during grace
+	GraceReleased  int64 // files released at the end of grace, not reclaimed
+	StateErrors    int64 // state file reads and writes that failed
+	Notified       int64 // SM_NOTIFY calls clients answered after a restart
+	NotifyFailed   int64 // clients not reached before the grace period ended
 }
 
 // Stats returns a snapshot.
@@ -33,10 +43,17 @@ func (s *Server) Stats() Stats {
 		Granted: s.stats.granted.Load(), Denied: s.stats.denied.Load(), Blocked: s.stats.blocked.Load(),
 		UpstreamErrors: s.stats.upstreamErrors.Load(), NoLocks: s.stats.nolocks.Load(),
 		Callbacks: s.stats.callbacks.Load(), CallbackFailed: s.stats.callbackFailed.Load(),
-		Freed: s.stats.freed.Load(),
+		Freed:     s.stats.freed.Load(),
+		Reclaimed: s.stats.reclaimed.Load(), GraceReleased: s.stats.graceReleased.Load(),
+		StateErrors: s.stats.stateErrors.Load(),
+		Notified:    s.stats.notified.Load(), NotifyFailed: s.stats.notifyFailed.Load(),
 	}
 	s.mu.Lock()
 	st.Waiting = len(s.blocked)
+	for _, m := range s.held {
+		st.Held += len(m)
+	}
+	st.Grace = s.rec.grace
 	s.mu.Unlock()
 	s.owners.mu.Lock()
 	st.Owners = len(s.owners.byOwn)

@@ -1,0 +1,404 @@
+package nlm
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// Restarts. The upstream holds our clients' locks under our caller_name
+// and upstream svids, and we never tell it that we restarted: its locks
+// stay held while the proxy is down, so no other host can take them. The
+// state file (Options.StateFile) lists them with the client owner each
+// belongs to. On start the server loads it, maps each owner to the same
+// upstream svid again, and, when it lists any lock, enters a grace period
+// (Options.GracePeriod) and sends SM_NOTIFY to every client host in it.
+// During grace a LOCK with reclaim set is forwarded (as an ordinary
+// LOCK: the upstream grants the same owner the lock it holds again) and
+// marks the file reclaimed; every other LOCK and TEST is answered
+// denied_grace_period. When grace ends, every listed lock that no client
+// reclaimed is released upstream (a whole-file UNLOCK by its owner).
+//
+// Write-ahead: a LOCK's file and owner are written to the state file
+// before the LOCK goes upstream (when that fails the LOCK is answered
+// denied_nolocks), so a crash at any point leaves the upstream holding
+// nothing the next run does not know about; a listed file that was never
+// locked costs an UNLOCK of nothing.
+
+// intentKey is a LOCK on its way upstream: its client and its file.
+type intentKey struct {
+	c client
+	k heldKey
+}
+
+// recovery is the restart state of a Server. Its maps and flags are
+// guarded by Server.mu.
+type recovery struct {
+	store    *stateStore // nil: no state file
+	nsmState int32       // announced in this run's SM_NOTIFY
+
+	intents    map[intentKey]int               // LOCKs in flight upstream
+	recovering map[client]map[heldKey]struct{} // loaded, not yet reclaimed
+	grace      bool                            // reclaims only
+	ending     bool                            // grace is ending: nothing is served
+}
+
+// stateStore writes the state file.
+type stateStore struct {
+	fsys stateFS
+	path string
+
+	// mu serializes writes; last is the content last written.
+	mu   sync.Mutex
+	last []byte
+}
+
+// recoverState loads the state file, announces the new NSM state and, if
+// the previous run left locks, starts the grace period and the SM_NOTIFY
+// senders. A corrupt file is logged and the server starts with no state;
+// a file that cannot be read or written fails New.
+func (s *Server) recoverState() error {
+	s.rec.intents = make(map[intentKey]int)
+	s.rec.recovering = make(map[client]map[heldKey]struct{})
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	st := &stateStore{fsys: s.opts.stateFS, path: s.opts.StateFile}
+	if st.fsys == nil {
+		st.fsys = osFS{}
+	}
+	p, err := loadState(st.fsys, st.path)
+	switch {
+	case errors.Is(err, ErrStateCorrupt):
+		s.stats.stateErrors.Add(1)
+		s.log.Error("nlm: the lock state file is unreadable: starting without it; locks the previous run held upstream stay held until their clients' hosts reboot or the upstream's statd frees them",
+			"path", st.path, "err", err)
+		p = nil
+	case err != nil:
+		return err
+	}
+	if p == nil {
+		p = &persisted{}
+	}
+	if p.Name != "" && p.Name != s.opts.Name && len(p.Locks) > 0 {
+		s.stats.stateErrors.Add(1)
+		s.log.Error("nlm: the lock state file was written under another name: its locks cannot be reclaimed (the upstream holds them for that name)",
+			"path", st.path, "state_name", p.Name, "name", s.opts.Name, "locks", len(p.Locks))
+		p.Locks = nil
+	}
+	// NSM states are odd while the host is up and grow with each restart.
+	s.rec.nsmState = p.NSMState + 1
+	if s.rec.nsmState%2 == 0 {
+		s.rec.nsmState++
+	}
+	if s.rec.nsmState <= 0 {
+		s.rec.nsmState = 1
+	}
+	s.rec.store = st
+	hosts := s.loadLocks(p.Locks)
+	if err := s.persist(); err != nil {
+		return err
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	s.rec.grace = true
+	s.log.Info("nlm: restarted with locks held upstream: grace period, clients told to reclaim",
+		"locks", len(p.Locks), "clients", len(hosts), "grace", s.opts.GracePeriod, "nsm_state", s.rec.nsmState)
+	s.wg.Add(1 + len(hosts))
+	go s.runGrace()
+	for _, ip := range hosts {
+		go s.runNotify(ip)
+	}
+	return nil
+}
+
+// loadLocks maps the loaded locks' owners to their upstream svids again
+// and notes them held and not yet reclaimed. It returns the client
+// addresses to notify.
+func (s *Server) loadLocks(locks []persistedLock) []string {
+	m := s.owners
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var hosts []string
+	for _, l := range locks {
+		o := owner{c: client{name: l.Client, addr: l.Addr}, svid: l.Svid, oh: string(l.OH)}
+		if u, ok := m.byOwn[o]; ok && u.svid != l.UpSvid {
+			s.log.Warn("nlm: state file: an owner with two upstream svids: the second is ignored", "client", l.Addr, "svid", l.Svid)
+			continue
+		}
+		if other, ok := m.bySvid[l.UpSvid]; ok && other != o {
+			s.log.Warn("nlm: state file: an upstream svid of two owners: the second is ignored", "client", l.Addr, "up_svid", l.UpSvid)
+			continue
+		}
+		u := upOwner{svid: l.UpSvid, oh: []byte(strconv.Itoa(int(l.UpSvid)) + "@" + s.opts.Name)}
+		m.byOwn[o], m.bySvid[u.svid] = u, o
+		k := heldKey{vol: l.Vol, svid: l.UpSvid, ufh: string(l.UFH)}
+		if s.held[o.c] == nil {
+			s.held[o.c] = make(map[heldKey]struct{})
+		}
+		s.held[o.c][k] = struct{}{}
+		if s.rec.recovering[o.c] == nil {
+			s.rec.recovering[o.c] = make(map[heldKey]struct{})
+		}
+		s.rec.recovering[o.c][k] = struct{}{}
+		if !slices.Contains(hosts, l.Addr) {
+			hosts = append(hosts, l.Addr)
+		}
+	}
+	return hosts
+}
+
+// snapshotLocked returns what the state file should hold now: every file
+// noted held, being locked or waited for, sorted. Server.mu is held.
+func (s *Server) snapshotLocked() *persisted {
+	p := &persisted{Name: s.opts.Name, NSMState: s.rec.nsmState, Locks: []persistedLock{}}
+	seen := make(map[intentKey]bool)
+	add := func(c client, k heldKey) {
+		if seen[intentKey{c, k}] {
+			return
+		}
+		seen[intentKey{c, k}] = true
+		o, ok := s.owners.down(k.svid)
+		if !ok || o.c != c {
+			return
+		}
+		p.Locks = append(p.Locks, persistedLock{Client: c.name, Addr: c.addr, Svid: o.svid, OH: []byte(o.oh),
+			UpSvid: k.svid, Vol: k.vol, UFH: []byte(k.ufh)})
+	}
+	for c, m := range s.held {
+		for k := range m {
+			add(c, k)
+		}
+	}
+	for ik := range s.rec.intents {
+		add(ik.c, ik.k)
+	}
+	for _, b := range s.blocked {
+		add(b.t.c, heldKey{vol: b.t.vol, svid: b.t.upOwn.svid, ufh: string(b.t.lock.FH)})
+	}
+	slices.SortFunc(p.Locks, func(a, b persistedLock) int {
+		return cmp.Or(cmp.Compare(a.UpSvid, b.UpSvid), cmp.Compare(a.Vol, b.Vol), bytes.Compare(a.UFH, b.UFH))
+	})
+	return p
+}
+
+// persist writes the state file if what it should hold changed. Calls
+// queue on stateStore.mu, and each writes the newest state, so many
+// changes share one write.
+func (s *Server) persist() error {
+	st := s.rec.store
+	if st == nil {
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	s.mu.Lock()
+	p := s.snapshotLocked()
+	s.mu.Unlock()
+	b, err := encodeState(p)
+	if err == nil && bytes.Equal(b, st.last) {
+		return nil
+	}
+	if err == nil {
+		err = st.fsys.WriteAtomic(st.path, b)
+	}
+	if err != nil {
+		s.stats.stateErrors.Add(1)
+		s.log.Error("nlm: writing the lock state file failed", "path", st.path, "err", err)
+		return err
+	}
+	st.last = b
+	return nil
+}
+
+// beginLock writes t's file to the state file before its LOCK goes
+// upstream. ok is false when that failed (answer denied_nolocks). The
+// caller calls endLock.
+func (s *Server) beginLock(t *target) (ok bool) {
+	if s.rec.store == nil {
+		return true
+	}
+	ik := intentKey{c: t.c, k: heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}}
+	s.mu.Lock()
+	s.rec.intents[ik]++
+	s.mu.Unlock()
+	return s.persist() == nil
+}
+
+// endLock ends a LOCK begun with beginLock and writes the state file if
+// that changed it (the LOCK was denied).
+func (s *Server) endLock(t *target) {
+	if s.rec.store == nil {
+		return
+	}
+	ik := intentKey{c: t.c, k: heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}}
+	s.mu.Lock()
+	if s.rec.intents[ik]--; s.rec.intents[ik] <= 0 {
+		delete(s.rec.intents, ik)
+	}
+	s.mu.Unlock()
+	s.persist()
+}
+
+// graceRefuses reports whether a request must be answered
+// denied_grace_period: during grace every request but a reclaiming LOCK
+// is, and so is everything while grace ends; outside grace a reclaim is
+// (as lockd does: there is nothing to reclaim). A reclaim that is served
+// marks t's file reclaimed, so the end of grace does not release it.
+func (s *Server) graceRefuses(t *target, lock, reclaim bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.rec.grace:
+		return lock && reclaim
+	case s.rec.ending || !lock || !reclaim:
+		return true
+	}
+	if m := s.rec.recovering[t.c]; m != nil {
+		k := heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}
+		if _, ok := m[k]; ok {
+			delete(m, k)
+			if len(m) == 0 {
+				delete(s.rec.recovering, t.c)
+			}
+			s.stats.reclaimed.Add(1)
+		}
+	}
+	return false
+}
+
+// forgetRecoveringLocked drops c's (or, with k set, c's k) not-yet-
+// reclaimed entry: it was freed or unlocked. Server.mu is held.
+func (s *Server) forgetRecoveringLocked(c client, k *heldKey) {
+	m := s.rec.recovering[c]
+	if m == nil {
+		return
+	}
+	if k != nil {
+		delete(m, *k)
+	}
+	if k == nil || len(m) == 0 {
+		delete(s.rec.recovering, c)
+	}
+}
+
+// InGrace reports whether the server is in its grace period.
+func (s *Server) InGrace() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.grace
+}
+
+// runGrace ends the grace period after Options.GracePeriod.
+func (s *Server) runGrace() {
+	defer s.wg.Done()
+	select {
+	case <-s.ctx.Done():
+		return
+	case <-s.opts.Clock.After(s.opts.GracePeriod):
+	}
+	s.endGrace()
+}
+
+// endGrace releases upstream every loaded lock no client reclaimed, then
+// serves as usual. While it releases, every request is answered
+// denied_grace_period, so no new grant is undone by a release.
+func (s *Server) endGrace() {
+	s.mu.Lock()
+	s.rec.ending = true
+	left := s.rec.recovering
+	s.rec.recovering = make(map[client]map[heldKey]struct{})
+	s.mu.Unlock()
+	released := 0
+	for c, m := range left {
+		for k := range m {
+			s.mu.Lock()
+			_, still := s.held[c][k]
+			s.mu.Unlock()
+			if !still {
+				continue
+			}
+			s.unlockHeld(k)
+			t := target{c: c, vol: k.vol, upOwn: upOwner{svid: k.svid}, lock: Lock{FH: []byte(k.ufh)}}
+			s.noteUnheld(&t)
+			if o, ok := s.owners.down(k.svid); ok {
+				s.pruneOwner(o)
+			}
+			released++
+			s.stats.graceReleased.Add(1)
+		}
+	}
+	s.mu.Lock()
+	s.rec.grace, s.rec.ending = false, false
+	s.mu.Unlock()
+	s.persist()
+	s.log.Info("nlm: grace period over", "released_unreclaimed", released)
+}
+
+// unlockHeld releases upstream everything upstream owner k.svid holds on
+// k's file (a whole-file UNLOCK).
+func (s *Server) unlockHeld(k heldKey) {
+	up := s.opts.Upstreams[k.vol]
+	if up == nil {
+		return
+	}
+	t := target{vol: k.vol, up: up, lock: Lock{
+		CallerName: s.opts.Name, FH: []byte(k.ufh), Svid: k.svid,
+		OH: []byte(strconv.Itoa(int(k.svid)) + "@" + s.opts.Name),
+	}}
+	var res Res
+	s.call(&t, ProcUnlock, &UnlockArgs{Lock: t.lock}, &res)
+}
+
+// runNotify tells the client host at ip that we restarted (SM_NOTIFY to
+// its statd), so it reclaims its locks; it retries every PollInterval
+// until the host answers or grace ends.
+func (s *Server) runNotify(ip string) {
+	defer s.wg.Done()
+	a := &NotifyArgs{Name: s.opts.Name, State: s.rec.nsmState}
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
+		err := s.opts.Notify(ctx, ip, a)
+		cancel()
+		if err == nil {
+			s.stats.notified.Add(1)
+			s.log.Info("nlm: SM_NOTIFY sent", "client", ip, "state", a.State)
+			return
+		}
+		if attempt == 1 {
+			s.log.Warn("nlm: SM_NOTIFY failed: retrying until the grace period ends", "client", ip, "err", err)
+		}
+		if !s.InGrace() {
+			s.stats.notifyFailed.Add(1)
+			s.log.Warn("nlm: SM_NOTIFY not delivered before the grace period ended: the client's locks were released", "client", ip, "err", err)
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.opts.Clock.After(s.opts.PollInterval):
+		}
+	}
+}
+
+// portmapNotify sends SM_NOTIFY to the statd of the host at ip, found
+// through its portmapper (NSM v1 on TCP).
+func (s *Server) portmapNotify(ctx context.Context, ip string, a *NotifyArgs) error {
+	pm := net.JoinHostPort(ip, strconv.Itoa(s.opts.ClientPortmapPort))
+	port, err := GetPort(ctx, pm, ProgramNSM, VersionNSM)
+	if err != nil {
+		return err
+	}
+	if port == 0 {
+		return errors.New("nlm: client has no NSM v1 on TCP registered")
+	}
+	c := NewClient(net.JoinHostPort(ip, strconv.Itoa(int(port))), ProgramNSM, VersionNSM, s.opts.Name)
+	defer c.Close()
+	return c.Call(ctx, ProcSMNotify, a, Void)
+}
