@@ -94,6 +94,7 @@ func (u *fakeUpstream) Call(ctx context.Context, proc uint32, args xdr.Encoder, 
 		rs := Res{Cookie: a.Cookie}
 		switch {
 		case u.conflict(&a.Lock, a.Exclusive) == nil:
+			u.unlockLocked(&a.Lock) // the owner's own lock of the range is replaced, as POSIX locks are
 			u.locks = append(u.locks, heldLock{caller: a.Lock.CallerName, svid: a.Lock.Svid, oh: bytes.Clone(a.Lock.OH),
 				fh: string(a.Lock.FH), excl: a.Exclusive, off: a.Lock.Offset, len: a.Lock.Len})
 		case a.Block && u.blocking:
