@@ -34,7 +34,10 @@ func (a *app) startNLM(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		port, err := upstreamNLMPort(ctx, host, vc.NFSPort)
+		port, err := uint32(vc.NLMPort), error(nil)
+		if port == 0 {
+			port, err = upstreamNLMPort(ctx, host, vc.NFSPort)
+		}
 		if err != nil || port == 0 {
 			a.log.Warn("the upstream offers no NLM v4: locks on this volume are refused (clients must mount it with nolock or local_lock=all)",
 				"volume", vc.ID, "upstream", host, "err", err)
@@ -51,10 +54,15 @@ func (a *app) startNLM(ctx context.Context) error {
 	srv, err := nlm.New(nlm.Options{
 		Name: nc.Name, Files: a.srv.LockFiles(), Upstreams: ups,
 		UpstreamBlocking: nc.UpstreamCallbacks, PollInterval: nc.PollInterval.Duration,
-		Logger: a.log,
+		StateFile: a.cfg.NLMStateFile(), GracePeriod: nc.GracePeriod.Duration,
+		ClientPortmapPort: nc.ClientPortmapPort,
+		Logger:            a.log,
 	})
 	if err != nil {
 		return err
+	}
+	if a.cfg.NLMStateFile() == "" {
+		a.log.Warn("nlm: no state file (nlm.state_file, or cache.dir): after a restart clients cannot reclaim their locks, and the upstream keeps them until the clients' hosts reboot")
 	}
 	addr := nc.Listen
 	if addr == "" {
@@ -142,6 +150,18 @@ func (a *app) registerNLMMetrics() {
 		c("nfscacheproxy_nlm_granted_callback_failures_total", "GRANTED callbacks that failed or were refused (the lock was released).", func(s nlm.Stats) int64 { return s.CallbackFailed }),
 		c("nfscacheproxy_nlm_clients_freed_total", "Clients whose locks FREE_ALL or SM_NOTIFY released.", func(s nlm.Stats) int64 { return s.Freed }),
 		metrics.Gauge("nfscacheproxy_nlm_waiting", "Blocked lock requests being retried.", func(s nlm.Stats) float64 { return float64(s.Waiting) }),
+		c("nfscacheproxy_nlm_reclaimed_total", "Locked files reclaimed by clients during the grace period after a restart.", func(s nlm.Stats) int64 { return s.Reclaimed }),
+		c("nfscacheproxy_nlm_grace_released_total", "Locked files released upstream at the end of a grace period because no client reclaimed them.", func(s nlm.Stats) int64 { return s.GraceReleased }),
+		c("nfscacheproxy_nlm_state_errors_total", "Lock state file reads and writes that failed (a LOCK whose state could not be written is answered denied_nolocks).", func(s nlm.Stats) int64 { return s.StateErrors }),
+		c("nfscacheproxy_nlm_notify_total", "SM_NOTIFY calls to client hosts answered after a restart.", func(s nlm.Stats) int64 { return s.Notified }),
+		c("nfscacheproxy_nlm_notify_failures_total", "Client hosts SM_NOTIFY did not reach before the grace period ended.", func(s nlm.Stats) int64 { return s.NotifyFailed }),
+		metrics.Gauge("nfscacheproxy_nlm_locks_held", "Files locked upstream by a client lock owner.", func(s nlm.Stats) float64 { return float64(s.Held) }),
+		metrics.Gauge("nfscacheproxy_nlm_grace", "1 while in the grace period after a restart (only reclaims are served).", func(s nlm.Stats) float64 {
+			if s.Grace {
+				return 1
+			}
+			return 0
+		}),
 		metrics.Gauge("nfscacheproxy_nlm_owners", "Client lock owners mapped to upstream owners.", func(s nlm.Stats) float64 { return float64(s.Owners) }),
 	))
 }
