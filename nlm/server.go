@@ -21,8 +21,9 @@ var ErrClosed = errors.New("nlm: server closed")
 
 const maxRecord = 8 << 10 // the largest NLM call is under 3 KiB
 
-// Server is the proxy's NLM v4 server. Lock lock order: Server.mu, then
-// owners.mu (never the reverse); no network I/O under either.
+// Server is the proxy's NLM v4 server. Lock order: stateStore.mu, then
+// Server.mu, then owners.mu (never the reverse); no network I/O under
+// any.
 type Server struct {
 	opts   Options
 	log    *slog.Logger
@@ -363,8 +364,8 @@ func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr
 
 // Close stops serving: it closes listeners and connections, stops the
 // retries of blocked locks and waits for every goroutine. Locks held
-// upstream stay held (the upstream's NSM frees them when this host's
-// state changes).
+// upstream stay held, and stay in the state file for the next run's
+// clients to reclaim.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
