@@ -53,9 +53,13 @@
 // denied_grace_period, as does a reclaim outside grace. At the end of
 // grace every recorded lock not reclaimed is released upstream.
 //
+// NM_LOCK (the lock of a host without statd, which frees its locks with
+// FREE_ALL) is served as a non-blocking LOCK.
+//
 // Not served: the other asynchronous _MSG and _RES procedures (the Linux
-// client does not use them with NLM v4), SHARE, UNSHARE, NM_LOCK
-// (PROC_UNAVAIL), NLM v1 and v3 (PROG_MISMATCH 4..4); nor is an
+// client does not use them with NLM v4), SHARE and UNSHARE
+// (PROC_UNAVAIL), NLM v1 and v3 (PROG_MISMATCH 4..4: they go with NFSv2,
+// which the proxy does not serve); nor is an
 // upstream's reboot (its SM_NOTIFY to us) relayed to the clients so they
 // reclaim. See README.md, Locking.
 //

@@ -292,6 +292,11 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 	case ProcLock:
 		a := new(LockArgs)
 		args, run = a, func() xdr.Encoder { return s.lock(from, a) }
+	case ProcNMLock:
+		// A lock of a host that runs no statd: served as a non-blocking
+		// LOCK (the host frees its locks with FREE_ALL when it reboots).
+		a := new(LockArgs)
+		args, run = a, func() xdr.Encoder { a.Block = false; return s.lock(from, a) }
 	case ProcCancel:
 		a := new(CancArgs)
 		args, run = a, func() xdr.Encoder { return s.cancelLock(from, a) }
