@@ -53,15 +53,22 @@
 // denied_grace_period, as does a reclaim outside grace. At the end of
 // grace every recorded lock not reclaimed is released upstream.
 //
+// An upstream's reboot: an SM_NOTIFY from one of Options.UpstreamIPs
+// (the upstream's statd, reaching us as Name through port 111) means it
+// lost our locks. Its volumes enter grace, the clients holding locks
+// there get SM_NOTIFY with our next NSM state (so they reclaim all they
+// hold through us), and their reclaims on those volumes are forwarded as
+// reclaims, within the upstream's own grace; reclaims elsewhere are
+// ordinary LOCKs again. It also frees the locks of any client at that
+// address, as every SM_NOTIFY does (one host, one statd).
+//
 // NM_LOCK (the lock of a host without statd, which frees its locks with
 // FREE_ALL) is served as a non-blocking LOCK.
 //
 // Not served: the other asynchronous _MSG and _RES procedures (the Linux
 // client does not use them with NLM v4), SHARE and UNSHARE
 // (PROC_UNAVAIL), NLM v1 and v3 (PROG_MISMATCH 4..4: they go with NFSv2,
-// which the proxy does not serve); nor is an
-// upstream's reboot (its SM_NOTIFY to us) relayed to the clients so they
-// reclaim. See README.md, Locking.
+// which the proxy does not serve). See README.md, Locking.
 //
 // Errors: an upstream without NLM (no entry in Options.Upstreams) answers
 // every lock request denied_nolocks and logs that once per volume; an

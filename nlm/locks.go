@@ -20,6 +20,9 @@ type target struct {
 	own   owner
 	upOwn upOwner
 	lock  Lock // the upstream's view: our name, upstream handle and owner
+	// reclaim: forward the LOCK with reclaim set (the upstream rebooted
+	// and is in its grace period; see recover.go).
+	reclaim bool
 }
 
 // translate maps a client's lock to the upstream's. stat is non-zero
@@ -168,12 +171,13 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 	return &Res{Cookie: a.Cookie, Stat: st}
 }
 
-// tryLock sends one LOCK upstream and records a grant. A reclaim goes
-// as an ordinary LOCK: the upstream never lost the lock (it was not it
-// that restarted), and grants its owner the same lock again.
+// tryLock sends one LOCK upstream and records a grant. A reclaim after
+// our restart goes as an ordinary LOCK: the upstream never lost the lock
+// and grants its owner the same lock again; after the upstream's reboot
+// it goes as a reclaim (t.reclaim).
 func (s *Server) tryLock(t *target, a *LockArgs, block bool) (Stat, bool) {
 	var res Res
-	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, State: a.State}
+	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, Reclaim: t.reclaim, State: a.State}
 	if !s.call(t, ProcLock, &up, &res) {
 		return 0, false
 	}

@@ -80,6 +80,12 @@ type Options struct {
 	// restart (tests). The default asks the host's portmapper (port
 	// ClientPortmapPort) for NSM v1 on TCP.
 	Notify func(ctx context.Context, clientIP string, args *NotifyArgs) error
+	// UpstreamIPs are the addresses of each volume's upstream host: an
+	// SM_NOTIFY from one of them says that upstream rebooted (and lost
+	// our locks), and is relayed to the clients holding locks there so
+	// they reclaim them (see recover.go). To receive it, the upstream's
+	// statd must reach this server's NSM through port 111 at Name.
+	UpstreamIPs map[uint16][]string
 	// stateFS overrides the file system of StateFile (tests).
 	stateFS stateFS
 	// Clock drives polling (default: the real clock).

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Restarts. The upstream holds our clients' locks under our caller_name
@@ -44,8 +45,12 @@ type recovery struct {
 
 	intents    map[intentKey]int               // LOCKs in flight upstream
 	recovering map[client]map[heldKey]struct{} // loaded, not yet reclaimed
-	grace      bool                            // reclaims only
-	ending     bool                            // grace is ending: nothing is served
+	grace      bool                            // reclaims are served
+	graceAll   bool                            // after our restart: every volume is in grace
+	relay      map[uint16]bool                 // volumes whose upstream rebooted: in grace
+	graceUntil time.Time
+	timer      bool // runGrace runs
+	ending     bool // grace is ending: nothing is served
 }
 
 // stateStore writes the state file.
@@ -65,7 +70,9 @@ type stateStore struct {
 func (s *Server) recoverState() error {
 	s.rec.intents = make(map[intentKey]int)
 	s.rec.recovering = make(map[client]map[heldKey]struct{})
+	s.rec.relay = make(map[uint16]bool)
 	if s.opts.StateFile == "" {
+		s.rec.nsmState = 1
 		return nil
 	}
 	st := &stateStore{fsys: s.opts.stateFS, path: s.opts.StateFile}
@@ -107,13 +114,15 @@ func (s *Server) recoverState() error {
 	if len(hosts) == 0 {
 		return nil
 	}
-	s.rec.grace = true
 	s.log.Info("nlm: restarted with locks held upstream: grace period, clients told to reclaim",
 		"locks", len(p.Locks), "clients", len(hosts), "grace", s.opts.GracePeriod, "nsm_state", s.rec.nsmState)
-	s.wg.Add(1 + len(hosts))
-	go s.runGrace()
+	s.mu.Lock()
+	s.rec.graceAll = true
+	s.startGraceLocked()
+	s.wg.Add(len(hosts))
+	s.mu.Unlock()
 	for _, ip := range hosts {
-		go s.runNotify(ip)
+		go s.runNotify(ip, s.rec.nsmState)
 	}
 	return nil
 }
@@ -247,19 +256,25 @@ func (s *Server) endLock(t *target) {
 }
 
 // graceRefuses reports whether a request must be answered
-// denied_grace_period: during grace every request but a reclaiming LOCK
-// is, and so is everything while grace ends; outside grace a reclaim is
-// (as lockd does: there is nothing to reclaim). A reclaim that is served
-// marks t's file reclaimed, so the end of grace does not release it.
+// denied_grace_period. While a grace period runs, a reclaiming LOCK is
+// served (and marks t's file reclaimed, so the end of grace does not
+// release it); any other request is refused on a volume in grace (every
+// volume after our restart; the rebooted upstream's after its reboot);
+// and everything is refused while grace ends. Outside grace a reclaim is
+// refused, as lockd does: there is nothing to reclaim. A reclaim on a
+// volume whose upstream rebooted is marked to be forwarded as one.
 func (s *Server) graceRefuses(t *target, lock, reclaim bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case !s.rec.grace:
 		return lock && reclaim
-	case s.rec.ending || !lock || !reclaim:
+	case s.rec.ending:
 		return true
+	case !lock || !reclaim:
+		return s.rec.graceAll || s.rec.relay[t.vol]
 	}
+	t.reclaim = s.rec.relay[t.vol]
 	if m := s.rec.recovering[t.c]; m != nil {
 		k := heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}
 		if _, ok := m[k]; ok {
@@ -271,6 +286,81 @@ func (s *Server) graceRefuses(t *target, lock, reclaim bool) bool {
 		}
 	}
 	return false
+}
+
+// upstreamRebooted handles an SM_NOTIFY from ip: when ip is the address
+// of volumes' upstreams (Options.UpstreamIPs), that upstream rebooted and
+// lost every lock it held for us. Its volumes enter a grace period: the
+// clients holding locks there are sent SM_NOTIFY (our NSM state moves
+// on, so they reclaim everything they hold through us), and their
+// reclaims are forwarded to it as reclaims, within its own grace. It
+// reports whether ip was an upstream's.
+func (s *Server) upstreamRebooted(ip string) bool {
+	var vols []uint16
+	for v, ips := range s.opts.UpstreamIPs {
+		if slices.Contains(ips, ip) {
+			vols = append(vols, v)
+		}
+	}
+	if len(vols) == 0 {
+		return false
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return true
+	}
+	var hosts []string
+	n := 0
+	for c, m := range s.held {
+		for k := range m {
+			if !slices.Contains(vols, k.vol) {
+				continue
+			}
+			if s.rec.recovering[c] == nil {
+				s.rec.recovering[c] = make(map[heldKey]struct{})
+			}
+			s.rec.recovering[c][k] = struct{}{}
+			n++
+			if !slices.Contains(hosts, c.addr) {
+				hosts = append(hosts, c.addr)
+			}
+		}
+	}
+	if n == 0 {
+		s.mu.Unlock()
+		s.log.Info("nlm: the upstream rebooted (SM_NOTIFY); it held no locks of ours", "upstream", ip, "volumes", vols)
+		return true
+	}
+	for _, v := range vols {
+		s.rec.relay[v] = true
+	}
+	s.rec.nsmState += 2
+	state := s.rec.nsmState
+	s.startGraceLocked()
+	s.wg.Add(len(hosts))
+	s.mu.Unlock()
+	s.stats.upstreamReboots.Add(1)
+	s.log.Warn("nlm: the upstream rebooted (SM_NOTIFY) and lost our locks: clients told to reclaim them",
+		"upstream", ip, "volumes", vols, "locks", n, "clients", len(hosts), "nsm_state", state)
+	s.persist()
+	for _, h := range hosts {
+		go s.runNotify(h, state)
+	}
+	return true
+}
+
+// startGraceLocked starts (or extends) the grace period to GracePeriod
+// from now, and its timer if none runs. Server.mu is held and the server
+// is not closed.
+func (s *Server) startGraceLocked() {
+	s.rec.grace = true
+	s.rec.graceUntil = s.opts.Clock.Now().Add(s.opts.GracePeriod)
+	if !s.rec.timer {
+		s.rec.timer = true
+		s.wg.Add(1)
+		go s.runGrace()
+	}
 }
 
 // forgetRecoveringLocked drops c's (or, with k set, c's k) not-yet-
@@ -295,13 +385,22 @@ func (s *Server) InGrace() bool {
 	return s.rec.grace
 }
 
-// runGrace ends the grace period after Options.GracePeriod.
+// runGrace ends the grace period at graceUntil (which an upstream's
+// reboot may move on meanwhile).
 func (s *Server) runGrace() {
 	defer s.wg.Done()
-	select {
-	case <-s.ctx.Done():
-		return
-	case <-s.opts.Clock.After(s.opts.GracePeriod):
+	for {
+		s.mu.Lock()
+		d := s.rec.graceUntil.Sub(s.opts.Clock.Now())
+		s.mu.Unlock()
+		if d <= 0 {
+			break
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.opts.Clock.After(d):
+		}
 	}
 	s.endGrace()
 }
@@ -335,7 +434,8 @@ func (s *Server) endGrace() {
 		}
 	}
 	s.mu.Lock()
-	s.rec.grace, s.rec.ending = false, false
+	s.rec.grace, s.rec.graceAll, s.rec.ending, s.rec.timer = false, false, false, false
+	clear(s.rec.relay)
 	s.mu.Unlock()
 	s.persist()
 	s.log.Info("nlm: grace period over", "released_unreclaimed", released)
@@ -359,9 +459,9 @@ func (s *Server) unlockHeld(k heldKey) {
 // runNotify tells the client host at ip that we restarted (SM_NOTIFY to
 // its statd), so it reclaims its locks; it retries every PollInterval
 // until the host answers or grace ends.
-func (s *Server) runNotify(ip string) {
+func (s *Server) runNotify(ip string, state int32) {
 	defer s.wg.Done()
-	a := &NotifyArgs{Name: s.opts.Name, State: s.rec.nsmState}
+	a := &NotifyArgs{Name: s.opts.Name, State: state}
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(s.ctx, s.opts.CallTimeout)
 		err := s.opts.Notify(ctx, ip, a)

@@ -306,3 +306,54 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
+
+// An upstream's reboot (its SM_NOTIFY, from its address) is relayed: the
+// clients holding locks there are told to reclaim, their reclaims go to
+// the upstream as reclaims, and the volume is in grace meanwhile. An
+// SM_NOTIFY from elsewhere starts no grace.
+func TestUpstreamRebootRelayed(t *testing.T) {
+	n := &notified{ch: make(chan NotifyArgs, 4)}
+	rg := newRig(t, func(o *Options) {
+		o.Notify = n.notify
+		o.UpstreamIPs = map[uint16][]string{1: {"127.0.0.2"}}
+	})
+	ua := startUDP(t, rg.srv)
+	a := rg.client(t, "clientA")
+	if st := lockStat(t, a, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 100)}); st != Granted {
+		t.Fatalf("LOCK: got %v; want granted", st)
+	}
+	udpCallFrom(t, "127.0.0.3", ua, ProgramNSM, VersionNSM, ProcSMNotify, &NotifyArgs{Name: "somehost", State: 9}, Void)
+	if rg.srv.InGrace() {
+		t.Fatal("SM_NOTIFY from a host that is no upstream: in grace; want not")
+	}
+	rg.up.reboot()
+	udpCallFrom(t, "127.0.0.2", ua, ProgramNSM, VersionNSM, ProcSMNotify, &NotifyArgs{Name: "filer", State: 9}, Void)
+	got := await.Recv(t, "SM_NOTIFY relayed to clientA", n.ch)
+	if got.Name != "proxy1" || got.State != 3 {
+		t.Fatalf("relayed SM_NOTIFY: got %+v; want proxy1, state 3", got)
+	}
+	b := rg.client(t, "clientB")
+	if st := lockStat(t, b, &LockArgs{Exclusive: true, Lock: plock("clientB", 1, 0, 10)}); st != DeniedGracePeriod {
+		t.Fatalf("another client's LOCK in the relayed grace: got %v; want denied_grace_period", st)
+	}
+	if st := lockStat(t, a, &LockArgs{Exclusive: true, Reclaim: true, Lock: plock("clientA", 1, 0, 100)}); st != Granted {
+		t.Fatalf("reclaim: got %v; want granted", st)
+	}
+	rg.up.mu.Lock()
+	reclaims := rg.up.reclaims
+	rg.up.mu.Unlock()
+	if reclaims != 1 || rg.up.count() != 1 {
+		t.Fatalf("upstream: %d reclaims, %d locks; want the reclaim forwarded as one, 1 lock", reclaims, rg.up.count())
+	}
+	if err := rg.clock.BlockUntilContext(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	rg.clock.Advance(90 * 1e9)
+	await.Until(t, "the end of grace", func() bool { return !rg.srv.InGrace() })
+	if st := lockStat(t, b, &LockArgs{Exclusive: true, Lock: plock("clientB", 1, 0, 10)}); st != Denied {
+		t.Fatalf("another client's LOCK of the reclaimed range after grace: got %v; want denied", st)
+	}
+	if s := rg.srv.Stats(); s.UpstreamReboots != 1 || s.Reclaimed != 1 || s.GraceReleased != 0 {
+		t.Fatalf("stats: got %+v; want 1 upstream reboot, 1 reclaimed, none released", s)
+	}
+}

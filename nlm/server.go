@@ -359,6 +359,8 @@ func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr
 		// host can free another's locks (a rebooted client's statd calls
 		// from the client's own address).
 		s.freeAll(func(c client) bool { return c.addr == ip })
+		// The sender may be an upstream: its locks are to be reclaimed.
+		s.upstreamRebooted(ip)
 	default:
 		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
 		return true

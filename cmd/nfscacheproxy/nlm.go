@@ -28,6 +28,7 @@ func (a *app) startNLM(ctx context.Context) error {
 		return nil
 	}
 	ups := make(map[uint16]nlm.Upstream)
+	upIPs := make(map[uint16][]string)
 	for i := range a.cfg.Volumes {
 		vc := &a.cfg.Volumes[i]
 		host, _, err := vc.UpstreamHostPath()
@@ -46,6 +47,10 @@ func (a *app) startNLM(ctx context.Context) error {
 		c := nlm.NewClient(net.JoinHostPort(host, strconv.Itoa(int(port))), nlm.Program, nlm.Version4, nc.Name)
 		a.closers = append(a.closers, func() { c.Close() })
 		ups[uint16(vc.ID)] = c
+		// An SM_NOTIFY from these addresses is the upstream's reboot.
+		if ips, err := net.DefaultResolver.LookupHost(ctx, host); err == nil {
+			upIPs[uint16(vc.ID)] = ips
+		}
 	}
 	if nc.Enabled == nil && len(ups) == 0 {
 		a.log.Info("nlm: off: no upstream offers NLM")
@@ -55,8 +60,8 @@ func (a *app) startNLM(ctx context.Context) error {
 		Name: nc.Name, Files: a.srv.LockFiles(), Upstreams: ups,
 		UpstreamBlocking: nc.UpstreamCallbacks, PollInterval: nc.PollInterval.Duration,
 		StateFile: a.cfg.NLMStateFile(), GracePeriod: nc.GracePeriod.Duration,
-		ClientPortmapPort: nc.ClientPortmapPort,
-		Logger:            a.log,
+		ClientPortmapPort: nc.ClientPortmapPort, UpstreamIPs: upIPs,
+		Logger: a.log,
 	})
 	if err != nil {
 		return err
@@ -155,6 +160,7 @@ func (a *app) registerNLMMetrics() {
 		c("nfscacheproxy_nlm_state_errors_total", "Lock state file reads and writes that failed (a LOCK whose state could not be written is answered denied_nolocks).", func(s nlm.Stats) int64 { return s.StateErrors }),
 		c("nfscacheproxy_nlm_notify_total", "SM_NOTIFY calls to client hosts answered after a restart.", func(s nlm.Stats) int64 { return s.Notified }),
 		c("nfscacheproxy_nlm_notify_failures_total", "Client hosts SM_NOTIFY did not reach before the grace period ended.", func(s nlm.Stats) int64 { return s.NotifyFailed }),
+		c("nfscacheproxy_nlm_upstream_reboots_total", "Upstream reboots (SM_NOTIFY from an upstream) relayed to the clients holding locks there.", func(s nlm.Stats) int64 { return s.UpstreamReboots }),
 		metrics.Gauge("nfscacheproxy_nlm_locks_held", "Files locked upstream by a client lock owner.", func(s nlm.Stats) float64 { return float64(s.Held) }),
 		metrics.Gauge("nfscacheproxy_nlm_grace", "1 while in the grace period after a restart (only reclaims are served).", func(s nlm.Stats) float64 {
 			if s.Grace {
