@@ -120,9 +120,10 @@ func (s *Server) recoverState() error {
 	s.rec.graceAll = true
 	s.startGraceLocked()
 	s.wg.Add(len(hosts))
+	state := s.rec.nsmState
 	s.mu.Unlock()
 	for _, ip := range hosts {
-		go s.runNotify(ip, s.rec.nsmState)
+		go s.runNotify(ip, state)
 	}
 	return nil
 }
