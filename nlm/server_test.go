@@ -412,3 +412,52 @@ func TestNMLock(t *testing.T) {
 		t.Fatalf("upstream locks after FREE_ALL: got %d; want 0", n)
 	}
 }
+
+// SHARE and UNSHARE are forwarded with the client's owner mapped to an
+// upstream owner of its own: another host's conflicting share is denied
+// while the client's holds, FREE_ALL releases it (UNSHARE upstream).
+func TestShareForwarded(t *testing.T) {
+	rg := newRig(t, nil)
+	a := rg.client(t, "clientA")
+	sh := func(name string, mode, access uint32) *ShareArgs {
+		return &ShareArgs{Cookie: []byte("s"), Share: Share{CallerName: name, FH: []byte("Pfile1"), OH: []byte("oh-" + name), Mode: mode, Access: access}}
+	}
+	var res ShareRes
+	call(t, a, ProcShare, sh("clientA", 2, 3), &res) // read-write, deny write
+	if res.Stat != Granted || string(res.Cookie) != "s" {
+		t.Fatalf("SHARE: got %v cookie %q; want granted, s", res.Stat, res.Cookie)
+	}
+	rg.up.mu.Lock()
+	up := rg.up.shares[0]
+	rg.up.mu.Unlock()
+	if up.CallerName != "proxy1" || string(up.FH) != "file1" || string(up.OH) == "oh-clientA" {
+		t.Fatalf("upstream share: got %+v; want caller proxy1, handle file1, a mapped owner", up)
+	}
+	var dres ShareRes
+	rg.up.direct(t, ProcShare, &ShareArgs{Share: Share{CallerName: "hostB", FH: []byte("file1"), OH: []byte("b"), Access: 2}}, &dres)
+	if dres.Stat != Denied {
+		t.Fatalf("hostB SHARE for write while clientA denies write: got %v; want denied", dres.Stat)
+	}
+	call(t, a, ProcUnshare, sh("clientA", 2, 3), &res)
+	if res.Stat != Granted {
+		t.Fatalf("UNSHARE: got %v; want granted", res.Stat)
+	}
+	rg.up.direct(t, ProcShare, &ShareArgs{Share: Share{CallerName: "hostB", FH: []byte("file1"), OH: []byte("b"), Access: 2}}, &dres)
+	if dres.Stat != Granted {
+		t.Fatalf("hostB SHARE after UNSHARE: got %v; want granted", dres.Stat)
+	}
+	rg.up.direct(t, ProcUnshare, &ShareArgs{Share: Share{CallerName: "hostB", FH: []byte("file1"), OH: []byte("b")}}, &dres)
+
+	call(t, a, ProcShare, sh("clientA", 3, 1), &res)
+	call(t, a, ProcLock, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 10)}, &Res{})
+	call(t, a, ProcFreeAll, &NotifyArgs{Name: "clientA", State: 2}, Void)
+	rg.up.mu.Lock()
+	n := len(rg.up.shares)
+	rg.up.mu.Unlock()
+	if n != 0 || rg.up.count() != 0 {
+		t.Fatalf("after FREE_ALL: %d shares, %d locks upstream; want none", n, rg.up.count())
+	}
+	if o := rg.srv.Stats().Owners; o != 0 {
+		t.Fatalf("owners after FREE_ALL: got %d; want 0", o)
+	}
+}

@@ -279,3 +279,62 @@ var (
 	_ xdr.Encoder = (*TestRes)(nil)
 	_ xdr.Decoder = (*TestRes)(nil)
 )
+
+// Share is nlm4_share: a DOS share reservation. Mode is fsh4_mode (what
+// it denies others: 0 none, 1 read, 2 write, 3 both), Access fsh4_access
+// (what it asks: 0 none, 1 read, 2 write, 3 both).
+type Share struct {
+	CallerName string
+	FH         []byte
+	OH         []byte
+	Mode       uint32
+	Access     uint32
+}
+
+// ShareArgs is nlm4_shareargs (SHARE, UNSHARE).
+type ShareArgs struct {
+	Cookie  []byte
+	Share   Share
+	Reclaim bool
+}
+
+func (a *ShareArgs) Encode(w *xdr.Writer) {
+	w.Opaque(a.Cookie)
+	w.String(a.Share.CallerName)
+	w.Opaque(a.Share.FH)
+	w.Opaque(a.Share.OH)
+	w.Uint32(a.Share.Mode)
+	w.Uint32(a.Share.Access)
+	w.Bool(a.Reclaim)
+}
+
+func (a *ShareArgs) Decode(r *xdr.Reader) error {
+	a.Cookie = r.Opaque(MaxNetobj)
+	a.Share.CallerName = r.String(MaxStr)
+	a.Share.FH = r.Opaque(MaxNetobj)
+	a.Share.OH = r.Opaque(MaxNetobj)
+	a.Share.Mode = r.Uint32()
+	a.Share.Access = r.Uint32()
+	a.Reclaim = r.Bool()
+	return r.Err()
+}
+
+// ShareRes is nlm4_shareres.
+type ShareRes struct {
+	Cookie   []byte
+	Stat     Stat
+	Sequence int32
+}
+
+func (a *ShareRes) Encode(w *xdr.Writer) {
+	w.Opaque(a.Cookie)
+	w.Uint32(uint32(a.Stat))
+	w.Int32(a.Sequence)
+}
+
+func (a *ShareRes) Decode(r *xdr.Reader) error {
+	a.Cookie = r.Opaque(MaxNetobj)
+	a.Stat = Stat(r.Uint32())
+	a.Sequence = r.Int32()
+	return r.Err()
+}
