@@ -88,6 +88,8 @@ type Options struct {
 	UpstreamIPs map[uint16][]string
 	// stateFS overrides the file system of StateFile (tests).
 	stateFS stateFS
+	// maxRecorded overrides the bound on the state file (tests).
+	maxRecorded int
 	// Clock drives polling (default: the real clock).
 	Clock  clockwork.Clock
 	Logger *slog.Logger
@@ -102,6 +104,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 30 * time.Second
+	}
+	if o.maxRecorded == 0 {
+		o.maxRecorded = maxRecorded
 	}
 	if o.GracePeriod == 0 {
 		o.GracePeriod = 90 * time.Second

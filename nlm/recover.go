@@ -227,18 +227,43 @@ func (s *Server) persist() error {
 	return nil
 }
 
+// maxRecorded bounds the files the state file lists (some 250 bytes
+// each, and the file is rewritten whole when the set changes): a LOCK of
+// a file more is answered denied_nolocks. Options.maxRecorded overrides
+// it in tests.
+const maxRecorded = 16384
+
 // beginLock writes t's file to the state file before its LOCK goes
-// upstream. ok is false when that failed (answer denied_nolocks). The
-// caller calls endLock.
+// upstream. ok is false when that failed or the state file is full
+// (answer denied_nolocks). The caller calls endLock.
 func (s *Server) beginLock(t *target) (ok bool) {
 	if s.rec.store == nil {
 		return true
 	}
 	ik := intentKey{c: t.c, k: heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}}
 	s.mu.Lock()
+	_, known := s.held[t.c][ik.k]
+	if !known && s.rec.intents[ik] == 0 && s.recordedLocked() >= s.opts.maxRecorded {
+		s.rec.intents[ik]++ // endLock undoes it
+		s.mu.Unlock()
+		s.stats.stateErrors.Add(1)
+		s.log.Warn("nlm: the lock state file is full: LOCK answered denied_nolocks", "client", t.c.addr, "max", s.opts.maxRecorded)
+		return false
+	}
 	s.rec.intents[ik]++
 	s.mu.Unlock()
 	return s.persist() == nil
+}
+
+// recordedLocked counts the files the state file lists, about: held
+// and being locked (blocked requests are mostly among them). Server.mu
+// is held.
+func (s *Server) recordedLocked() int {
+	n := len(s.rec.intents)
+	for _, m := range s.held {
+		n += len(m)
+	}
+	return n
 }
 
 // endLock ends a LOCK begun with beginLock and writes the state file if

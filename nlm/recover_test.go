@@ -386,3 +386,26 @@ func TestRestartReleasesUnreclaimedShare(t *testing.T) {
 		t.Fatalf("upstream shares after grace: got %d; want 0 (released, not reclaimed)", left)
 	}
 }
+
+// The state file is bounded: a LOCK of a file more than it may list is
+// answered denied_nolocks and not forwarded; another LOCK of a file
+// already listed still is.
+func TestStateFileBounded(t *testing.T) {
+	up := &fakeUpstream{}
+	rg := restartRig(t, up, filepath.Join(t.TempDir(), "nlm.state"), nil, func(o *Options) { o.maxRecorded = 1 })
+	a := rg.client(t, "clientA")
+	if st := lockStat(t, a, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 10)}); st != Granted {
+		t.Fatalf("first LOCK: got %v; want granted", st)
+	}
+	if st := lockStat(t, a, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 20, 10)}); st != Granted {
+		t.Fatalf("LOCK of the listed file again: got %v; want granted", st)
+	}
+	other := plock("clientA", 1, 0, 10)
+	other.FH = []byte("Pfile2")
+	if st := lockStat(t, a, &LockArgs{Exclusive: true, Lock: other}); st != DeniedNoLocks {
+		t.Fatalf("LOCK of a file more than the state file may list: got %v; want denied_nolocks", st)
+	}
+	if n := up.count(); n != 2 {
+		t.Fatalf("upstream locks: got %d; want 2", n)
+	}
+}
