@@ -79,6 +79,7 @@ func (s *Server) recoverState() error {
 	if st.fsys == nil {
 		st.fsys = osFS{}
 	}
+	st.fsys.RemoveTemps(st.path)
 	p, err := loadState(st.fsys, st.path)
 	switch {
 	case errors.Is(err, ErrStateCorrupt):

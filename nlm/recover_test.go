@@ -409,3 +409,66 @@ func TestStateFileBounded(t *testing.T) {
 		t.Fatalf("upstream locks: got %d; want 2", n)
 	}
 }
+
+// crashFS crashes a write after its temporary file is written and synced
+// and before the rename, as a kill -9 there would: the temporary file
+// stays, the state file is the old one.
+type crashFS struct {
+	osFS
+	mu      sync.Mutex
+	crash   bool
+	crashed bool
+}
+
+func (f *crashFS) WriteAtomic(name string, b []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.crash {
+		return f.osFS.WriteAtomic(name, b)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp.Write(b)
+	tmp.Sync()
+	tmp.Close()
+	f.crashed = true
+	return errors.New("crashed before the rename")
+}
+
+// A write interrupted before its rename leaves the previous state file,
+// which the next start loads; the temporary file is removed then.
+func TestStateWriteCrashKeepsOldFile(t *testing.T) {
+	up := &fakeUpstream{}
+	path := filepath.Join(t.TempDir(), "nlm.state")
+	fsys := &crashFS{}
+	rg1 := restartRig(t, up, path, nil, func(o *Options) { o.stateFS = fsys })
+	a := rg1.client(t, "clientA")
+	if st := lockStat(t, a, &LockArgs{Exclusive: true, Lock: plock("clientA", 1, 0, 10)}); st != Granted {
+		t.Fatalf("LOCK: got %v; want granted", st)
+	}
+	fsys.mu.Lock()
+	fsys.crash = true
+	fsys.mu.Unlock()
+	var res Res
+	call(t, a, ProcUnlock, &UnlockArgs{Lock: plock("clientA", 1, 0, 0)}, &res) // its state write crashes
+	fsys.mu.Lock()
+	crashed := fsys.crashed
+	fsys.mu.Unlock()
+	if !crashed {
+		t.Fatal("the crash point (a state write after the UNLOCK) was not reached")
+	}
+	rg1.srv.Close()
+	if tmps, _ := filepath.Glob(path + ".tmp-*"); len(tmps) != 1 {
+		t.Fatalf("temporary files after the crash: got %v; want one", tmps)
+	}
+	n := &notified{ch: make(chan NotifyArgs, 1)}
+	rg2 := restartRig(t, up, path, n, nil)
+	if !rg2.srv.InGrace() {
+		t.Fatal("restart after the crashed write: not in grace; want grace (the old file lists the lock)")
+	}
+	if tmps, _ := filepath.Glob(path + ".tmp-*"); len(tmps) != 0 {
+		t.Fatalf("temporary files after the restart: got %v; want none", tmps)
+	}
+}

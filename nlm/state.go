@@ -98,12 +98,22 @@ type stateFS interface {
 	// WriteAtomic replaces name with b crash-safely.
 	WriteAtomic(name string, b []byte) error
 	Rename(oldpath, newpath string) error
+	// RemoveTemps removes the temporary files of writes of name that a
+	// crash interrupted.
+	RemoveTemps(name string)
 }
 
 type osFS struct{}
 
 func (osFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+func (osFS) RemoveTemps(name string) {
+	tmps, _ := filepath.Glob(name + ".tmp-*")
+	for _, f := range tmps {
+		os.Remove(f)
+	}
+}
 
 // WriteAtomic writes b to a temporary file beside name, syncs it, renames
 // it over name and syncs the directory.
