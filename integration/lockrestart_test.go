@@ -1,13 +1,11 @@
 package integration
 
 import (
-	"bufio"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -19,96 +17,22 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/portmap"
 )
 
-// nsmSink is a minimal statd: it answers SM_NOTIFY and hands each on.
-type nsmSink struct {
-	l  net.Listener
-	ch chan nlm.NotifyArgs
-	wg sync.WaitGroup
-
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (s *nsmSink) serve() {
-	defer s.wg.Done()
-	for {
-		nc, err := s.l.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns = append(s.conns, nc)
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer nc.Close()
-			br := bufio.NewReader(nc)
-			for {
-				rec, err := rpc.ReadRecord(br, nil, 1<<16)
-				if err != nil {
-					return
-				}
-				r := xdr.NewReader(rec)
-				var h rpc.CallHeader
-				if rpc.DecodeCall(r, &h) != nil {
-					return
-				}
-				w := xdr.NewWriter(nil)
-				w.Uint32(0)
-				var a nlm.NotifyArgs
-				if h.Prog != nlm.ProgramNSM || h.Proc != nlm.ProcSMNotify || a.Decode(r) != nil {
-					rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
-				} else {
-					rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
-					s.ch <- a
-				}
-				rpc.SetRecordHeader(w.Buf)
-				if _, err := nc.Write(w.Buf); err != nil {
-					return
-				}
-			}
-		}()
-	}
-}
-
-func (s *nsmSink) close() {
-	s.l.Close()
-	s.mu.Lock()
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
 // startNSMSink serves a statd and a portmapper naming it (NSM v1 on
 // TCP), as a client host has; it returns the SM_NOTIFY calls it gets and
 // the portmapper's port.
 func startNSMSink(t *testing.T) (<-chan nlm.NotifyArgs, int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &nsmSink{l: l, ch: make(chan nlm.NotifyArgs, 8)}
-	sink.wg.Add(1)
-	go sink.serve()
-	t.Cleanup(sink.close)
-	pm, err := portmap.New(portmap.Options{Mappings: []portmap.Mapping{
-		{Prog: nlm.ProgramNSM, Vers: nlm.VersionNSM, Netid: "tcp", Port: uint32(l.Addr().(*net.TCPAddr).Port)},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pmL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pmDone := make(chan struct{})
-	go func() { defer close(pmDone); pm.Serve(pmL) }()
-	t.Cleanup(func() { pm.Close(); <-pmDone })
-	return sink.ch, pmL.Addr().(*net.TCPAddr).Port
+	ch := make(chan nlm.NotifyArgs, 8)
+	port := startCallSink(t, func(h *rpc.CallHeader, r *xdr.Reader, w *xdr.Writer) {
+		var a nlm.NotifyArgs
+		if h.Prog != nlm.ProgramNSM || h.Proc != nlm.ProcSMNotify || a.Decode(r) != nil {
+			rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
+			return
+		}
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
+		ch <- a
+	})
+	return ch, startTestPortmap(t, portmap.Mapping{Prog: nlm.ProgramNSM, Vers: nlm.VersionNSM, Netid: "tcp", Port: uint32(port)})
 }
 
 // TestLocksSurviveProxyRestart: the serve process, killed with SIGKILL
