@@ -25,6 +25,15 @@ import (
 // denied_grace_period. When grace ends, every listed lock that no client
 // reclaimed is released upstream (a whole-file UNLOCK by its owner).
 //
+// An upstream's reboot (upstreamRebooted) uses the same grace: the
+// files we hold there become not yet reclaimed, their clients are told
+// to reclaim, and their reclaims go upstream as reclaims.
+//
+// A record is per owner and file, not per range: a client's first
+// reclaim on a file marks it reclaimed, so ranges of it the client does
+// not reclaim stay held until the owner unlocks the whole file or is
+// freed.
+//
 // Write-ahead: a LOCK's file and owner are written to the state file
 // before the LOCK goes upstream (when that fails the LOCK is answered
 // denied_nolocks), so a crash at any point leaves the upstream holding
