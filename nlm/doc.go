@@ -63,15 +63,14 @@
 // address, as every SM_NOTIFY does (one host, one statd).
 //
 // NM_LOCK (the lock of a host without statd, which frees its locks with
-// FREE_ALL) is served as a non-blocking LOCK. SHARE and UNSHARE (DOS
-// share reservations) are forwarded like locks (share.go): the owner
-// handle is mapped to an upstream owner of its own, and a share is held,
-// recorded, reclaimed and freed as a lock is (freeing sends UNSHARE).
+// FREE_ALL) is served as a non-blocking LOCK.
 //
 // Not served: the other asynchronous _MSG and _RES procedures (the Linux
-// client does not use them with NLM v4; PROC_UNAVAIL), NLM v1 and v3
-// (PROG_MISMATCH 4..4: they go with NFSv2, which the proxy does not
-// serve). See README.md, Locking.
+// client does not use them with NLM v4), SHARE and UNSHARE
+// (PROC_UNAVAIL: nfs-ganesha 4.3 keeps a share after its UNSHARE, even
+// a direct client's, so one forwarded under our name could never be
+// released), NLM v1 and v3 (PROG_MISMATCH 4..4: they go with NFSv2,
+// which the proxy does not serve). See README.md, Locking.
 //
 // Errors: an upstream without NLM (no entry in Options.Upstreams) answers
 // every lock request denied_nolocks and logs that once per volume; an

@@ -22,8 +22,7 @@ type fakeUpstream struct {
 	locks    []heldLock
 	blocking bool // answer a blocking LOCK in conflict with Blocked
 	calls    []uint32
-	reclaims int // LOCKs with reclaim set
-	shares   []Share
+	reclaims int      // LOCKs with reclaim set
 	sent     chan Res // one-way GRANTED_RES calls (Send), when not nil
 }
 
@@ -113,32 +112,6 @@ func (u *fakeUpstream) Call(ctx context.Context, proc uint32, args xdr.Encoder, 
 		a.Decode(r)
 		u.unlockLocked(&a.Lock)
 		(&Res{Cookie: a.Cookie}).Encode(out)
-	case ProcShare:
-		var a ShareArgs
-		a.Decode(r)
-		rs := ShareRes{Cookie: a.Cookie}
-		for _, h := range u.shares {
-			if string(h.FH) == string(a.Share.FH) && (h.CallerName != a.Share.CallerName || string(h.OH) != string(a.Share.OH)) &&
-				(h.Mode&a.Share.Access != 0 || a.Share.Mode&h.Access != 0) {
-				rs.Stat = Denied
-			}
-		}
-		if rs.Stat == Granted {
-			a.Share.FH, a.Share.OH = bytes.Clone(a.Share.FH), bytes.Clone(a.Share.OH)
-			u.shares = append(u.shares, a.Share)
-		}
-		rs.Encode(out)
-	case ProcUnshare:
-		var a ShareArgs
-		a.Decode(r)
-		kept := u.shares[:0]
-		for _, h := range u.shares {
-			if !(string(h.FH) == string(a.Share.FH) && h.CallerName == a.Share.CallerName && string(h.OH) == string(a.Share.OH)) {
-				kept = append(kept, h)
-			}
-		}
-		u.shares = kept
-		(&ShareRes{Cookie: a.Cookie}).Encode(out)
 	case ProcCancel:
 		var a CancArgs
 		a.Decode(r)

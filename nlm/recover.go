@@ -478,7 +478,7 @@ func (s *Server) endGrace() {
 }
 
 // unlockHeld releases upstream everything upstream owner k.svid holds on
-// k's file: a whole-file UNLOCK, or an UNSHARE for a share owner.
+// k's file (a whole-file UNLOCK).
 func (s *Server) unlockHeld(k heldKey) {
 	up := s.opts.Upstreams[k.vol]
 	if up == nil {
@@ -488,11 +488,6 @@ func (s *Server) unlockHeld(k heldKey) {
 		CallerName: s.opts.Name, FH: []byte(k.ufh), Svid: k.svid,
 		OH: []byte(strconv.Itoa(int(k.svid)) + "@" + s.opts.Name),
 	}}
-	if o, ok := s.owners.down(k.svid); ok && o.svid == shareSvid {
-		var res ShareRes
-		s.call(&t, ProcUnshare, &ShareArgs{Share: Share{CallerName: t.lock.CallerName, FH: t.lock.FH, OH: t.lock.OH}}, &res)
-		return
-	}
 	var res Res
 	s.call(&t, ProcUnlock, &UnlockArgs{Lock: t.lock}, &res)
 }

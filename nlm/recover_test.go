@@ -358,35 +358,6 @@ func TestUpstreamRebootRelayed(t *testing.T) {
 	}
 }
 
-// A share held through the proxy is in the state file like a lock: kept
-// upstream across a restart and, not reclaimed, released with UNSHARE
-// when grace ends.
-func TestRestartReleasesUnreclaimedShare(t *testing.T) {
-	up := &fakeUpstream{}
-	path := filepath.Join(t.TempDir(), "nlm.state")
-	rg1 := restartRig(t, up, path, &notified{ch: make(chan NotifyArgs, 1)}, nil)
-	var res ShareRes
-	call(t, rg1.client(t, "clientA"), ProcShare, &ShareArgs{Share: Share{CallerName: "clientA", FH: []byte("Pfile1"), OH: []byte("o"), Mode: 3, Access: 3}}, &res)
-	if res.Stat != Granted {
-		t.Fatalf("SHARE: got %v; want granted", res.Stat)
-	}
-	rg1.srv.Close()
-	n := &notified{ch: make(chan NotifyArgs, 1)}
-	rg2 := restartRig(t, up, path, n, nil)
-	await.Recv(t, "SM_NOTIFY after the restart", n.ch)
-	if err := rg2.clock.BlockUntilContext(t.Context(), 1); err != nil {
-		t.Fatal(err)
-	}
-	rg2.clock.Advance(90 * 1e9)
-	await.Until(t, "the end of grace", func() bool { return !rg2.srv.InGrace() })
-	up.mu.Lock()
-	left := len(up.shares)
-	up.mu.Unlock()
-	if left != 0 {
-		t.Fatalf("upstream shares after grace: got %d; want 0 (released, not reclaimed)", left)
-	}
-}
-
 // The state file is bounded: a LOCK of a file more than it may list is
 // answered denied_nolocks and not forwarded; another LOCK of a file
 // already listed still is.

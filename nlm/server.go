@@ -297,12 +297,6 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 		// LOCK (the host frees its locks with FREE_ALL when it reboots).
 		a := new(LockArgs)
 		args, run = a, func() xdr.Encoder { a.Block = false; return s.lock(from, a) }
-	case ProcShare:
-		a := new(ShareArgs)
-		args, run = a, func() xdr.Encoder { return s.share(from, a) }
-	case ProcUnshare:
-		a := new(ShareArgs)
-		args, run = a, func() xdr.Encoder { return s.unshare(from, a) }
 	case ProcCancel:
 		a := new(CancArgs)
 		args, run = a, func() xdr.Encoder { return s.cancelLock(from, a) }
