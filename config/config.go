@@ -196,6 +196,9 @@ type VolumeConfig struct {
 	// mount_port: the upstream's MOUNT port, 0..65535; 0 asks its
 	// portmapper. Default 0.
 	MountPort int `yaml:"mount_port"`
+	// nlm_port: the upstream's NLM v4 TCP port, 0..65535; 0 asks its
+	// portmapper (on port 111 of the upstream host). Default 0.
+	NLMPort int `yaml:"nlm_port"`
 	// read_only: refuse every change with NFS3ERR_ROFS. Default false.
 	ReadOnly bool `yaml:"read_only"`
 	// clients: client addresses or networks (CIDR) allowed to mount and
@@ -271,7 +274,7 @@ func Default() *Config {
 	return &Config{
 		Listen:       ":2049",
 		Portmap:      PortmapConfig{Listen: ":111"},
-		NLM:          NLMConfig{Listen: ":0", PollInterval: Duration{2 * time.Second}},
+		NLM:          NLMConfig{Listen: ":0", PollInterval: Duration{2 * time.Second}, GracePeriod: Duration{90 * time.Second}, ClientPortmapPort: 111},
 		Metrics:      MetricsConfig{Listen: ":9102"},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		DrainTimeout: Duration{10 * time.Second},

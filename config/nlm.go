@@ -1,5 +1,7 @@
 package config
 
+import "path"
+
 // NLMConfig is the `nlm:` section: file locking (NLM v4) served and
 // forwarded to the upstreams' NLM (package nlm).
 type NLMConfig struct {
@@ -24,6 +26,36 @@ type NLMConfig struct {
 	// there must be this proxy's portmapper). Default false: retried
 	// every poll_interval instead.
 	UpstreamCallbacks bool `yaml:"upstream_callbacks"`
+	// state_file: where the locks the upstreams hold for the proxy's
+	// clients are recorded (written before each LOCK goes upstream), so
+	// that after a restart the clients are told to reclaim them (SM_NOTIFY)
+	// and are served their reclaims during grace_period. An absolute path,
+	// or "none" to keep no state (after a restart the upstream keeps the
+	// previous run's locks and no client can reclaim them). Default
+	// cache.dir/nlm.state when cache.dir is set, else none.
+	StateFile string `yaml:"state_file"`
+	// grace_period: after a restart that found locks in state_file, how
+	// long only reclaims are served (other LOCKs and TESTs are answered
+	// denied_grace_period); locks not reclaimed by then are released
+	// upstream. Default 90s (lockd's).
+	GracePeriod Duration `yaml:"grace_period"`
+	// client_portmap_port: the port of the clients' portmappers, through
+	// which GRANTED callbacks and SM_NOTIFY find their NLM and statd.
+	// Default 111.
+	ClientPortmapPort int `yaml:"client_portmap_port"`
+}
+
+// NLMStateFile is the NLM state file, "" for none.
+func (c *Config) NLMStateFile() string {
+	switch {
+	case c.NLM.StateFile == "none":
+		return ""
+	case c.NLM.StateFile != "":
+		return c.NLM.StateFile
+	case c.Cache.Dir != "":
+		return path.Join(c.Cache.Dir, "nlm.state")
+	}
+	return ""
 }
 
 func (n *NLMConfig) validate(c *Config, p *problems) {
@@ -37,6 +69,15 @@ func (n *NLMConfig) validate(c *Config, p *problems) {
 	}
 	if n.PollInterval.Duration < 0 {
 		p.add("nlm.poll_interval", "%v is negative", n.PollInterval.Duration)
+	}
+	if n.StateFile != "" && n.StateFile != "none" && !path.IsAbs(n.StateFile) {
+		p.add("nlm.state_file", "%q is not an absolute path or \"none\"", n.StateFile)
+	}
+	if n.GracePeriod.Duration < 0 {
+		p.add("nlm.grace_period", "%v is negative", n.GracePeriod.Duration)
+	}
+	if n.ClientPortmapPort < 0 || n.ClientPortmapPort > 65535 {
+		p.add("nlm.client_portmap_port", "%d is not in 0..65535", n.ClientPortmapPort)
 	}
 }
 

@@ -14,6 +14,11 @@ func TestNLMConfigValidation(t *testing.T) {
 		{"nlm:\n  enabled: false\n", ""},
 		{"nlm:\n  listen: nonsense\n", "nlm.listen"},
 		{"nlm:\n  poll_interval: -1s\n", "nlm.poll_interval"},
+		{"nlm:\n  state_file: relative/nlm.state\n", "nlm.state_file"},
+		{"nlm:\n  state_file: none\n", ""},
+		{"nlm:\n  state_file: /var/lib/p/nlm.state\n", ""},
+		{"nlm:\n  grace_period: -1s\n", "nlm.grace_period"},
+		{"nlm:\n  client_portmap_port: 70000\n", "nlm.client_portmap_port"},
 	}
 	for _, c := range cases {
 		cfg, err := Parse([]byte(c.yaml + "volumes:\n  - id: 1\n    upstream: filer:/export\n"))
@@ -49,5 +54,31 @@ func TestNLMChangeNeedsRestart(t *testing.T) {
 		if r := RestartNeeded(old, c); len(r) != 1 || r[0] != "nlm" {
 			t.Errorf("changed nlm section: got %v; want [nlm]", r)
 		}
+	}
+}
+
+func TestNLMStateFile(t *testing.T) {
+	for _, tc := range []struct{ cacheDir, stateFile, want string }{
+		{"", "", ""},
+		{"/var/cache/p", "", "/var/cache/p/nlm.state"},
+		{"/var/cache/p", "none", ""},
+		{"/var/cache/p", "/var/lib/p/locks", "/var/lib/p/locks"},
+		{"", "/var/lib/p/locks", "/var/lib/p/locks"},
+	} {
+		c := Default()
+		c.Cache.Dir, c.NLM.StateFile = tc.cacheDir, tc.stateFile
+		if got := c.NLMStateFile(); got != tc.want {
+			t.Errorf("cache.dir %q, nlm.state_file %q: got %q; want %q", tc.cacheDir, tc.stateFile, got, tc.want)
+		}
+	}
+}
+
+func TestVolumeNLMPort(t *testing.T) {
+	cfg, err := Parse([]byte("volumes:\n  - id: 1\n    upstream: filer:/export\n    nlm_port: 70000\n"))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "nlm_port") {
+		t.Fatalf("nlm_port 70000: got %v; want an error naming nlm_port", err)
 	}
 }

@@ -40,7 +40,7 @@ func RestartNeeded(old, next *Config) []string {
 		}
 		delete(byID, ov.ID)
 		if nv.Upstream != ov.Upstream || nv.MountPath() != ov.MountPath() || nv.NFSPort != ov.NFSPort ||
-			nv.MountPort != ov.MountPort || nv.Coherency != ov.Coherency || nv.Failure != ov.Failure {
+			nv.MountPort != ov.MountPort || nv.NLMPort != ov.NLMPort || nv.Coherency != ov.Coherency || nv.Failure != ov.Failure {
 			restart = append(restart, "volume "+strconv.Itoa(ov.ID)+" upstream, name, ports, coherency or failure")
 		}
 	}

@@ -162,6 +162,9 @@ func (v *VolumeConfig) validate(at string, p *problems) {
 	if v.Name != "" && (!path.IsAbs(v.Name) || path.Clean(v.Name) != v.Name) {
 		p.add(at+".name", "%q is not a clean absolute path like /export", v.Name)
 	}
+	if v.NLMPort < 0 || v.NLMPort > 65535 {
+		p.add(at+".nlm_port", "%d is not in 0..65535", v.NLMPort)
+	}
 	if v.NFSPort < 0 || v.NFSPort > 65535 {
 		p.add(at+".nfs_port", "%d is not in 0..65535", v.NFSPort)
 	}

@@ -44,27 +44,18 @@ func startLockEnv(t *testing.T, o envOptions) *lockEnv {
 	le.ufh = dc.mustLookup(dc.root(), "locked")
 
 	// clientA's NLM callback service and the portmapper that names it.
-	cbL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := &grantedSink{l: cbL, ch: le.granted}
-	cb.wg.Add(1)
-	go cb.serve()
-	t.Cleanup(cb.close)
-	pm, err := portmap.New(portmap.Options{Mappings: []portmap.Mapping{
-		{Prog: nlm.Program, Vers: nlm.Version4, Netid: "tcp", Port: uint32(cbL.Addr().(*net.TCPAddr).Port)},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pmL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pmDone := make(chan struct{})
-	go func() { defer close(pmDone); pm.Serve(pmL) }()
-	t.Cleanup(func() { pm.Close(); <-pmDone })
+	cbPort := startCallSink(t, func(h *rpc.CallHeader, r *xdr.Reader, w *xdr.Writer) {
+		var a nlm.TestArgs
+		if h.Prog != nlm.Program || h.Proc != nlm.ProcGranted || a.Decode(r) != nil {
+			rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
+			return
+		}
+		rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
+		(&nlm.Res{Cookie: a.Cookie, Stat: nlm.Granted}).Encode(w)
+		a.Lock.FH = append([]byte(nil), a.Lock.FH...)
+		le.granted <- a
+	})
+	pmPort := startTestPortmap(t, portmap.Mapping{Prog: nlm.Program, Vers: nlm.Version4, Netid: "tcp", Port: uint32(cbPort)})
 
 	upNLM := net.JoinHostPort(e.g.Host, strconv.Itoa(e.g.NLMPort))
 	up := nlm.NewClient(upNLM, nlm.Program, nlm.Version4, "proxy-itest")
@@ -74,7 +65,7 @@ func startLockEnv(t *testing.T, o envOptions) *lockEnv {
 		// Retried often, so the test is quick; the test waits for the
 		// GRANTED callback itself, not for a time.
 		PollInterval:      50 * time.Millisecond,
-		ClientPortmapPort: pmL.Addr().(*net.TCPAddr).Port,
+		ClientPortmapPort: pmPort,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -111,17 +102,34 @@ func nlmCall(t *testing.T, c *nlm.Client, proc uint32, args xdr.Encoder, res xdr
 	}
 }
 
-// grantedSink is a minimal NLM service that accepts GRANTED calls.
-type grantedSink struct {
-	l  net.Listener
-	ch chan nlm.TestArgs
-	wg sync.WaitGroup
+// callSink is a minimal ONC RPC service over TCP, as a client host runs
+// one (its lockd taking GRANTED, its statd taking SM_NOTIFY): handle
+// answers each call.
+type callSink struct {
+	l      net.Listener
+	handle func(h *rpc.CallHeader, r *xdr.Reader, w *xdr.Writer)
+	wg     sync.WaitGroup
 
 	mu    sync.Mutex
 	conns []net.Conn
 }
 
-func (g *grantedSink) serve() {
+// startCallSink serves handle on a loopback port until the test ends and
+// returns the port.
+func startCallSink(t *testing.T, handle func(h *rpc.CallHeader, r *xdr.Reader, w *xdr.Writer)) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &callSink{l: l, handle: handle}
+	cs.wg.Add(1)
+	go cs.serve()
+	t.Cleanup(cs.close)
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (g *callSink) serve() {
 	defer g.wg.Done()
 	for {
 		nc, err := g.l.Accept()
@@ -148,15 +156,7 @@ func (g *grantedSink) serve() {
 				}
 				w := xdr.NewWriter(nil)
 				w.Uint32(0)
-				var a nlm.TestArgs
-				if h.Prog != nlm.Program || h.Proc != nlm.ProcGranted || a.Decode(r) != nil {
-					rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
-				} else {
-					rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
-					(&nlm.Res{Cookie: a.Cookie, Stat: nlm.Granted}).Encode(w)
-					a.Lock.FH = append([]byte(nil), a.Lock.FH...)
-					g.ch <- a
-				}
+				g.handle(&h, r, w)
 				rpc.SetRecordHeader(w.Buf)
 				if _, err := nc.Write(w.Buf); err != nil {
 					return
@@ -166,7 +166,7 @@ func (g *grantedSink) serve() {
 	}
 }
 
-func (g *grantedSink) close() {
+func (g *callSink) close() {
 	g.l.Close()
 	g.mu.Lock()
 	for _, c := range g.conns {
@@ -174,6 +174,24 @@ func (g *grantedSink) close() {
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
+}
+
+// startTestPortmap serves a portmapper with mappings on a loopback port
+// until the test ends and returns the port.
+func startTestPortmap(t *testing.T, mappings ...portmap.Mapping) int {
+	t.Helper()
+	pm, err := portmap.New(portmap.Options{Mappings: mappings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); pm.Serve(l) }()
+	t.Cleanup(func() { pm.Close(); <-done })
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestLocksContendThroughProxyAndDirect: a lock taken through the proxy

@@ -41,13 +41,36 @@
 // whole-file, for each of its owners. Matching by the sender's address
 // keeps one host from freeing another's locks.
 //
+// Restarts (recover.go): the upstream keeps our clients' locks while
+// the proxy is down, since we never tell it we restarted, so no other
+// host can take them. Options.StateFile records, before each LOCK goes
+// upstream, the file and the client owner with its upstream svid. A
+// server started with locks recorded maps those owners to the same
+// upstream svids, sends SM_NOTIFY to each client host's statd (with an
+// NSM state that grows with every start) and serves only reclaims for
+// Options.GracePeriod, forwarding them as ordinary LOCKs (the upstream
+// grants an owner the lock it already holds); other LOCKs and TESTs get
+// denied_grace_period, as does a reclaim outside grace. At the end of
+// grace every recorded lock not reclaimed is released upstream.
+//
+// An upstream's reboot: an SM_NOTIFY from one of Options.UpstreamIPs
+// (the upstream's statd, reaching us as Name through port 111) means it
+// lost our locks. Its volumes enter grace, the clients holding locks
+// there get SM_NOTIFY with our next NSM state (so they reclaim all they
+// hold through us), and their reclaims on those volumes are forwarded as
+// reclaims, within the upstream's own grace; reclaims elsewhere are
+// ordinary LOCKs again. It also frees the locks of any client at that
+// address, as every SM_NOTIFY does (one host, one statd).
+//
+// NM_LOCK (the lock of a host without statd, which frees its locks with
+// FREE_ALL) is served as a non-blocking LOCK.
+//
 // Not served: the other asynchronous _MSG and _RES procedures (the Linux
-// client does not use them with NLM v4), SHARE, UNSHARE, NM_LOCK
-// (PROC_UNAVAIL), NLM v1 and v3 (PROG_MISMATCH 4..4), and reclaims after a
-// proxy restart: the proxy keeps no lock state on disk, has no grace
-// period and sends no SM_NOTIFY when it starts; nor is an upstream's
-// reboot (its SM_NOTIFY to us) relayed to the clients so they reclaim.
-// See README.md, Locking.
+// client does not use them with NLM v4), SHARE and UNSHARE
+// (PROC_UNAVAIL: nfs-ganesha 4.3 keeps a share after its UNSHARE, even
+// a direct client's, so one forwarded under our name could never be
+// released), NLM v1 and v3 (PROG_MISMATCH 4..4: they go with NFSv2,
+// which the proxy does not serve). See README.md, Locking.
 //
 // Errors: an upstream without NLM (no entry in Options.Upstreams) answers
 // every lock request denied_nolocks and logs that once per volume; an
@@ -59,12 +82,15 @@
 // Concurrency: one goroutine per TCP connection reads calls and handles up
 // to 32 at once, each on its own goroutine (a client's lockd multiplexes
 // everything on one connection); UDP likewise per socket; one goroutine per
-// blocked lock. Close stops them all and waits. Lock order: Server.mu, then
-// owners.mu; no network I/O is done under either.
+// blocked lock; after a restart one goroutine ends the grace period and
+// one per client host sends SM_NOTIFY. Close stops them all and waits.
+// Lock order: stateStore.mu, then Server.mu, then owners.mu; no network
+// I/O is done under any, and the state file is written under
+// stateStore.mu only.
 //
 // Caching: none of lock state beyond the owner mapping, the set of files
-// each owner locked (for FREE_ALL) and the blocked requests; the upstream
-// is the lock authority. An owner's mapping is dropped once no request of
+// each owner locked (for FREE_ALL, and in the state file for restarts)
+// and the blocked requests; the upstream is the lock authority. An owner's mapping is dropped once no request of
 // it is in flight, none of it waits, and every file it locked was unlocked
 // whole-file (what the Linux client sends on close); an owner that only
 // ever unlocks ranges keeps its entry until its client is freed.

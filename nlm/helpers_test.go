@@ -22,6 +22,7 @@ type fakeUpstream struct {
 	locks    []heldLock
 	blocking bool // answer a blocking LOCK in conflict with Blocked
 	calls    []uint32
+	reclaims int      // LOCKs with reclaim set
 	sent     chan Res // one-way GRANTED_RES calls (Send), when not nil
 }
 
@@ -91,9 +92,13 @@ func (u *fakeUpstream) Call(ctx context.Context, proc uint32, args xdr.Encoder, 
 	case ProcLock:
 		var a LockArgs
 		a.Decode(r)
+		if a.Reclaim {
+			u.reclaims++
+		}
 		rs := Res{Cookie: a.Cookie}
 		switch {
 		case u.conflict(&a.Lock, a.Exclusive) == nil:
+			u.unlockLocked(&a.Lock) // the owner's own lock of the range is replaced, as POSIX locks are
 			u.locks = append(u.locks, heldLock{caller: a.Lock.CallerName, svid: a.Lock.Svid, oh: bytes.Clone(a.Lock.OH),
 				fh: string(a.Lock.FH), excl: a.Exclusive, off: a.Lock.Offset, len: a.Lock.Len})
 		case a.Block && u.blocking:
@@ -235,4 +240,11 @@ func (f *flakyUpstream) Call(ctx context.Context, proc uint32, args xdr.Encoder,
 		return fmt.Errorf("%w: test", ErrConnection)
 	}
 	return f.fakeUpstream.Call(ctx, proc, args, res)
+}
+
+// reboot loses every lock, as a rebooted lock manager does.
+func (u *fakeUpstream) reboot() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.locks = nil
 }

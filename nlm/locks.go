@@ -20,6 +20,9 @@ type target struct {
 	own   owner
 	upOwn upOwner
 	lock  Lock // the upstream's view: our name, upstream handle and owner
+	// reclaim: forward the LOCK with reclaim set (the upstream rebooted
+	// and is in its grace period; see recover.go).
+	reclaim bool
 }
 
 // translate maps a client's lock to the upstream's. stat is non-zero
@@ -114,6 +117,9 @@ func (s *Server) test(from netip.AddrPort, a *TestArgs) *TestRes {
 		return &TestRes{Cookie: a.Cookie, Stat: stat}
 	}
 	defer s.done(&t)
+	if s.graceRefuses(&t, false, false) {
+		return &TestRes{Cookie: a.Cookie, Stat: DeniedGracePeriod}
+	}
 	var res TestRes
 	if !s.call(&t, ProcTest, &TestArgs{Cookie: a.Cookie, Exclusive: a.Exclusive, Lock: t.lock}, &res) {
 		return &TestRes{Cookie: a.Cookie, Stat: DeniedNoLocks}
@@ -139,6 +145,13 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 		return &Res{Cookie: a.Cookie, Stat: stat}
 	}
 	defer s.done(&t)
+	if s.graceRefuses(&t, true, a.Reclaim) {
+		return &Res{Cookie: a.Cookie, Stat: DeniedGracePeriod}
+	}
+	defer s.endLock(&t)
+	if !s.beginLock(&t) {
+		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
+	}
 	st, ok := s.tryLock(&t, a, a.Block && s.opts.UpstreamBlocking)
 	if !ok {
 		return &Res{Cookie: a.Cookie, Stat: DeniedNoLocks}
@@ -158,10 +171,13 @@ func (s *Server) lock(from netip.AddrPort, a *LockArgs) *Res {
 	return &Res{Cookie: a.Cookie, Stat: st}
 }
 
-// tryLock sends one LOCK upstream and records a grant.
+// tryLock sends one LOCK upstream and records a grant. A reclaim after
+// our restart goes as an ordinary LOCK: the upstream never lost the lock
+// and grants its owner the same lock again; after the upstream's reboot
+// it goes as a reclaim (t.reclaim).
 func (s *Server) tryLock(t *target, a *LockArgs, block bool) (Stat, bool) {
 	var res Res
-	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, Reclaim: a.Reclaim, State: a.State}
+	up := LockArgs{Cookie: a.Cookie, Block: block, Exclusive: a.Exclusive, Lock: t.lock, Reclaim: t.reclaim, State: a.State}
 	if !s.call(t, ProcLock, &up, &res) {
 		return 0, false
 	}
@@ -186,12 +202,14 @@ func (s *Server) noteHeld(t *target) {
 func (s *Server) noteUnheld(t *target) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	k := heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)}
 	if m := s.held[t.c]; m != nil {
-		delete(m, heldKey{vol: t.vol, svid: t.upOwn.svid, ufh: string(t.lock.FH)})
+		delete(m, k)
 		if len(m) == 0 {
 			delete(s.held, t.c)
 		}
 	}
+	s.forgetRecoveringLocked(t.c, &k)
 }
 
 func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
@@ -209,6 +227,7 @@ func (s *Server) unlock(from netip.AddrPort, a *UnlockArgs) *Res {
 	}
 	if res.Stat == Granted && a.Lock.Offset == 0 && a.Lock.Len == 0 {
 		s.noteUnheld(&t) // the whole file: nothing of this owner is left on it
+		s.persist()
 	}
 	res.Cookie = a.Cookie
 	return &res
@@ -285,6 +304,7 @@ func (s *Server) freeAll(match func(client) bool) {
 		s.mu.Lock()
 		held := s.held[c]
 		delete(s.held, c)
+		s.forgetRecoveringLocked(c, nil)
 		var drop []*blockedLock
 		for k, b := range s.blocked {
 			if k.own.c == c {
@@ -297,19 +317,11 @@ func (s *Server) freeAll(match func(client) bool) {
 			b.stop()
 		}
 		for k := range held {
-			up := s.opts.Upstreams[k.vol]
-			if up == nil {
-				continue
-			}
-			t := target{vol: k.vol, up: up, lock: Lock{
-				CallerName: s.opts.Name, FH: []byte(k.ufh), Svid: k.svid,
-				OH: []byte(strconv.Itoa(int(k.svid)) + "@" + s.opts.Name),
-			}}
-			var res Res
-			s.call(&t, ProcUnlock, &UnlockArgs{Lock: t.lock}, &res)
+			s.unlockHeld(k)
 		}
 		s.owners.forget(c)
 	}
+	s.persist()
 }
 
 // portmapCallback sends GRANTED to the client's NLM, found through its

@@ -68,6 +68,28 @@ type Options struct {
 	ClientPortmapPort int
 	// Callback overrides how GRANTED reaches a client (tests).
 	Callback Callback
+	// StateFile is where the locks held upstream for our clients are
+	// kept, so that a restarted server has them reclaimed (see
+	// recover.go). "" keeps no state: after a restart the upstream still
+	// holds the previous run's locks and nobody can reclaim them.
+	StateFile string
+	// GracePeriod is how long after a restart with locks in the state
+	// file only reclaims are served (default 90s, as lockd's).
+	GracePeriod time.Duration
+	// Notify overrides how SM_NOTIFY reaches a client host after a
+	// restart (tests). The default asks the host's portmapper (port
+	// ClientPortmapPort) for NSM v1 on TCP.
+	Notify func(ctx context.Context, clientIP string, args *NotifyArgs) error
+	// UpstreamIPs are the addresses of each volume's upstream host: an
+	// SM_NOTIFY from one of them says that upstream rebooted (and lost
+	// our locks), and is relayed to the clients holding locks there so
+	// they reclaim them (see recover.go). To receive it, the upstream's
+	// statd must reach this server's NSM through port 111 at Name.
+	UpstreamIPs map[uint16][]string
+	// stateFS overrides the file system of StateFile (tests).
+	stateFS stateFS
+	// maxRecorded overrides the bound on the state file (tests).
+	maxRecorded int
 	// Clock drives polling (default: the real clock).
 	Clock  clockwork.Clock
 	Logger *slog.Logger
@@ -82,6 +104,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 30 * time.Second
+	}
+	if o.maxRecorded == 0 {
+		o.maxRecorded = maxRecorded
+	}
+	if o.GracePeriod == 0 {
+		o.GracePeriod = 90 * time.Second
 	}
 	if o.ClientPortmapPort == 0 {
 		o.ClientPortmapPort = 111
@@ -101,8 +129,8 @@ func (o *Options) Validate() error {
 		return errors.New("nlm: Files: required")
 	case o.Name == "" || len(o.Name) > MaxStr:
 		return fmt.Errorf("nlm: Name: %q is empty or over %d bytes", o.Name, MaxStr)
-	case o.PollInterval < 0 || o.CallTimeout < 0:
-		return errors.New("nlm: PollInterval, CallTimeout: negative")
+	case o.PollInterval < 0 || o.CallTimeout < 0 || o.GracePeriod < 0:
+		return errors.New("nlm: PollInterval, CallTimeout, GracePeriod: negative")
 	case o.ClientPortmapPort < 0 || o.ClientPortmapPort > 65535:
 		return fmt.Errorf("nlm: ClientPortmapPort: %d out of range", o.ClientPortmapPort)
 	}

@@ -21,8 +21,9 @@ var ErrClosed = errors.New("nlm: server closed")
 
 const maxRecord = 8 << 10 // the largest NLM call is under 3 KiB
 
-// Server is the proxy's NLM v4 server. Lock lock order: Server.mu, then
-// owners.mu (never the reverse); no network I/O under either.
+// Server is the proxy's NLM v4 server. Lock order: stateStore.mu, then
+// Server.mu, then owners.mu (never the reverse); no network I/O under
+// any.
 type Server struct {
 	opts   Options
 	log    *slog.Logger
@@ -32,7 +33,8 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // Serve loops, connections, pollers
 
-	// mu guards listeners, packetConns, conns, closed, blocked, held and nolocksLogged.
+	// mu guards listeners, packetConns, conns, closed, blocked, held,
+	// nolocksLogged and rec's maps and flags.
 	mu            sync.Mutex
 	listeners     map[net.Listener]struct{}
 	packetConns   map[net.PacketConn]struct{}
@@ -41,6 +43,7 @@ type Server struct {
 	blocked       map[blockKey]*blockedLock
 	held          map[client]map[heldKey]struct{} // files each client locked upstream
 	nolocksLogged map[uint16]bool
+	rec           recovery // restarts: recover.go
 }
 
 // heldKey names an upstream file locked by one upstream owner.
@@ -69,6 +72,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.opts.Callback == nil {
 		s.opts.Callback = s.portmapCallback
+	}
+	if s.opts.Notify == nil {
+		s.opts.Notify = s.portmapNotify
+	}
+	if err := s.recoverState(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -282,6 +292,11 @@ func (s *Server) dispatch(rec []byte, from netip.AddrPort, w *xdr.Writer) bool {
 	case ProcLock:
 		a := new(LockArgs)
 		args, run = a, func() xdr.Encoder { return s.lock(from, a) }
+	case ProcNMLock:
+		// A lock of a host that runs no statd: served as a non-blocking
+		// LOCK (the host frees its locks with FREE_ALL when it reboots).
+		a := new(LockArgs)
+		args, run = a, func() xdr.Encoder { a.Block = false; return s.lock(from, a) }
 	case ProcCancel:
 		a := new(CancArgs)
 		args, run = a, func() xdr.Encoder { return s.cancelLock(from, a) }
@@ -344,6 +359,8 @@ func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr
 		// host can free another's locks (a rebooted client's statd calls
 		// from the client's own address).
 		s.freeAll(func(c client) bool { return c.addr == ip })
+		// The sender may be an upstream: its locks are to be reclaimed.
+		s.upstreamRebooted(ip)
 	default:
 		rpc.EncodeAcceptedHeader(w, h.XID, rpc.ProcUnavail)
 		return true
@@ -354,8 +371,8 @@ func (s *Server) dispatchNSM(h *rpc.CallHeader, r *xdr.Reader, ip string, w *xdr
 
 // Close stops serving: it closes listeners and connections, stops the
 // retries of blocked locks and waits for every goroutine. Locks held
-// upstream stay held (the upstream's NSM frees them when this host's
-// state changes).
+// upstream stay held, and stay in the state file for the next run's
+// clients to reclaim.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true

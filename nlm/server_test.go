@@ -391,3 +391,24 @@ func TestForeignHolderWithOurSvid(t *testing.T) {
 		t.Fatalf("TEST: got %v %+v; want denied by hostB's svid %d oh b", tr.Stat, tr.Holder, up.svid)
 	}
 }
+
+// NM_LOCK is a non-blocking LOCK: granted when free, denied (never
+// blocked) in conflict, released by FREE_ALL.
+func TestNMLock(t *testing.T) {
+	rg := newRig(t, nil)
+	a := rg.client(t, "clientA")
+	var res Res
+	call(t, a, ProcNMLock, &LockArgs{Cookie: []byte("n1"), Exclusive: true, Lock: plock("clientA", 1, 0, 10)}, &res)
+	if res.Stat != Granted || string(res.Cookie) != "n1" {
+		t.Fatalf("NM_LOCK: got %v cookie %q; want granted, n1", res.Stat, res.Cookie)
+	}
+	b := rg.client(t, "clientB")
+	call(t, b, ProcNMLock, &LockArgs{Block: true, Exclusive: true, Lock: plock("clientB", 1, 5, 10)}, &res)
+	if res.Stat != Denied {
+		t.Fatalf("NM_LOCK in conflict, block set: got %v; want denied", res.Stat)
+	}
+	call(t, a, ProcFreeAll, &NotifyArgs{Name: "clientA", State: 2}, Void)
+	if n := rg.up.count(); n != 0 {
+		t.Fatalf("upstream locks after FREE_ALL: got %d; want 0", n)
+	}
+}

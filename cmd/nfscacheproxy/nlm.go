@@ -28,13 +28,17 @@ func (a *app) startNLM(ctx context.Context) error {
 		return nil
 	}
 	ups := make(map[uint16]nlm.Upstream)
+	upIPs := make(map[uint16][]string)
 	for i := range a.cfg.Volumes {
 		vc := &a.cfg.Volumes[i]
 		host, _, err := vc.UpstreamHostPath()
 		if err != nil {
 			return err
 		}
-		port, err := upstreamNLMPort(ctx, host, vc.NFSPort)
+		port, err := uint32(vc.NLMPort), error(nil)
+		if port == 0 {
+			port, err = upstreamNLMPort(ctx, host, vc.NFSPort)
+		}
 		if err != nil || port == 0 {
 			a.log.Warn("the upstream offers no NLM v4: locks on this volume are refused (clients must mount it with nolock or local_lock=all)",
 				"volume", vc.ID, "upstream", host, "err", err)
@@ -43,6 +47,10 @@ func (a *app) startNLM(ctx context.Context) error {
 		c := nlm.NewClient(net.JoinHostPort(host, strconv.Itoa(int(port))), nlm.Program, nlm.Version4, nc.Name)
 		a.closers = append(a.closers, func() { c.Close() })
 		ups[uint16(vc.ID)] = c
+		// An SM_NOTIFY from these addresses is the upstream's reboot.
+		if ips, err := net.DefaultResolver.LookupHost(ctx, host); err == nil {
+			upIPs[uint16(vc.ID)] = ips
+		}
 	}
 	if nc.Enabled == nil && len(ups) == 0 {
 		a.log.Info("nlm: off: no upstream offers NLM")
@@ -51,10 +59,15 @@ func (a *app) startNLM(ctx context.Context) error {
 	srv, err := nlm.New(nlm.Options{
 		Name: nc.Name, Files: a.srv.LockFiles(), Upstreams: ups,
 		UpstreamBlocking: nc.UpstreamCallbacks, PollInterval: nc.PollInterval.Duration,
+		StateFile: a.cfg.NLMStateFile(), GracePeriod: nc.GracePeriod.Duration,
+		ClientPortmapPort: nc.ClientPortmapPort, UpstreamIPs: upIPs,
 		Logger: a.log,
 	})
 	if err != nil {
 		return err
+	}
+	if a.cfg.NLMStateFile() == "" {
+		a.log.Warn("nlm: no state file (nlm.state_file, or cache.dir): after a restart clients cannot reclaim their locks, and the upstream keeps them until the clients' hosts reboot")
 	}
 	addr := nc.Listen
 	if addr == "" {
@@ -142,6 +155,19 @@ func (a *app) registerNLMMetrics() {
 		c("nfscacheproxy_nlm_granted_callback_failures_total", "GRANTED callbacks that failed or were refused (the lock was released).", func(s nlm.Stats) int64 { return s.CallbackFailed }),
 		c("nfscacheproxy_nlm_clients_freed_total", "Clients whose locks FREE_ALL or SM_NOTIFY released.", func(s nlm.Stats) int64 { return s.Freed }),
 		metrics.Gauge("nfscacheproxy_nlm_waiting", "Blocked lock requests being retried.", func(s nlm.Stats) float64 { return float64(s.Waiting) }),
+		c("nfscacheproxy_nlm_reclaimed_total", "Locked files reclaimed by clients during the grace period after a restart.", func(s nlm.Stats) int64 { return s.Reclaimed }),
+		c("nfscacheproxy_nlm_grace_released_total", "Locked files released upstream at the end of a grace period because no client reclaimed them.", func(s nlm.Stats) int64 { return s.GraceReleased }),
+		c("nfscacheproxy_nlm_state_errors_total", "Lock state file reads and writes that failed (a LOCK whose state could not be written is answered denied_nolocks).", func(s nlm.Stats) int64 { return s.StateErrors }),
+		c("nfscacheproxy_nlm_notify_total", "SM_NOTIFY calls to client hosts answered after a restart.", func(s nlm.Stats) int64 { return s.Notified }),
+		c("nfscacheproxy_nlm_notify_failures_total", "Client hosts SM_NOTIFY did not reach before the grace period ended.", func(s nlm.Stats) int64 { return s.NotifyFailed }),
+		c("nfscacheproxy_nlm_upstream_reboots_total", "Upstream reboots (SM_NOTIFY from an upstream) relayed to the clients holding locks there.", func(s nlm.Stats) int64 { return s.UpstreamReboots }),
+		metrics.Gauge("nfscacheproxy_nlm_locks_held", "Files locked upstream by a client lock owner.", func(s nlm.Stats) float64 { return float64(s.Held) }),
+		metrics.Gauge("nfscacheproxy_nlm_grace", "1 while in the grace period after a restart (only reclaims are served).", func(s nlm.Stats) float64 {
+			if s.Grace {
+				return 1
+			}
+			return 0
+		}),
 		metrics.Gauge("nfscacheproxy_nlm_owners", "Client lock owners mapped to upstream owners.", func(s nlm.Stats) float64 { return float64(s.Owners) }),
 	))
 }
