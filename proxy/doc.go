@@ -63,7 +63,9 @@
 //
 // Volumes whose upstream is not mounted yet (Volume.Pending) answer MNT
 // with MNT3ERR_SERVERFAULT and NFS calls with JUKEBOX (IO when soft), at
-// once, until Server.Activate.
+// once, until they are activated: by the server itself when the upstream
+// is a Prober (activate.go: wait for Mounted, probe the root's fsid with
+// backoff, Activate), else by the caller's Server.Activate.
 //
 // Concurrency: each connection has a reader goroutine that frames records
 // and starts one goroutine per request, bounded per connection and across
@@ -71,8 +73,10 @@
 // client); the bytes of records still arriving share one budget
 // (partial.go: beyond it the connections holding the most are closed);
 // replies go out in completion order under a write lock with a
-// write deadline. Server.Close stops the listeners, closes connections and
-// waits for every goroutine.
+// write deadline. A Pending volume served later has one goroutine waiting
+// for its upstream's mount (activate.go). Server.Close stops the
+// listeners, closes connections, cancels the activations and waits for
+// every goroutine.
 //
 // Caching: the handlers consult each volume's metadata cache (volume.meta, a
 // *coherency.Cache: attributes, names, listings, ACCESS and READLINK under

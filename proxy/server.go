@@ -235,6 +235,7 @@ func New(opts Options) (*Server, error) {
 		s.vols[v.ID] = v
 		s.byName[v.Name] = v
 	}
+	s.startActivations()
 	return s, nil
 }
 
