@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 )
 
 // DataCache is what the proxy needs from the on-disk data cache for one
@@ -33,3 +34,10 @@ func (v storeVolume) WroteAt(fh []byte, pre, post cache.Coherency, data []byte, 
 }
 
 func (v storeVolume) Invalidate(fh []byte) { v.s.Invalidate(v.key, fh) }
+
+// The data cache fills through coherency's fetcher, which decides whether
+// fetched bytes are the version being cached.
+var (
+	_ cache.Fetcher = (*coherency.Fetcher)(nil)
+	_ cache.Changed = (*coherency.Changed)(nil)
+)

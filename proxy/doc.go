@@ -88,6 +88,15 @@
 // be served is request.serveStale (stale.go), the one wrapper of the
 // volume's failure policy, which the handlers call with their stale answer.
 //
+// READ through the data cache (read.go readCached) goes down once:
+// the proxy validates the attributes (coherency), fills in the request's
+// coherency.Fetcher for that version and calls Volume.Data.ReadAt with it;
+// the cache calls the fetcher, never the proxy, for what is missing, one
+// upstream READ per missing granule and flight. When that READ's post-op
+// attributes show the file changed, the reply carries its bytes with the
+// new attributes (coherency.Changed); nothing is read twice and the cache
+// stores nothing under the old version.
+//
 // Results: handlers only encode their reply. reply.go finish is the one
 // place that turns a handler's result into the reply status (the first
 // word of the NFSv3 reply body), the statistics, the latency metric's

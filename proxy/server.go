@@ -13,6 +13,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/accept"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 )
@@ -222,7 +223,7 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.fetchTimeout = opts.RequestTimeout
+		v.fetchSrc = coherency.Source{Upstream: v.Upstream, Meta: v.meta, Timeout: opts.RequestTimeout}
 		if len(opts.Volumes) > 1 {
 			// A volume whose upstream hangs may hold at most three
 			// quarters of the request slots waiting on it; the rest
@@ -230,7 +231,7 @@ func New(opts Options) (*Server, error) {
 			v.upstreamSlots = make(chan struct{}, max(1, opts.GlobalLimit*3/4))
 		}
 		if v.Failure.Soft {
-			v.fetchTimeout = min(v.fetchTimeout, v.Failure.SoftTimeout)
+			v.fetchSrc.Timeout = min(v.fetchSrc.Timeout, v.Failure.SoftTimeout)
 		}
 		s.vols[v.ID] = v
 		s.byName[v.Name] = v

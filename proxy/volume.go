@@ -79,9 +79,9 @@ type volume struct {
 	ready atomic.Pointer[volumeReady]
 	meta  *coherency.Cache // attributes, names, listings, ACCESS, READLINK
 	live  atomic.Pointer[liveAccess]
-	// fetchTimeout bounds one data-cache fetch (Options.RequestTimeout,
-	// or the soft timeout).
-	fetchTimeout time.Duration
+	// fetchSrc is where the data cache's fetches read from; its Timeout
+	// bounds one fetch (Options.RequestTimeout, or the soft timeout).
+	fetchSrc coherency.Source
 	// upstreamSlots bounds the requests waiting on this volume's upstream
 	// at once, so one slow or hung upstream cannot take every global
 	// request slot from the other volumes; nil (one volume) = no bound.
