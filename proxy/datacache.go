@@ -11,7 +11,9 @@ import (
 // volume. StoreVolume adapts a *cache.Store.
 type DataCache interface {
 	// ReadAt reads p at off, fetching what is missing with fetch; fromUpstream
-	// of the n bytes were not in the cache (0: a hit).
+	// of the n bytes were not in the cache (0: a hit). When the file changed
+	// under a fetch, the n bytes are of the new version and err is fetch's
+	// Changed error (see cache.Changed).
 	ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (n, fromUpstream int, err error)
 	WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64)
 	Invalidate(fh []byte)

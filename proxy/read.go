@@ -117,6 +117,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 		attr = ch.Attr
 		post := nfs3.PostOpAttr{Set: true, Attr: attr}
 		post.Encode(&xdr.Writer{Buf: w.Buf[mark+4 : mark+4]}) // same length: in place
+		fromUp = max(fromUp, 1) // it went upstream, even for no bytes
 	}
 	w.Buf = append(w.Buf[:start+n], zeroPad[:(4-n&3)&3]...)
 	binary.BigEndian.PutUint32(w.Buf[countAt:], uint32(n))
