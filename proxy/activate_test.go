@@ -8,8 +8,10 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/upstream"
 )
 
 // proberUpstream is an fsidUpstream that is not mounted until the test
@@ -48,7 +50,11 @@ func (p *proberUpstream) RootFSID(ctx context.Context) (uint64, error) {
 	return 1, nil
 }
 
-var _ Prober = (*proberUpstream)(nil)
+var (
+	_ Prober           = (*proberUpstream)(nil)
+	_ Prober           = (*upstream.Client)(nil)
+	_ coherency.Reader = (*upstream.Client)(nil)
+)
 
 // TestPendingVolumeActivatedWhenMounted: a Pending volume whose upstream
 // is a Prober is served once the upstream is mounted, with the fsid its
