@@ -116,7 +116,8 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 		// both (no second READ); the cache did not keep them.
 		attr = ch.Attr
 		post := nfs3.PostOpAttr{Set: true, Attr: attr}
-		post.Encode(&xdr.Writer{Buf: w.Buf[mark+4 : mark+4]}) // same length: in place
+		// Same length as the attributes it replaces: encoded in place.
+		post.Encode(&xdr.Writer{Buf: w.Buf[mark+4 : mark+4]})
 		fromUp = max(fromUp, 1) // it went upstream, even for no bytes
 	}
 	w.Buf = append(w.Buf[:start+n], zeroPad[:(4-n&3)&3]...)
