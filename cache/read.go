@@ -109,8 +109,9 @@ func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coher
 		gLen := granuleLen(coh.Size, g, shift)
 		in := int(pos - g<<shift)
 		dst := p[done:min(len(p), done+gLen-in)]
+		prefetched := first >= 0 && g > first && g-first <= 64 && mine&(1<<(g-first-1)) != 0
 		if o != nil && s.readCached(o, coh, g, gLen, in, dst) {
-			if first >= 0 && g > first && g-first <= 64 && mine&(1<<(g-first-1)) != 0 {
+			if prefetched {
 				fromUp += len(dst)
 			} else {
 				fromCache += len(dst)
@@ -131,7 +132,7 @@ func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coher
 			// ends short before them (the next meets the new version).
 			n, err = 0, nil
 		}
-		if cached {
+		if cached && !prefetched {
 			fromCache += n
 		} else {
 			fromUp += n
