@@ -40,11 +40,7 @@ func (s *Server) startActivations() {
 		if !v.Pending || !ok {
 			continue
 		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.activateWhenMounted(s.ctx, v, p)
-		}()
+		s.grp.Run(func() { s.activateWhenMounted(s.ctx, v, p) })
 	}
 }
 

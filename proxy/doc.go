@@ -112,9 +112,12 @@
 // request life cycle. It must not decide whether cached state is still
 // valid (coherency does, with internal/version), store or read file data
 // itself (cache does), or reach the upstream except through
-// Volume.Upstream. Lock order: Server.mu, the duplicate-request cache's
-// mu, the mount table's mu and a connection's writeMu are leaves, never
-// held while taking another; none is held across an upstream call.
-// Server.mu is held while closing listeners and sockets, and writeMu
-// across a reply's write (bounded by the write deadline).
+// Volume.Upstream. Lock order: the socket group's mu (Server.grp, an
+// internal/rpcsrv Group: listeners, connections and their goroutines,
+// shared with portmap), then Server.mu (connection counts, taken inside
+// it only to admit a connection). Server.mu, the duplicate-request
+// cache's mu, the mount table's mu and a connection's writeMu are leaves;
+// none is held across an upstream call. The group's mu is held while
+// closing listeners and sockets, and writeMu across a reply's write
+// (bounded by the write deadline).
 package proxy
