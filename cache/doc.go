@@ -54,7 +54,11 @@
 //
 // Coherency: an object serves only requests whose Coherency is its
 // record's version (version.Same, the one rule shared with coherency; see
-// internal/version). Anything else invalidates it: a new inode made with O_TMPFILE,
+// internal/version). Whether fetched bytes are that version is the
+// Fetcher's to say: when the file changed under a fetch, its error is a
+// Changed, and the fetch's bytes (the new version's) go to the readers of
+// its flight with that error and are stored nowhere; a read that already
+// has bytes of the version it asked for ends short before them. Anything else invalidates it: a new inode made with O_TMPFILE,
 // carrying an empty record, is linked beside the old name and swapped
 // with it (RENAME_EXCHANGE); reads in flight finish on the old inode,
 // which goes to the graveyard and is deleted by the reaper. WroteAt keeps

@@ -71,18 +71,20 @@ func (s *Store) fill(ctx context.Context, o *object, coh Coherency, g int64, gLe
 				return 0, false, ctx.Err()
 			}
 		}
-		if err = fl.err; err != nil {
+		if err = fl.err; err != nil && !isChanged(err) {
 			fl.release(s)
 			if !leader && isCtxErr(err) && ctx.Err() == nil && attempt < 3 {
 				continue // the leader gave up, we have not
 			}
 			return 0, false, err
 		}
+		// Changed under the fetch: the bytes are the new version's, for
+		// every reader of the flight, and were not stored (lead).
 		if in < fl.n {
 			n = copy(dst, (*fl.buf)[in:fl.n])
 		}
 		fl.release(s)
-		return n, false, nil
+		return n, false, err
 	}
 }
 
@@ -246,13 +248,23 @@ func (s *Store) fetchDirect(ctx context.Context, g int64, gLen, in int, dst []by
 	return k, err
 }
 
-// fetchGranule calls fetch until b is full or the upstream ends.
+// fetchGranule calls fetch until b is full or the upstream ends. A
+// change under the first call returns its bytes with the Changed error;
+// under a later one, only the bytes before it (of the version asked for),
+// without error: the granule ends short there.
 func (s *Store) fetchGranule(ctx context.Context, fetch Fetcher, b []byte, off int64) (int, error) {
 	n := 0
 	for n < len(b) {
 		s.ctr.fetches.Add(1)
 		m, eof, err := fetch.Fetch(ctx, b[n:], off+int64(n))
 		m = max(0, min(m, len(b)-n))
+		if isChanged(err) {
+			s.ctr.changedFetches.Add(1)
+			if n > 0 {
+				return n, nil
+			}
+			return m, err
+		}
 		n += m
 		switch {
 		case err != nil:

@@ -26,6 +26,13 @@ func (s *Store) ReadAt(ctx context.Context, vol VolumeKey, fh []byte, coh Cohere
 // the upstream (fetched now, or by a fetch this read waited for) rather
 // than from the cache: 0 is a hit, n a miss, in between a partial hit, as
 // Stats and VolumeStats count them.
+//
+// When the file changed under a fetch (the Fetcher's error is a Changed),
+// the n bytes are that fetch's, of the new version, and the error is
+// returned with them so the caller can say which version they are; they
+// are not stored. Bytes of the version asked for are never followed by
+// bytes of another: a change met after the first granule ends the read
+// short, without error.
 func (s *Store) ReadAtFrom(ctx context.Context, vol VolumeKey, fh []byte, coh Coherency, p []byte, off int64, fetch Fetcher) (n, fromUpstream int, err error) {
 	if off < 0 {
 		return 0, 0, fmt.Errorf("cache: read at %d: negative offset", off)
@@ -102,8 +109,9 @@ func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coher
 		gLen := granuleLen(coh.Size, g, shift)
 		in := int(pos - g<<shift)
 		dst := p[done:min(len(p), done+gLen-in)]
+		prefetched := first >= 0 && g > first && g-first <= 64 && mine&(1<<(g-first-1)) != 0
 		if o != nil && s.readCached(o, coh, g, gLen, in, dst) {
-			if first >= 0 && g > first && g-first <= 64 && mine&(1<<(g-first-1)) != 0 {
+			if prefetched {
 				fromUp += len(dst)
 			} else {
 				fromCache += len(dst)
@@ -118,7 +126,13 @@ func (s *Store) readThrough(ctx context.Context, id uint16, o *object, coh Coher
 		var n int
 		var cached bool
 		n, cached, err = s.fill(ctx, o, coh, g, gLen, in, dst, fetch)
-		if cached {
+		if done > 0 && isChanged(err) {
+			// The bytes so far are of the version asked for, these of
+			// a newer one: one reply holds one version, so the read
+			// ends short before them (the next meets the new version).
+			n, err = 0, nil
+		}
+		if cached && !prefetched {
 			fromCache += n
 		} else {
 			fromUp += n

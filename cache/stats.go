@@ -24,6 +24,7 @@ type Stats struct {
 	ChecksumFailures  uint64 // granules whose bytes did not match their CRC
 	RecordWrites      uint64
 	Readaheads        uint64 // granules fetched ahead of a sequential reader
+	ChangedFetches    uint64 // fetches whose bytes were of a newer version (served, not stored)
 	Objects           int64  // objects known on disk
 	BytesUsed         int64  // data bytes cached (see cull.go)
 	OpenObjects       int64  // objects with an open descriptor
@@ -37,7 +38,7 @@ type counters struct {
 	writes, invalidations, culls       atomic.Uint64
 	reaped, noSpace, ioErrors          atomic.Uint64
 	checksumFailures, recordWrites     atomic.Uint64
-	readaheads                         atomic.Uint64
+	readaheads, changedFetches         atomic.Uint64
 }
 
 // Stats returns a snapshot. It takes no locks.
@@ -62,6 +63,7 @@ func (s *Store) Stats() Stats {
 		ChecksumFailures:  c.checksumFailures.Load(),
 		RecordWrites:      c.recordWrites.Load(),
 		Readaheads:        c.readaheads.Load(),
+		ChangedFetches:    c.changedFetches.Load(),
 		Objects:           s.idx.count.Load(),
 		BytesUsed:         s.used.Load(),
 		OpenObjects:       s.nopen.Load(),

@@ -71,6 +71,28 @@ type Fetcher interface {
 	Fetch(ctx context.Context, p []byte, off int64) (n int, eof bool, err error)
 }
 
+// Changed is implemented by a Fetcher's error saying that the file
+// changed under the fetch: the bytes it read (its n) are the upstream's
+// current ones, of version ChangedTo, not the version the read asked for.
+// They are served to the readers of that fetch, with the error, and
+// stored nowhere; the read ends where bytes of the version asked for
+// would be followed by them (a short read). See ReadAtFrom.
+type Changed interface {
+	error
+	ChangedTo() Coherency
+}
+
+// isChanged reports whether err says the file changed under a fetch.
+// (errors.As's target escapes: declared after the nil check, it costs an
+// allocation only on an error.)
+func isChanged(err error) bool {
+	if err == nil {
+		return false
+	}
+	var c Changed
+	return errors.As(err, &c)
+}
+
 // FetcherFunc adapts a function to Fetcher.
 type FetcherFunc func(ctx context.Context, p []byte, off int64) (n int, eof bool, err error)
 

@@ -14,7 +14,7 @@
 // writeFits through version.Written for the stand-in of a WRITE without
 // pre-op attributes), by the data cache (cache.Coherency is
 // version.Version: its records, fills, acquireFor, WroteAt through
-// version.Extends) and by the proxy's fetcher (proxy/read.go Fetch). The
+// version.Extends) and by the data cache's fetcher (Fetcher, fetch.go). The
 // object's type is compared here too; an object never changes it. Cached
 // attributes are fresh for a TTL that adapts like the Linux client's
 // attribute cache: it starts at AcRegMin (AcDirMin for directories),
@@ -105,10 +105,24 @@
 // names stored for it), so a handle the upstream calls stale is not handed
 // out again from the name cache.
 //
+// # The data cache's fetcher
+//
+// Fetcher (fetch.go) is what the data cache calls for bytes it lacks. It
+// reads with the credential of the client whose READ caused the fetch and
+// decides, by version.Same on the READ's post-op attributes, whether the
+// bytes are the version the proxy validated. If not, they are still the
+// upstream's current bytes: Fetch returns them with a *Changed carrying
+// the new attributes (also put in the attribute cache), the data cache
+// serves them to that fetch's readers without storing them, and the proxy
+// answers with them and those attributes. A READ reply without post-op
+// attributes proves nothing (ErrUnproven): the proxy forwards the READ.
+//
 // # Errors
 //
 // Only New (naming the bad Options field) and ParseMode (ErrUnknownMode)
-// return errors. Everything else is a cache: a miss is reported as ok=false
+// return errors, and Fetcher.Fetch, which returns the upstream's
+// (transport errors, an NFS status as nfs3.Stat), ErrUnproven and
+// *Changed. Everything else is a cache: a miss is reported as ok=false
 // and a Put that cannot be validated (its directory's attributes are not
 // cached, the page is too big) stores nothing.
 //
@@ -139,8 +153,13 @@
 // data is not cached here (package cache does that); PutAttr and ApplyWcc
 // tell the caller when it must be dropped.
 //
-// It must not do I/O: it never calls the upstream (the proxy revalidates
-// and feeds it the replies) and keeps nothing on disk. Lock order: the
+// It must not do I/O of its own: it keeps nothing on disk, and it calls
+// the upstream only as the data cache's Fetcher, one READ per Fetch
+// through the Reader the proxy gives it (Source), so that the version
+// rule for fetched bytes lives here and the data cache never calls back
+// into the proxy. Everything else the proxy revalidates and feeds it. A
+// Fetcher is one request's (or its readahead's), used by one goroutine
+// at a time; its Source is shared and read-only. Lock order: the
 // attribute shards' mu, the name shards' mu, the listing table's mu and
 // the write table's mu are leaves, never nested.
 package coherency

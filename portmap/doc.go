@@ -34,7 +34,8 @@
 // Options.MaxConns; excess connections are closed at once), which answers
 // its calls in order; ServeUDP answers datagrams on the calling goroutine.
 // Close closes every listener, packet conn and connection and waits for
-// their goroutines. The mapping table is immutable, so no lock guards it.
+// their goroutines (the life cycle is internal/rpcsrv's Group, shared with
+// proxy). The mapping table is immutable, so no lock guards it.
 //
 // Caching: none.
 //
@@ -44,6 +45,7 @@
 // rpcbind.
 //
 // It owns the portmapper protocol only; it must not register with a
-// system rpcbind or change its mappings after start. Lock order: Server.mu
-// (listeners and connections) is the only lock and a leaf.
+// system rpcbind or change its mappings after start. Lock order: the
+// rpcsrv Group's mu (listeners and connections) is the only lock and a
+// leaf (its admit function takes none).
 package portmap

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/accept"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpcsrv"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
 
@@ -26,16 +26,11 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	stats    counters
-	wg       sync.WaitGroup  // Serve and ServeUDP loops, connections
 	ctx      context.Context // done at Close: ends an accept backoff
 	cancel   context.CancelFunc
-
-	// mu guards listeners, packetConns, conns and closed.
-	mu          sync.Mutex
-	listeners   map[net.Listener]struct{}
-	packetConns map[net.PacketConn]struct{}
-	conns       map[net.Conn]struct{}
-	closed      bool
+	// grp holds the listeners, packet conns and connections served, with
+	// their goroutines (Serve and ServeUDP loops, connections).
+	grp rpcsrv.Group
 }
 
 // New returns a Server for opts.
@@ -46,62 +41,40 @@ func New(opts Options) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		ctx:         ctx,
-		cancel:      cancel,
-		mappings:    opts.Mappings,
-		opts:        opts,
-		log:         opts.Logger,
-		listeners:   make(map[net.Listener]struct{}),
-		packetConns: make(map[net.PacketConn]struct{}),
-		conns:       make(map[net.Conn]struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+		mappings: opts.Mappings,
+		opts:     opts,
+		log:      opts.Logger,
 	}, nil
 }
 
 // Serve accepts TCP connections on l until Close, serving each on its own
 // goroutine. It returns ErrClosed after Close.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.grp.Enter(l) {
 		l.Close()
 		return ErrClosed
 	}
-	s.listeners[l] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	isClosed := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.closed
-	}
-	if err := accept.Loop(s.ctx, l, "portmap", s.log, clockwork.NewRealClock(), isClosed, s.startConn); err != nil {
+	defer s.grp.Leave(l)
+	if err := accept.Loop(s.ctx, l, "portmap", s.log, clockwork.NewRealClock(), s.grp.Closed, s.startConn); err != nil {
 		return err
 	}
 	return ErrClosed
 }
 
 func (s *Server) startConn(nc net.Conn) {
-	s.mu.Lock()
-	if s.closed || len(s.conns) >= s.opts.MaxConns {
-		full := !s.closed
-		s.mu.Unlock()
+	full := false
+	admit := func(open int) bool {
+		full = open >= s.opts.MaxConns
+		return !full
+	}
+	if !s.grp.Go(nc, admit, func() { s.serveConn(nc) }) {
 		if full {
 			s.stats.refused.Add(1)
 		}
 		nc.Close()
-		return
 	}
-	s.conns[nc] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		s.serveConn(nc)
-		s.mu.Lock()
-		delete(s.conns, nc)
-		s.mu.Unlock()
-	}()
 }
 
 // serveConn answers the calls on one TCP connection, in order, until it
@@ -155,20 +128,8 @@ func addrOf(a net.Addr) netip.Addr {
 // Close stops every Serve and ServeUDP, closes every connection and waits
 // for all goroutines.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
 	s.cancel()
-	for l := range s.listeners {
-		l.Close()
-	}
-	for pc := range s.packetConns {
-		pc.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.grp.Close()
 	return nil
 }
 

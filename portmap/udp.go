@@ -13,16 +13,11 @@ import (
 // It returns ErrClosed after Close. A datagram over 16 KiB or one that is
 // not a parsable call is dropped.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.grp.Enter(pc) {
 		pc.Close()
 		return ErrClosed
 	}
-	s.packetConns[pc] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
+	defer s.grp.Leave(pc)
 
 	u, _ := pc.(*net.UDPConn)
 	pktinfo := u != nil && enablePktinfo(u)
@@ -55,10 +50,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 			}
 		}
 		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
+			if s.grp.Closed() || errors.Is(err, net.ErrClosed) {
 				return ErrClosed
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)

@@ -4,13 +4,16 @@ import (
 	"context"
 
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 )
 
 // DataCache is what the proxy needs from the on-disk data cache for one
 // volume. StoreVolume adapts a *cache.Store.
 type DataCache interface {
 	// ReadAt reads p at off, fetching what is missing with fetch; fromUpstream
-	// of the n bytes were not in the cache (0: a hit).
+	// of the n bytes were not in the cache (0: a hit). When the file changed
+	// under a fetch, the n bytes are of the new version and err is fetch's
+	// Changed error (see cache.Changed).
 	ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (n, fromUpstream int, err error)
 	WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64)
 	Invalidate(fh []byte)
@@ -33,3 +36,10 @@ func (v storeVolume) WroteAt(fh []byte, pre, post cache.Coherency, data []byte, 
 }
 
 func (v storeVolume) Invalidate(fh []byte) { v.s.Invalidate(v.key, fh) }
+
+// The data cache fills through coherency's fetcher, which decides whether
+// fetched bytes are the version being cached.
+var (
+	_ cache.Fetcher = (*coherency.Fetcher)(nil)
+	_ cache.Changed = (*coherency.Changed)(nil)
+)

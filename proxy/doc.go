@@ -63,7 +63,9 @@
 //
 // Volumes whose upstream is not mounted yet (Volume.Pending) answer MNT
 // with MNT3ERR_SERVERFAULT and NFS calls with JUKEBOX (IO when soft), at
-// once, until Server.Activate.
+// once, until they are activated: by the server itself when the upstream
+// is a Prober (activate.go: wait for Mounted, probe the root's fsid with
+// backoff, Activate), else by the caller's Server.Activate.
 //
 // Concurrency: each connection has a reader goroutine that frames records
 // and starts one goroutine per request, bounded per connection and across
@@ -71,8 +73,10 @@
 // client); the bytes of records still arriving share one budget
 // (partial.go: beyond it the connections holding the most are closed);
 // replies go out in completion order under a write lock with a
-// write deadline. Server.Close stops the listeners, closes connections and
-// waits for every goroutine.
+// write deadline. A Pending volume served later has one goroutine waiting
+// for its upstream's mount (activate.go). Server.Close stops the
+// listeners, closes connections, cancels the activations and waits for
+// every goroutine.
 //
 // Caching: the handlers consult each volume's metadata cache (volume.meta, a
 // *coherency.Cache: attributes, names, listings, ACCESS and READLINK under
@@ -83,6 +87,15 @@
 // upstream ACCESS); whether the upstream is down so that a stale answer may
 // be served is request.serveStale (stale.go), the one wrapper of the
 // volume's failure policy, which the handlers call with their stale answer.
+//
+// READ through the data cache (read.go readCached) goes down once:
+// the proxy validates the attributes (coherency), fills in the request's
+// coherency.Fetcher for that version and calls Volume.Data.ReadAt with it;
+// the cache calls the fetcher, never the proxy, for what is missing, one
+// upstream READ per missing granule and flight. When that READ's post-op
+// attributes show the file changed, the reply carries its bytes with the
+// new attributes (coherency.Changed); nothing is read twice and the cache
+// stores nothing under the old version.
 //
 // Results: handlers only encode their reply. reply.go finish is the one
 // place that turns a handler's result into the reply status (the first
@@ -99,9 +112,12 @@
 // request life cycle. It must not decide whether cached state is still
 // valid (coherency does, with internal/version), store or read file data
 // itself (cache does), or reach the upstream except through
-// Volume.Upstream. Lock order: Server.mu, the duplicate-request cache's
-// mu, the mount table's mu and a connection's writeMu are leaves, never
-// held while taking another; none is held across an upstream call.
-// Server.mu is held while closing listeners and sockets, and writeMu
-// across a reply's write (bounded by the write deadline).
+// Volume.Upstream. Lock order: the socket group's mu (Server.grp, an
+// internal/rpcsrv Group: listeners, connections and their goroutines,
+// shared with portmap), then Server.mu (connection counts, taken inside
+// it only to admit a connection). Server.mu, the duplicate-request
+// cache's mu, the mount table's mu and a connection's writeMu are leaves;
+// none is held across an upstream call. The group's mu is held while
+// closing listeners and sockets, and writeMu across a reply's write
+// (bounded by the write deadline).
 package proxy

@@ -3,21 +3,14 @@ package proxy
 import (
 	"github.com/nfscacheproxy/nfscacheproxy/internal/version"
 
-	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
 
-	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
-	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
-
-// errChanged tells the data cache that the upstream's file changed under a
-// fetch: the bytes belong to another version and must not be stored.
-var errChanged = errors.New("proxy: file changed during fetch")
 
 // read serves NFSPROC3_READ. With a data cache, a regular file whose
 // current attributes are known (cached and fresh, or just revalidated) and
@@ -69,44 +62,6 @@ func (req *request) notePostOp(v *volume, fh nfs3.FH, p nfs3.PostOpAttr, st nfs3
 	}
 }
 
-// fetcher fetches granules of one file for the data cache, with the
-// credential of the reader that caused the fetch. It lives in the request
-// (no allocation on a cache hit) and owns a copy of the handle, because
-// readahead may use it after the request's buffers are reused.
-type fetcher struct {
-	v     *volume
-	cred  rpc.Cred
-	coh   cache.Coherency
-	fhLen int
-	fh    [nfs3.FHSize]byte
-}
-
-var _ cache.Fetcher = (*fetcher)(nil)
-
-// Fetch implements cache.Fetcher: one upstream READ, whose post-op
-// attributes must still be the version being cached.
-func (f *fetcher) Fetch(ctx context.Context, p []byte, off int64) (int, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.v.fetchTimeout)
-	defer cancel()
-	fh := nfs3.FH(f.fh[:f.fhLen])
-	ra := nfs3.ReadArgs{File: fh, Offset: uint64(off), Count: uint32(len(p))}
-	var rr nfs3.ReadRes
-	if err := f.v.Upstream.Call(ctx, &f.cred, nfs3.ProcRead, &ra, &rr); err != nil {
-		return 0, false, err
-	}
-	if rr.Status != nfs3.StatOK {
-		return 0, false, rr.Status
-	}
-	if !rr.Attr.Set {
-		return 0, false, errChanged // no proof these bytes are the version being cached
-	}
-	if !version.Same(version.Of(&rr.Attr.Attr), f.coh) {
-		f.v.meta.PutAttr(fh, rr.Attr.Attr)
-		return 0, false, errChanged
-	}
-	return copy(p, rr.Data), rr.EOF, nil
-}
-
 // readCached tries the data cache; false means "forward instead" and
 // leaves w untouched.
 func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool {
@@ -136,19 +91,34 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 	}
 	count := int(min(uint64(a.Count), attr.Size-a.Offset))
 
+	// The version just validated is the one the cache serves and fills
+	// (coherency's fetcher holds it, and tells when the upstream's has
+	// moved on).
 	f := &req.fetch
-	f.v, f.cred, f.coh, f.fhLen = v, req.cred, version.Of(&attr), copy(f.fh[:], a.File)
+	f.Src, f.Cred, f.Want = &v.fetchSrc, req.cred, version.Of(&attr)
+	fh := f.SetHandle(a.File)
 	// The cache fills the payload in place, after the reply head.
 	start := w.Len()
 	w.Buf = slices.Grow(w.Buf, count+3)[:start+count]
-	n, fromUp, err := v.Data.ReadAt(req.ctx, f.fh[:f.fhLen], f.coh, w.Buf[start:start+count], int64(a.Offset), f)
+	n, fromUp, err := v.Data.ReadAt(req.ctx, fh, f.Want, w.Buf[start:start+count], int64(a.Offset), f)
 	if err != nil {
-		w.Buf = w.Buf[:mark]
-		// Forward instead: the client gets the upstream's own answer.
-		if st, ok := err.(nfs3.Stat); ok && st == nfs3.StatStale {
-			req.stale(v, a.File)
+		var ch *coherency.Changed
+		if !errors.As(err, &ch) {
+			w.Buf = w.Buf[:mark]
+			// Forward instead: the client gets the upstream's own answer.
+			if st, ok := err.(nfs3.Stat); ok && st == nfs3.StatStale {
+				req.stale(v, a.File)
+			}
+			return false
 		}
-		return false
+		// The file changed under the fetch: its bytes are the
+		// upstream's current ones, with these attributes. Answer with
+		// both (no second READ); the cache did not keep them.
+		attr = ch.Attr
+		post := nfs3.PostOpAttr{Set: true, Attr: attr}
+		// Same length as the attributes it replaces: encoded in place.
+		post.Encode(&xdr.Writer{Buf: w.Buf[mark+4 : mark+4]})
+		fromUp = max(fromUp, 1) // it went upstream, even for no bytes
 	}
 	w.Buf = append(w.Buf[:start+n], zeroPad[:(4-n&3)&3]...)
 	binary.BigEndian.PutUint32(w.Buf[countAt:], uint32(n))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -34,8 +35,8 @@ type request struct {
 	// Both decide the result label of the latency histogram (resultOf).
 	upstream bool
 	result   string
-	fetch    fetcher    // the data cache's fetcher for this request's READ
-	r        xdr.Reader // the arguments
+	fetch    coherency.Fetcher // the data cache's fetcher for this request's READ
+	r        xdr.Reader        // the arguments
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place

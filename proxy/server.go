@@ -13,8 +13,10 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/accept"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/rpcsrv"
 )
 
 // Options configures a Server. The zero value of every field but Volumes works.
@@ -171,8 +173,6 @@ type Server struct {
 	partial *partialBudget
 	// rejects counts refused names and limits and GARBAGE_ARGS by reason (reject.go).
 	rejects rejections
-	// perClient counts open connections by client address; guarded by mu.
-	perClient map[netip.Addr]int
 	// idle gets a token (never blocking) each time the requests in flight
 	// drop to none; Shutdown waits on it.
 	idle chan struct{}
@@ -187,13 +187,16 @@ type Server struct {
 	}
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // listeners, connections, requests
+	// grp holds the listeners and connections served, with their
+	// goroutines and the activations' (activate.go); a connection's
+	// requests are its own (conn.serve waits for them).
+	grp rpcsrv.Group
 
-	// mu guards listeners, conns and closed.
+	// mu guards conns and perClient: the connections open, and their
+	// number by client address. It is taken inside grp's lock (admission).
 	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	closed    bool
+	perClient map[netip.Addr]int
 }
 
 // New returns a Server for opts.
@@ -209,9 +212,8 @@ func New(opts Options) (*Server, error) {
 		vols:      make(map[uint16]*volume),
 		byName:    make(map[string]*volume),
 		global:    make(chan struct{}, opts.GlobalLimit),
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
 		perClient: make(map[netip.Addr]int),
+		conns:     make(map[*conn]struct{}),
 		drc:       newDRC(opts.DRCSize, drcTTL),
 		idle:      make(chan struct{}, 1),
 		partial:   newPartialBudget(opts.PartialRecordBytes),
@@ -222,7 +224,7 @@ func New(opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.fetchTimeout = opts.RequestTimeout
+		v.fetchSrc = coherency.Source{Upstream: v.Upstream, Meta: v.meta, Timeout: opts.RequestTimeout}
 		if len(opts.Volumes) > 1 {
 			// A volume whose upstream hangs may hold at most three
 			// quarters of the request slots waiting on it; the rest
@@ -230,32 +232,23 @@ func New(opts Options) (*Server, error) {
 			v.upstreamSlots = make(chan struct{}, max(1, opts.GlobalLimit*3/4))
 		}
 		if v.Failure.Soft {
-			v.fetchTimeout = min(v.fetchTimeout, v.Failure.SoftTimeout)
+			v.fetchSrc.Timeout = min(v.fetchSrc.Timeout, v.Failure.SoftTimeout)
 		}
 		s.vols[v.ID] = v
 		s.byName[v.Name] = v
 	}
+	s.startActivations()
 	return s, nil
 }
 
 // Serve accepts connections on l until Close. It serves both NFS and MOUNT
 // (and answers any program on any listener), so one port is enough.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.grp.Enter(l) {
 		return ErrClosed
 	}
-	s.listeners[l] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	defer s.wg.Done()
-	isClosed := func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.closed
-	}
-	if err := accept.Loop(s.ctx, l, "proxy", s.log, s.clock, isClosed, s.startConn); err != nil {
+	defer s.grp.Leave(l)
+	if err := accept.Loop(s.ctx, l, "proxy", s.log, s.clock, s.grp.Closed, s.startConn); err != nil {
 		return err
 	}
 	return ErrClosed
@@ -273,29 +266,24 @@ func (s *Server) startConn(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		nc.Close()
-		return
+	// Admission and the counts are one step under grp's lock, so no
+	// bound is overshot by connections arriving together.
+	var rejected, perClient bool
+	var c *conn
+	admit := func(int) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.conns) >= s.opts.MaxConns || s.perClient[addr] >= s.opts.MaxConnsPerClient {
+			rejected, perClient = true, len(s.conns) < s.opts.MaxConns
+			return false
+		}
+		c = newConn(s, nc)
+		s.conns[c] = struct{}{}
+		s.perClient[addr]++
+		s.stats.connections.Add(1)
+		return true
 	}
-	if len(s.conns) >= s.opts.MaxConns || s.perClient[addr] >= s.opts.MaxConnsPerClient {
-		perClient := len(s.conns) < s.opts.MaxConns
-		s.mu.Unlock()
-		// Count before closing: a client that sees the close must find
-		// the rejection already counted.
-		s.rejectedConn(nc.RemoteAddr(), perClient)
-		nc.Close()
-		return
-	}
-	c := newConn(s, nc)
-	s.conns[c] = struct{}{}
-	s.perClient[addr]++
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.stats.connections.Add(1)
-	go func() {
-		defer s.wg.Done()
+	serve := func() {
 		c.serve()
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -304,7 +292,15 @@ func (s *Server) startConn(nc net.Conn) {
 		}
 		s.mu.Unlock()
 		s.stats.connections.Add(-1)
-	}()
+	}
+	if !s.grp.Go(nc, admit, serve) {
+		if rejected {
+			// Count before closing: a client that sees the close must
+			// find the rejection already counted.
+			s.rejectedConn(nc.RemoteAddr(), perClient)
+		}
+		nc.Close()
+	}
 }
 
 // admitsAny reports whether some volume's policy admits the address (and
@@ -369,29 +365,16 @@ func (s *Server) ConnStats() ConnStats {
 // Close stops accepting, closes every connection, cancels requests in flight
 // and waits for all goroutines.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.conns {
-		c.nc.Close()
-	}
-	s.mu.Unlock()
+	s.grp.Shut()
 	s.cancel()
-	s.wg.Wait()
+	s.grp.Wait()
 	return nil
 }
 
 // Shutdown stops accepting and waits up to ctx for requests in flight to
 // finish and their replies to be written, then closes everything.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
+	s.grp.Stop()
 	// Connections stay open until Close, so a request may still start;
 	// each time the count drops to none, idle gets a token and the loop
 	// looks again.

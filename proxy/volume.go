@@ -43,10 +43,18 @@ type Volume struct {
 	// server — is NFS3ERR_STALE, checked before the call is forwarded.
 	FSIDs []uint64
 	// Pending marks a volume whose upstream could not be mounted at start
-	// (its Upstream's Root is not known yet). Until Server.Activate, MNT of
-	// it is answered MNT3ERR_SERVERFAULT and NFS calls with its handles
+	// (its Upstream's Root is not known yet). Until it is activated, MNT
+	// of it is answered MNT3ERR_SERVERFAULT and NFS calls with its handles
 	// NFS3ERR_JUKEBOX (NFS3ERR_IO when soft), without an upstream call.
+	// When its Upstream is a Prober, the server activates it itself once
+	// the upstream is mounted (activate.go); otherwise the caller does,
+	// with Server.Activate.
 	Pending bool
+	// ProbeFSID, for a Pending volume activated by the server, checks
+	// handles against the export root's filesystem id (Prober.RootFSID),
+	// as FSIDs does for a volume mounted at start. Off: no check (an
+	// export that crosses into other filesystems).
+	ProbeFSID bool
 }
 
 // Failure is a volume's behaviour while its upstream does not answer.
@@ -71,9 +79,9 @@ type volume struct {
 	ready atomic.Pointer[volumeReady]
 	meta  *coherency.Cache // attributes, names, listings, ACCESS, READLINK
 	live  atomic.Pointer[liveAccess]
-	// fetchTimeout bounds one data-cache fetch (Options.RequestTimeout,
-	// or the soft timeout).
-	fetchTimeout time.Duration
+	// fetchSrc is where the data cache's fetches read from; its Timeout
+	// bounds one fetch (Options.RequestTimeout, or the soft timeout).
+	fetchSrc coherency.Source
 	// upstreamSlots bounds the requests waiting on this volume's upstream
 	// at once, so one slow or hung upstream cannot take every global
 	// request slot from the other volumes; nil (one volume) = no bound.
@@ -145,25 +153,4 @@ type volumeReady struct {
 	root         nfs3.FH  // proxy handle of the upstream root
 	upstreamRoot nfs3.FH  // the upstream's own root handle
 	fsids        []uint64 // Volume.FSIDs, or those given to Server.Activate
-}
-
-// Activate starts serving volume id, Pending until now: its Upstream's Root
-// is known. fsids are its filesystem ids (see Volume.FSIDs; nil: no check).
-// Activating a volume already serving does nothing.
-func (s *Server) Activate(id uint16, fsids []uint64) error {
-	v := s.vols[id]
-	if v == nil {
-		return fmt.Errorf("proxy: activate volume %d: no such volume", id)
-	}
-	root := v.Upstream.Root()
-	switch {
-	case len(root) == 0:
-		return fmt.Errorf("proxy: activate volume %d: upstream root unknown", id)
-	case len(root) > MaxUpstreamHandle:
-		return fmt.Errorf("proxy: activate volume %d: upstream root handle is %d bytes, more than the %d that fit", id, len(root), MaxUpstreamHandle)
-	}
-	if v.ready.CompareAndSwap(nil, &volumeReady{root: appendHandle(nil, id, root), upstreamRoot: root, fsids: fsids}) {
-		s.log.Info("volume serving: its upstream is mounted", "volume", id, "name", v.Name)
-	}
-	return nil
 }

@@ -17,7 +17,10 @@
 //
 // Dial fails when the export cannot be mounted; Start instead returns a
 // client that retries the MNT in the background (background.go), for a
-// proxy that serves other volumes meanwhile.
+// proxy that serves other volumes meanwhile. Mounted tells when it has
+// mounted, and RootFSID (fsid.go) probes the export root's filesystem id,
+// which the proxy checks handles against: together they are the
+// proxy.Prober a volume served later is activated through.
 //
 // When running as root the client binds a privileged source port (below
 // 1024), which upstream exports marked "secure" require.

@@ -17,8 +17,6 @@ import (
 	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/config"
-	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
-	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/metrics"
 	"github.com/nfscacheproxy/nfscacheproxy/portmap"
 	"github.com/nfscacheproxy/nfscacheproxy/proxy"
@@ -89,7 +87,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	}
 
 	var vols []proxy.Volume
-	var pending []int // indexes of volumes whose upstream is not mounted yet
+	pending := 0 // volumes whose upstream is not mounted yet: the proxy serves them once it is
 	for i := range cfg.Volumes {
 		vc := &cfg.Volumes[i]
 		v, up, err := a.volume(ctx, vc, upHist)
@@ -99,10 +97,10 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 		a.ups = append(a.ups, up)
 		vols = append(vols, v)
 		if v.Pending {
-			pending = append(pending, i)
+			pending++
 		}
 	}
-	if len(pending) == len(vols) {
+	if pending == len(vols) {
 		return nil, errors.New("no volume's upstream is reachable (each is logged above): nothing to serve")
 	}
 	l := &cfg.Limits
@@ -112,7 +110,6 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	if err != nil {
 		return nil, err
 	}
-	a.activateLater(pending)
 	a.registerMetrics()
 	a.addReadiness()
 	// At most one invalidation a second (bursts of 5): each empties
@@ -181,7 +178,7 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 	defer cancel()
 	// With several volumes, one unreachable upstream must not keep the
 	// others from being served: it is mounted in the background and its
-	// volume served from then on (activateLater). A single volume's
+	// volume served from then on (proxy.Prober). A single volume's
 	// upstream must be reachable at start.
 	dial := upstream.Dial
 	if len(a.cfg.Volumes) > 1 {
@@ -206,22 +203,21 @@ func (a *app) volume(ctx context.Context, vc *VolumeConfig, obs *metrics.ProcHis
 			AcDirMin: vc.Coherency.ACDirMin.Duration, AcDirMax: vc.Coherency.ACDirMax.Duration},
 		Failure: proxy.Failure{Soft: vc.Failure.Mode == "soft", SoftTimeout: vc.Failure.SoftTimeout.Duration, ServeStale: vc.Failure.ServeStale},
 	}
-	if up.Root() == nil {
-		v.Pending = true
-	} else if !vc.CrossMounts {
-		if v.FSIDs, err = rootFSIDs(dctx, up); err != nil {
+	switch {
+	case up.Root() == nil:
+		v.Pending, v.ProbeFSID = true, !vc.CrossMounts
+	case !vc.CrossMounts:
+		fsid, err := up.RootFSID(dctx)
+		if err != nil {
 			return proxy.Volume{}, nil, err
 		}
+		v.FSIDs = []uint64{fsid}
 	}
 	if a.store != nil {
 		v.Data = proxy.StoreVolume(a.store, cache.VolumeKey{Server: host, Export: export, ID: uint16(vc.ID)})
 	}
 	return v, up, nil
 }
-
-// rootCred is the identity of the proxy's own calls (the export root's
-// attributes at start).
-var rootCred = rpc.Cred{Flavor: rpc.AuthSys, Machine: "nfscacheproxy"}
 
 // retriesOption maps the configuration's 0 = none to upstream's -1 = none.
 func retriesOption(n int) int {
@@ -382,59 +378,4 @@ func (a *app) reload(next *Config) {
 	} else {
 		a.log.Info("reload: applied")
 	}
-}
-
-// rootFSIDs returns the filesystem id of up's export root.
-func rootFSIDs(ctx context.Context, up *upstream.Client) ([]uint64, error) {
-	ga, err := up.Getattr(ctx, &rootCred, &nfs3.GetattrArgs{Object: up.Root()})
-	if err != nil {
-		return nil, fmt.Errorf("getattr of the export root: %w", err)
-	}
-	if ga.Status != nfs3.StatOK {
-		return nil, fmt.Errorf("getattr of the export root: %w", ga.Status)
-	}
-	return []uint64{ga.Attr.FSID}, nil
-}
-
-// activateLater serves each volume of pending (indexes into cfg.Volumes)
-// once its upstream is mounted, from one goroutine per volume that the
-// app's close stops.
-func (a *app) activateLater(pending []int) {
-	if len(pending) == 0 {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, i := range pending {
-		vc, up := &a.cfg.Volumes[i], a.ups[i]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-up.Mounted():
-			case <-ctx.Done():
-				return
-			}
-			var fsids []uint64
-			for wait := time.Second; !vc.CrossMounts; wait = min(2*wait, 30*time.Second) {
-				gctx, gcancel := context.WithTimeout(ctx, 30*time.Second)
-				ids, err := rootFSIDs(gctx, up)
-				gcancel()
-				if err == nil {
-					fsids = ids
-					break
-				}
-				a.log.Warn("volume not served yet", "volume", vc.ID, "err", err, "retry", wait)
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
-					return
-				}
-			}
-			if err := a.srv.Activate(uint16(vc.ID), fsids); err != nil {
-				a.log.Error("volume not served", "volume", vc.ID, "err", err)
-			}
-		}()
-	}
-	a.closers = append(a.closers, func() { cancel(); wg.Wait() })
 }
