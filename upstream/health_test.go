@@ -82,7 +82,15 @@ func TestHungUpstreamDetected(t *testing.T) {
 		t.Fatalf("Up %v, Hangs %d 10s into the hang; want up, no hang yet (HangAfter 15s)", c.Up(), c.Stats().Hangs)
 	}
 	clk.Advance(10 * time.Second)
-	await.Until(t, "the watchdog to mark the upstream down", func() bool { return !c.Up() })
+	// Wait for the watchdog's last effects (the hang counted, the change
+	// logged), not for the first (Up turning false), so the exact counts
+	// below are read after it is done.
+	await.Until(t, "the watchdog to count the hang and log the upstream down", func() bool {
+		return c.Stats().Hangs >= 1 && logs.count("upstream down") >= 1
+	})
+	if c.Up() {
+		t.Fatal("Up = true after the watchdog found the hang; want false")
+	}
 	if st := c.Stats(); st.Hangs != 1 || st.Downs != 1 {
 		t.Fatalf("Hangs %d, Downs %d; want 1 and 1", st.Hangs, st.Downs)
 	}
