@@ -1,6 +1,9 @@
 package cache
 
 import (
+	"cmp"
+	"container/heap"
+	"hash/maphash"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,90 +15,205 @@ import (
 
 // index knows every object on disk, for LRU culling and BytesUsed. At
 // startup a background walk fills it from directory listings and lstat
-// (size allocated, atime as last use) without opening any object; an
-// object opened before the walk reaches it is entered with the exact
-// size its record gives. Last use is kept in memory and written back as
-// the file's atime when the object is closed.
+// (size allocated, atime as last use) without opening any object. The
+// walk never delays a request: an object is opened by the path its key
+// names, indexed or not, and one opened before the walk reaches it is
+// entered with the exact size its record gives, which the walk then
+// leaves alone (so its bytes are counted once). Last use is kept in
+// memory and written back as the file's atime when the object is closed.
+//
+// It is built for millions of objects (issue 14: 1,000,000 in well under
+// 256 MiB). Per object it holds a map slot, the handle (the map key; the
+// object's path is derived from it and the volume only when culling) and
+// a 16-byte entry of two atomics: about 85 bytes for a 32-byte handle,
+// against about 195 when it was keyed by absolute path. Maps are per
+// volume directory and split in indexShards shards by a hash of the
+// handle, each under its own mutex, so the walk, opens and culling's
+// scans rarely wait for each other. Culling never copies or sorts the
+// whole index: oldest scans the shards for a bounded batch of the least
+// recently used entries.
 type index struct {
 	clock   clockwork.Clock // last-use times
-	readyCh chan struct{}   // closed when the walk finished
+	seed    maphash.Seed
+	readyCh chan struct{} // closed when the walk finished
 	ready   atomic.Bool
 	count   atomic.Int64
 
-	// mu guards m.
-	mu sync.Mutex
-	m  map[string]*entry // by absolute data file path
+	// volMu guards vols. Leaf; never held with a shard's mu.
+	volMu sync.Mutex
+	vols  map[string]*volIndex // by volume directory name
 }
 
-// entry is one object on disk. size and lastUse are atomics so the read
-// path updates them without a lock.
+const indexShards = 16
+
+// volIndex is the part of the index for one volume directory.
+type volIndex struct {
+	dir    string // "I..."
+	shards [indexShards]indexShard
+}
+
+type indexShard struct {
+	// mu guards m. Leaf.
+	mu sync.Mutex
+	m  map[string]*entry // by upstream handle
+}
+
+// entry is one object on disk. Its atomics let the read path update it
+// without a lock; its key lives in the map only.
 type entry struct {
-	path    string
 	size    atomic.Int64 // data bytes; part of Store.used
 	lastUse atomic.Int64 // Unix nanoseconds
 }
 
+// candidate is an entry chosen for culling, with the key that names it.
 type candidate struct {
+	v       *volIndex
+	fh      string
 	e       *entry
 	lastUse int64
 }
 
-func (x *index) init(clock clockwork.Clock) {
-	x.clock = clock
-	x.readyCh = make(chan struct{})
-	x.m = make(map[string]*entry)
+// before orders candidates by last use, then volume and handle, so that
+// equal times still give a total order a pass can resume from.
+func (a *candidate) before(b *candidate) bool {
+	if c := cmp.Compare(a.lastUse, b.lastUse); c != 0 {
+		return c < 0
+	}
+	if a.v.dir != b.v.dir {
+		return a.v.dir < b.v.dir
+	}
+	return a.fh < b.fh
 }
 
-// getOrAdd returns the entry for path, adding an empty one.
-func (x *index) getOrAdd(path string) *entry {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if e := x.m[path]; e != nil {
+func (x *index) init(clock clockwork.Clock) {
+	x.clock = clock
+	x.seed = maphash.MakeSeed()
+	x.readyCh = make(chan struct{})
+	x.vols = make(map[string]*volIndex)
+}
+
+// volume returns the index of volume directory dir, creating it.
+func (x *index) volume(dir string) *volIndex {
+	x.volMu.Lock()
+	defer x.volMu.Unlock()
+	v := x.vols[dir]
+	if v == nil {
+		v = &volIndex{dir: dir}
+		for i := range v.shards {
+			v.shards[i].m = make(map[string]*entry)
+		}
+		x.vols[dir] = v
+	}
+	return v
+}
+
+func (x *index) shard(v *volIndex, fh string) *indexShard {
+	return &v.shards[maphash.String(x.seed, fh)%indexShards]
+}
+
+// getOrAdd returns the entry for (vdir, fh), adding an empty one used now.
+func (x *index) getOrAdd(vdir, fh string) *entry {
+	sh := x.shard(x.volume(vdir), fh)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.m[fh]; e != nil {
 		return e
 	}
-	e := &entry{path: path}
+	e := new(entry)
 	e.lastUse.Store(x.clock.Now().UnixNano())
-	x.m[path] = e
+	sh.m[fh] = e
 	x.count.Add(1)
 	return e
 }
 
-// addWalked adds an entry found by the walk unless one exists.
-func (x *index) addWalked(path string, size, atime int64) (*entry, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if e := x.m[path]; e != nil {
-		return e, false
-	}
-	e := &entry{path: path}
-	e.size.Store(size)
-	e.lastUse.Store(atime)
-	x.m[path] = e
-	x.count.Add(1)
-	return e, true
-}
-
-// remove deletes e and reports whether it was there. The caller settles
-// e's size with Store.used.
-func (x *index) remove(e *entry) bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.m[e.path] != e {
+// addWalked adds an entry found by the walk unless one exists, and
+// reports whether it did.
+func (x *index) addWalked(v *volIndex, fh string, size, atime int64) bool {
+	sh := x.shard(v, fh)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m[fh] != nil {
 		return false
 	}
-	delete(x.m, e.path)
+	e := new(entry)
+	e.size.Store(size)
+	e.lastUse.Store(atime)
+	sh.m[fh] = e
+	x.count.Add(1)
+	return true
+}
+
+// remove deletes e, the entry of (vdir, fh), and reports whether it was
+// there. The caller settles e's size with Store.used.
+func (x *index) remove(vdir, fh string, e *entry) bool {
+	x.volMu.Lock()
+	v := x.vols[vdir]
+	x.volMu.Unlock()
+	if v == nil {
+		return false
+	}
+	sh := x.shard(v, fh)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m[fh] != e {
+		return false
+	}
+	delete(sh.m, fh)
 	x.count.Add(-1)
 	return true
 }
 
-func (x *index) snapshot() []candidate {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	out := make([]candidate, 0, len(x.m))
-	for _, e := range x.m {
-		out = append(out, candidate{e, e.lastUse.Load()})
+// oldest returns up to n entries, least recently used first, that come
+// after the candidate after (all entries when after is nil). It holds one
+// shard's lock at a time and keeps only n candidates, so its memory is
+// bounded by n, not by the size of the index.
+func (x *index) oldest(n int, after *candidate) []candidate {
+	x.volMu.Lock()
+	vols := make([]*volIndex, 0, len(x.vols))
+	for _, v := range x.vols {
+		vols = append(vols, v)
+	}
+	x.volMu.Unlock()
+	h := make(newestFirst, 0, n)
+	for _, v := range vols {
+		for i := range v.shards {
+			sh := &v.shards[i]
+			sh.mu.Lock()
+			for fh, e := range sh.m {
+				c := candidate{v, fh, e, e.lastUse.Load()}
+				switch {
+				case after != nil && !after.before(&c):
+				case len(h) < n:
+					heap.Push(&h, c)
+				case c.before(&h[0]):
+					h[0] = c
+					heap.Fix(&h, 0)
+				}
+			}
+			sh.mu.Unlock()
+		}
+	}
+	// Popping the newest first fills the result from its end.
+	out := make([]candidate, len(h))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(&h).(candidate)
 	}
 	return out
+}
+
+// newestFirst is a max-heap of candidates: the newest on top, to be
+// replaced by anything older.
+type newestFirst []candidate
+
+func (h newestFirst) Len() int           { return len(h) }
+func (h newestFirst) Less(i, j int) bool { return h[j].before(&h[i]) }
+func (h newestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *newestFirst) Push(c any)        { *h = append(*h, c.(candidate)) }
+func (h *newestFirst) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
 }
 
 // walkLoop builds the index in the background, then marks it ready.
@@ -112,6 +230,7 @@ func (s *Store) walkLoop() {
 			continue
 		}
 		vpath := filepath.Join(s.cacheDir, vd)
+		vx := s.idx.volume(vd)
 		fans, _ := s.fs.ReadDir(vpath)
 		for _, fd := range fans {
 			if !strings.HasPrefix(fd, "@") {
@@ -123,16 +242,16 @@ func (s *Store) walkLoop() {
 				if s.ctx.Err() != nil {
 					return
 				}
-				if _, ok := parseHandleName(name); !ok {
-					continue
+				fh, ok := parseHandleName(name)
+				if !ok || fanoutName(fh) != fd {
+					continue // not a data file, or one no key leads to
 				}
-				path := filepath.Join(dir, name)
-				st, err := s.fs.Lstat(path)
+				st, err := s.fs.Lstat(filepath.Join(dir, name))
 				if err != nil || st.IsDir {
 					continue
 				}
 				objects++
-				if _, added := s.idx.addWalked(path, st.Blocks, st.Atime); added {
+				if s.idx.addWalked(vx, string(fh), st.Blocks, st.Atime) {
 					s.used.Add(st.Blocks)
 				}
 			}
