@@ -64,14 +64,25 @@ func (s *Store) setSize(e *entry, n int64) { s.used.Add(n - e.size.Swap(n)) }
 
 func (s *Store) cullLoop() {
 	defer s.wg.Done()
-	s.cullCheck(false)
-	select {
-	case <-s.idx.readyCh:
-	case <-s.ctx.Done():
-		return
-	}
 	t := s.opts.Clock.NewTicker(s.opts.CullInterval)
 	defer t.Stop()
+	s.cullCheck(false)
+	// Until the walk has indexed the cache, LRU order and BytesUsed are
+	// partial, so nothing is culled; but the stop limits are watched on
+	// every tick and kick, so a long walk (millions of objects, a cold
+	// disk) cannot fill the disk meanwhile.
+	for waiting := true; waiting; {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.idx.readyCh:
+			waiting = false
+		case <-t.Chan():
+			s.cullCheck(false)
+		case <-s.cullKick:
+			s.cullCheck(false)
+		}
+	}
 	for {
 		s.cullCheck(true)
 		select {

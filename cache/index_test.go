@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
@@ -169,4 +170,40 @@ func TestWalkSkipsMisplacedFile(t *testing.T) {
 	if got := s2.Stats().Objects; got != 1 {
 		t.Fatalf("Objects = %d; want 1 (the misplaced file is not one)", got)
 	}
+}
+
+// While the walk is still indexing the cache nothing is culled, but the
+// stop limit is watched: below it nothing new is stored, and above it
+// again storing resumes, walk or no walk.
+func TestStopLimitDuringWalk(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, Options{Dir: dir, Readahead: -1})
+	readCheck(t, s, fhOf(80), newUpstream(testGranule, 80), 0, testGranule)
+	settle(t, s)
+	mustNotErr(t, s.Close())
+
+	f := NewFaultFS(nil)
+	g := &walkGateFS{FS: f, reached: make(chan struct{}), gate: make(chan struct{})}
+	s2 := openTest(t, Options{Dir: dir, FS: g, Readahead: -1, CullInterval: time.Hour})
+	await.Recv(t, "the walk's first lstat", g.reached)
+	f.SetStatfs(&FSStat{Blocks: 100, BlocksAvail: 2, Files: 100, FilesFree: 50}) // below bstop
+	s2.kick(s2.cullKick)
+	await.Until(t, "the culler to notice the stop limit during the walk", func() bool { return s2.noStore.Load() })
+	u := newUpstream(testGranule, 81)
+	readCheck(t, s2, fhOf(81), u, 0, testGranule)
+	settle(t, s2)
+	if st := s2.Stats(); st.IndexReady || st.Fills != 0 || st.NoSpace == 0 || st.Culls != 0 {
+		t.Fatalf("below bstop during the walk: IndexReady, Fills, NoSpace, Culls = %v, %d, %d, %d; want false, 0, > 0, 0",
+			st.IndexReady, st.Fills, st.NoSpace, st.Culls)
+	}
+	f.SetStatfs(nil)
+	s2.kick(s2.cullKick)
+	await.Until(t, "the culler to notice space again during the walk", func() bool { return !s2.noStore.Load() })
+	readCheck(t, s2, fhOf(81), u, 0, testGranule)
+	settle(t, s2)
+	if st := s2.Stats(); st.IndexReady || st.Fills != 1 {
+		t.Fatalf("above bstop during the walk: IndexReady, Fills = %v, %d; want false, 1", st.IndexReady, st.Fills)
+	}
+	close(g.gate)
+	await.Until(t, "the startup walk", func() bool { return s2.Stats().IndexReady })
 }
