@@ -25,13 +25,13 @@ import (
 // It is built for millions of objects (issue 14: 1,000,000 in well under
 // 256 MiB). Per object it holds a map slot, the handle (the map key; the
 // object's path is derived from it and the volume only when culling) and
-// a 16-byte entry of two atomics: about 85 bytes for a 32-byte handle,
-// against about 195 when it was keyed by absolute path. Maps are per
-// volume directory and split in indexShards shards by a hash of the
-// handle, each under its own mutex, so the walk, opens and culling's
-// scans rarely wait for each other. Culling never copies or sorts the
-// whole index: oldest scans the shards for a bounded batch of the least
-// recently used entries.
+// a 16-byte entry of two atomics: 85-107 bytes for a 32-byte handle,
+// depending on the maps' load, against 195-216 when it was keyed by
+// absolute path. Maps are per volume directory and split in indexShards
+// shards by a hash of the handle, each under its own mutex, so the walk,
+// opens and culling's scans rarely wait for each other. Culling never
+// copies or sorts the whole index: oldest scans the shards for a bounded
+// batch of the least recently used entries.
 type index struct {
 	clock   clockwork.Clock // last-use times
 	seed    maphash.Seed

@@ -33,7 +33,8 @@ import (
 //	index-B/obj   live heap after the walk, per object (after a GC)
 //	rss-MiB       the process's RSS after the walk; peak-rss-MiB its VmHWM
 //	cull-ms       one cull pass freeing 10% of the bytes (CullTo)
-//	cull-hit-max-ms, cull-hits  the slowest of the hits served meanwhile, and how many
+//	cull-hit-max-ms, cull-hits  the slowest of the reads served meanwhile, and how many
+//	idle-hit-max-ms  the slowest read of the same reader for as long without a cull
 //
 // Sizes come from CACHE_SCALE_OBJECTS (default "10000,100000"); the
 // directories from CACHE_SCALE_DIR (default a temporary one per run): set
@@ -213,17 +214,53 @@ func runScale(b *testing.B, dir string, n int) {
 	perObj := float64(int64(ms.HeapAlloc)-int64(heap0)) / float64(n)
 	rss := procStatus("VmRSS")
 
-	// One cull pass freeing 10%, with a reader serving random hits
-	// meanwhile: how long the slowest waited says whether culling stalls
-	// serving.
+	// One cull pass freeing 10%, with a reader serving random objects
+	// meanwhile (hits, and misses for what was culled): how long the
+	// slowest waited, against the same reader for as long without a cull,
+	// says whether culling stalls serving.
 	target := st.BytesUsed - st.BytesUsed/10
+	var cull time.Duration
+	lat := serveDuring(b, s, n, func() {
+		cullStart := time.Now()
+		if err := s.CullTo(target); err != nil {
+			b.Error(err)
+		}
+		cull = time.Since(cullStart)
+	})
+	culled := s.Stats().Culls
+	idle := serveDuring(b, s, n, func() { time.Sleep(min(cull, 5*time.Second)) })
+	maxLat, p99 := tail(lat)
+	idleMax, idleP99 := tail(idle)
+
+	ms2 := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms2(firstHit), "first-hit-ms")
+	b.ReportMetric(ms2(walk), "walk-ms")
+	b.ReportMetric(perObj, "index-B/obj")
+	b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
+	b.ReportMetric(float64(procStatus("VmHWM"))/(1<<20), "peak-rss-MiB")
+	b.ReportMetric(ms2(cull), "cull-ms")
+	b.ReportMetric(float64(culled), "culled")
+	b.ReportMetric(ms2(maxLat), "cull-hit-max-ms")
+	b.ReportMetric(ms2(p99), "cull-hit-p99-ms")
+	b.ReportMetric(float64(len(lat)), "cull-hits")
+	b.ReportMetric(ms2(idleMax), "idle-hit-max-ms")
+	b.ReportMetric(ms2(idleP99), "idle-hit-p99-ms")
+	b.Logf("n=%d first hit %v (walk done before it: %v), walk %v, index %.0f B/object, RSS %d MiB, cull of %d objects %v, %d reads meanwhile, slowest %v, p99 %v; without a cull slowest %v, p99 %v",
+		n, firstHit, walkedFirst, walk, perObj, rss>>20, culled, cull, len(lat), maxLat, p99, idleMax, idleP99)
+}
+
+// serveDuring reads random objects of the n while f runs and returns
+// each read's latency, sorted.
+func serveDuring(b *testing.B, s *Store, n int, f func()) []time.Duration {
+	ctx, coh := context.Background(), scaleCoh()
+	var fetches atomic.Int64
 	stop := make(chan struct{})
 	var lat []time.Duration
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r := rand.New(rand.NewPCG(uint64(n), 1))
+		r := rand.New(rand.NewPCG(uint64(n), uint64(len(lat))))
 		q := make([]byte, scaleObject)
 		for {
 			select {
@@ -240,33 +277,19 @@ func runScale(b *testing.B, dir string, n int) {
 			lat = append(lat, time.Since(t))
 		}
 	}()
-	cullStart := time.Now()
-	if err := s.CullTo(target); err != nil {
-		b.Error(err)
-	}
-	cull := time.Since(cullStart)
+	f()
 	close(stop)
 	wg.Wait()
-	culled := s.Stats().Culls
 	slices.Sort(lat)
-	var maxLat, p99 time.Duration
-	if len(lat) > 0 {
-		maxLat, p99 = lat[len(lat)-1], lat[len(lat)*99/100]
-	}
+	return lat
+}
 
-	ms2 := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms2(firstHit), "first-hit-ms")
-	b.ReportMetric(ms2(walk), "walk-ms")
-	b.ReportMetric(perObj, "index-B/obj")
-	b.ReportMetric(float64(rss)/(1<<20), "rss-MiB")
-	b.ReportMetric(float64(procStatus("VmHWM"))/(1<<20), "peak-rss-MiB")
-	b.ReportMetric(ms2(cull), "cull-ms")
-	b.ReportMetric(float64(culled), "culled")
-	b.ReportMetric(ms2(maxLat), "cull-hit-max-ms")
-	b.ReportMetric(ms2(p99), "cull-hit-p99-ms")
-	b.ReportMetric(float64(len(lat)), "cull-hits")
-	b.Logf("n=%d first hit %v (walk done before it: %v), walk %v, index %.0f B/object, RSS %d MiB, cull of %d objects %v, %d reads meanwhile, slowest %v, p99 %v",
-		n, firstHit, walkedFirst, walk, perObj, rss>>20, culled, cull, len(lat), maxLat, p99)
+// tail returns the largest and the 99th percentile of sorted latencies.
+func tail(lat []time.Duration) (max, p99 time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	return lat[len(lat)-1], lat[len(lat)*99/100]
 }
 
 // procStatus reads a kB field of /proc/self/status, in bytes.

@@ -13,8 +13,8 @@ import (
 
 // Store is an open cache directory. All methods are safe for concurrent
 // use. Lock order: closeMu, then an object's wmu, then mu, then an
-// object's mu; idx.mu and flush.mu are leaves. No lock is held across
-// disk I/O or a fetch, except wmu across the granule write it guards.
+// object's mu; the index's locks and flush.mu are leaves. No lock is held
+// across disk I/O or a fetch, except wmu across the granule write it guards.
 type Store struct {
 	opts     Options
 	fs       FS
