@@ -156,15 +156,22 @@ func (s *Store) CullTo(target int64) error {
 // It works in batches of the oldest cullBatch entries, each found by one
 // scan of the index (index.oldest), resuming after the last one seen: a
 // pass over a million objects neither copies nor sorts the index, and
-// requests wait at most for one shard's scan.
+// requests wait at most for one shard's scan. A pass makes at most enough
+// scans to cover the index twice over: an object in use that is touched
+// again and again moves ahead of the resume point each time, and must not
+// keep a pass going for ever.
 func (s *Store) cullDown(strict bool, done func(i int) bool) bool {
 	if done(-1) {
 		return true
 	}
 	i := 0
 	var after *candidate
-	for {
-		batch := s.idx.oldest(s.cullBatch(), after)
+	n := s.cullBatch()
+	for scans := 2*(s.idx.count.Load()/int64(n)) + 2; scans > 0; scans-- {
+		batch := s.idx.oldest(n, after)
+		if s.scanHook != nil {
+			s.scanHook()
+		}
 		if len(batch) == 0 {
 			return done(-1)
 		}
@@ -186,6 +193,7 @@ func (s *Store) cullDown(strict bool, done func(i int) bool) bool {
 		}
 		after = &batch[len(batch)-1]
 	}
+	return done(-1)
 }
 
 // cullBatch is how many of the oldest entries one scan of the index

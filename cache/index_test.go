@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,4 +207,39 @@ func TestStopLimitDuringWalk(t *testing.T) {
 	}
 	close(g.gate)
 	await.Until(t, "the startup walk", func() bool { return s2.Stats().IndexReady })
+}
+
+// An object in use that is used again and again keeps moving ahead of
+// the point a cull pass resumes from; the pass still ends, culling the
+// rest, with ErrCullIncomplete for the one it could not.
+func TestCullToEndsWithHotObjectInUse(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, Options{Readahead: -1, Clock: clk})
+	await.Until(t, "the startup walk", func() bool { return s.Stats().IndexReady })
+	for i := 0; i < 5; i++ {
+		readCheck(t, s, fhOf(90+i), newUpstream(testGranule, byte(90+i)), 0, testGranule)
+	}
+	settle(t, s)
+	o := s.acquire(testVol, fhOf(90), false, Coherency{})
+	defer s.release(o)
+	scans := 0
+	s.scanHook = func() { // a use between every two scans
+		scans++
+		clk.Advance(time.Millisecond)
+		o.touch()
+		if scans == 100 {
+			t.Errorf("cull pass still scanning after %d scans", scans)
+			s.cancel() // ends the pass
+		}
+	}
+	err := s.CullTo(0)
+	if scans > 4 {
+		t.Fatalf("scans = %d; want at most 4 (2×5/1024 + 2)", scans)
+	}
+	if !errors.Is(err, ErrCullIncomplete) {
+		t.Fatalf("CullTo(0) with a hot object in use: %v; want ErrCullIncomplete", err)
+	}
+	if st := s.Stats(); st.Culls != 4 || st.Objects != 1 {
+		t.Fatalf("Culls, Objects = %d, %d; want 4, 1", st.Culls, st.Objects)
+	}
 }

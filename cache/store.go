@@ -59,6 +59,8 @@ type Store struct {
 	lastWarn atomic.Int64
 	ctr      counters
 	volCtr   sync.Map // volume id (uint16) → *volumeCounters
+
+	scanHook func() // tests only: called after each scan of a cull pass
 }
 
 // Fetcher reads len(p) bytes at off from the upstream. p is granule
