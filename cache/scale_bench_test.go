@@ -94,7 +94,7 @@ func scaleData(i int) []byte {
 // populateScale makes sure objects 0..n-1 exist under dir, writing those
 // missing in the cache's on-disk format with two workers, and returns how
 // many it wrote.
-func populateScale(b *testing.B, dir string, n int) int64 {
+func populateScale(b testing.TB, dir string, n int) int64 {
 	b.Helper()
 	vdir := filepath.Join(dir, "cache", volumeDirName(testVol))
 	for i := 0; i < 256; i++ {
