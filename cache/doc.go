@@ -108,8 +108,8 @@
 // a lock, persisted as atime, so that order survives a restart) from which
 // culling picks the oldest in bounded batches. Neither bounds entries by
 // count, as coherency's does: the cull index holds every object on disk,
-// about 107 bytes each (a 32-byte handle), so 1,000,000 objects take about
-// 100 MiB of heap (see index.go and BenchmarkScale).
+// about 110 bytes each (a 32-byte handle), so 1,000,000 objects take about
+// 110 MiB of heap (see index.go and BenchmarkScale).
 //
 // A restart serves at once: Open reads nothing, an object is opened by the
 // path its key names whether or not the walk has indexed it, and the walk

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"cmp"
-	"container/heap"
 	"hash/maphash"
 	"path/filepath"
 	"strings"
@@ -25,7 +24,7 @@ import (
 // It is built for millions of objects (issue 14: 1,000,000 in well under
 // 256 MiB). Per object it holds a map slot, the handle (the map key; the
 // object's path is derived from it and the volume only when culling) and
-// a 16-byte entry of two atomics: 85-107 bytes for a 32-byte handle,
+// a 16-byte entry of two atomics: 86-119 bytes for a 32-byte handle,
 // depending on the maps' load, against 195-216 when it was keyed by
 // absolute path. Maps are per volume directory and split in indexShards
 // shards by a hash of the handle, each under its own mutex, so the walk,
@@ -184,36 +183,57 @@ func (x *index) oldest(n int, after *candidate) []candidate {
 				switch {
 				case after != nil && !after.before(&c):
 				case len(h) < n:
-					heap.Push(&h, c)
+					h = append(h, c)
+					h.up(len(h) - 1)
 				case c.before(&h[0]):
 					h[0] = c
-					heap.Fix(&h, 0)
+					h.down(0)
 				}
 			}
 			sh.mu.Unlock()
 		}
 	}
-	// Popping the newest first fills the result from its end.
-	out := make([]candidate, len(h))
-	for i := len(out) - 1; i >= 0; i-- {
-		out[i] = heap.Pop(&h).(candidate)
+	// Taking the newest off the top fills the result from its end, in
+	// place: the heap shrinks as the sorted tail grows.
+	for end := len(h) - 1; end > 0; end-- {
+		h[0], h[end] = h[end], h[0]
+		h[:end].down(0)
 	}
-	return out
+	return h
 }
 
 // newestFirst is a max-heap of candidates: the newest on top, to be
-// replaced by anything older.
+// replaced by anything older. Hand-written rather than container/heap so
+// that a scan allocates nothing per candidate.
 type newestFirst []candidate
 
-func (h newestFirst) Len() int           { return len(h) }
-func (h newestFirst) Less(i, j int) bool { return h[j].before(&h[i]) }
-func (h newestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *newestFirst) Push(c any)        { *h = append(*h, c.(candidate)) }
-func (h *newestFirst) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
+func (h newestFirst) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h[p].before(&h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (h newestFirst) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		c := l
+		if r := l + 1; r < len(h) && h[l].before(&h[r]) {
+			c = r
+		}
+		if !h[i].before(&h[c]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }
 
 // walkLoop builds the index in the background, then marks it ready.

@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -241,5 +242,46 @@ func TestCullToEndsWithHotObjectInUse(t *testing.T) {
 	}
 	if st := s.Stats(); st.Culls != 4 || st.Objects != 1 {
 		t.Fatalf("Culls, Objects = %d, %d; want 4, 1", st.Culls, st.Objects)
+	}
+}
+
+// oldest's bounded heap picks the same order a full sort would, over
+// many entries with random, often equal, last-use times.
+func TestIndexOldestMatchesSort(t *testing.T) {
+	var x index
+	x.init(newClock())
+	r := rand.New(rand.NewPCG(14, 1))
+	var all []candidate
+	for i := 0; i < 3000; i++ {
+		v := x.volume(fmt.Sprintf("Ivol%d", r.IntN(3)))
+		fh := fmt.Sprintf("fh-%05d", i)
+		t0 := r.Int64N(500)
+		x.addWalked(v, fh, 1, t0)
+		all = append(all, candidate{v: v, fh: fh, lastUse: t0})
+	}
+	slices.SortFunc(all, func(a, b candidate) int {
+		if a.before(&b) {
+			return -1
+		}
+		return 1
+	})
+	var got []candidate
+	var after *candidate
+	for {
+		batch := x.oldest(128, after)
+		if len(batch) == 0 {
+			break
+		}
+		got = append(got, batch...)
+		after = &batch[len(batch)-1]
+	}
+	if len(got) != len(all) {
+		t.Fatalf("got %d candidates; want %d", len(got), len(all))
+	}
+	for i := range all {
+		if got[i].v != all[i].v || got[i].fh != all[i].fh || got[i].lastUse != all[i].lastUse {
+			t.Fatalf("candidate %d: got %s/%s@%d; want %s/%s@%d", i,
+				got[i].v.dir, got[i].fh, got[i].lastUse, all[i].v.dir, all[i].fh, all[i].lastUse)
+		}
 	}
 }
