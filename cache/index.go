@@ -241,7 +241,7 @@ func (s *Store) walkLoop() {
 	defer s.wg.Done()
 	start := time.Now()
 	var objects int
-	vols, err := s.fs.ReadDir(s.cacheDir)
+	vols, err := s.fs.ReadDir(s.cacheDir, 0)
 	if err != nil && !isNotExist(err) {
 		s.ioError("walk", nil, err)
 	}
@@ -251,13 +251,13 @@ func (s *Store) walkLoop() {
 		}
 		vpath := filepath.Join(s.cacheDir, vd)
 		vx := s.idx.volume(vd)
-		fans, _ := s.fs.ReadDir(vpath)
+		fans, _ := s.fs.ReadDir(vpath, 0)
 		for _, fd := range fans {
 			if !strings.HasPrefix(fd, "@") {
 				continue
 			}
 			dir := filepath.Join(vpath, fd)
-			names, _ := s.fs.ReadDir(dir)
+			names, _ := s.fs.ReadDir(dir, 0)
 			for _, name := range names {
 				if s.ctx.Err() != nil {
 					return
@@ -282,28 +282,51 @@ func (s *Store) walkLoop() {
 	s.log.Info("cache: index ready", "objects", objects, "bytes", s.used.Load(), "took", time.Since(start))
 }
 
+// reapBatch bounds the graveyard names the reaper holds at once: a
+// restart after culling a large cache can find hundreds of thousands.
+const reapBatch = 1024
+
 // reapLoop deletes what invalidation and culling moved to the graveyard.
 func (s *Store) reapLoop() {
 	defer s.wg.Done()
 	for {
-		names, err := s.fs.ReadDir(s.graveDir)
-		if err != nil && !isNotExist(err) {
-			s.ioError("reap", nil, err)
-		}
-		for _, name := range names {
-			if s.ctx.Err() != nil {
-				return
-			}
-			if err := s.fs.Remove(filepath.Join(s.graveDir, name)); err == nil {
-				s.ctr.reaped.Add(1)
-			} else if !isNotExist(err) {
-				s.ioError("reap", nil, err)
-			}
+		if !s.reap() {
+			return
 		}
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.reapKick:
+		}
+	}
+}
+
+// reap empties the graveyard reapBatch names at a time, each batch read
+// afresh from the start of the directory (what was deleted is gone from
+// it), until a batch is short or deletes nothing. It reports false when
+// the Store is closing.
+func (s *Store) reap() bool {
+	for {
+		names, err := s.fs.ReadDir(s.graveDir, reapBatch)
+		if err != nil && !isNotExist(err) {
+			s.ioError("reap", nil, err)
+		}
+		deleted := 0
+		for _, name := range names {
+			if s.ctx.Err() != nil {
+				return false
+			}
+			if err := s.fs.Remove(filepath.Join(s.graveDir, name)); err == nil {
+				s.ctr.reaped.Add(1)
+				deleted++
+			} else if isNotExist(err) {
+				deleted++ // someone else's, or a stale listing: gone either way
+			} else {
+				s.ioError("reap", nil, err)
+			}
+		}
+		if len(names) < reapBatch || deleted == 0 {
+			return true
 		}
 	}
 }

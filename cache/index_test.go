@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,6 +283,60 @@ func TestIndexOldestMatchesSort(t *testing.T) {
 		if got[i].v != all[i].v || got[i].fh != all[i].fh || got[i].lastUse != all[i].lastUse {
 			t.Fatalf("candidate %d: got %s/%s@%d; want %s/%s@%d", i,
 				got[i].v.dir, got[i].fh, got[i].lastUse, all[i].v.dir, all[i].fh, all[i].lastUse)
+		}
+	}
+}
+
+// readDirRecorder records the limits and result sizes of ReadDir calls
+// on one directory.
+type readDirRecorder struct {
+	FS
+	dir string
+
+	// mu guards calls.
+	mu    sync.Mutex
+	calls [][2]int // max, names returned
+}
+
+func (f *readDirRecorder) ReadDir(name string, max int) ([]string, error) {
+	names, err := f.FS.ReadDir(name, max)
+	if name == f.dir {
+		f.mu.Lock()
+		f.calls = append(f.calls, [2]int{max, len(names)})
+		f.mu.Unlock()
+	}
+	return names, err
+}
+
+// A graveyard of more than one batch left by a restart is emptied, the
+// reaper never holding more than reapBatch names.
+func TestReaperBatches(t *testing.T) {
+	dir := t.TempDir()
+	grave := filepath.Join(dir, "graveyard")
+	if err := os.MkdirAll(grave, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*reapBatch + 5
+	for i := 0; i < n; i++ {
+		if err := os.WriteFile(filepath.Join(grave, fmt.Sprintf("dead-%d", i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &readDirRecorder{FS: OSFS(), dir: grave}
+	s := openTest(t, Options{Dir: dir, FS: r})
+	await.Until(t, "the reaper to empty the graveyard", func() bool { return s.Stats().Reaped == n })
+	left, err := os.ReadDir(grave)
+	if err != nil || len(left) != 0 {
+		t.Fatalf("graveyard after reaping: %d entries, %v; want 0, nil", len(left), err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.calls) < 3 {
+		t.Fatalf("graveyard reads = %d; want >= 3 for %d entries in batches of %d", len(r.calls), n, reapBatch)
+	}
+	for _, c := range r.calls {
+		if c[0] != reapBatch || c[1] > reapBatch {
+			t.Fatalf("graveyard read with max %d returned %d names; want max %d, at most that many", c[0], c[1], reapBatch)
 		}
 	}
 }
