@@ -62,13 +62,13 @@ func checkFS(fsys FS, dir string, repair bool, log *slog.Logger, progress func(*
 	}
 	c := &checker{fsys: fsys, repair: repair, log: log, rep: &rep, progress: progress}
 	cacheDir := filepath.Join(dir, "cache")
-	vols, err := fsys.ReadDir(cacheDir)
+	vols, err := fsys.ReadDir(cacheDir, 0)
 	if err != nil {
 		return rep, fmt.Errorf("cache: check %s: %w", dir, err)
 	}
 	sort.Strings(vols)
 	for _, vd := range vols {
-		fans, err := fsys.ReadDir(filepath.Join(cacheDir, vd))
+		fans, err := fsys.ReadDir(filepath.Join(cacheDir, vd), 0)
 		if err != nil {
 			c.problem(filepath.Join(cacheDir, vd), "unreadable volume directory: "+err.Error(), false)
 			continue
@@ -78,7 +78,7 @@ func checkFS(fsys FS, dir string, repair bool, log *slog.Logger, progress func(*
 			c.checkFanout(filepath.Join(cacheDir, vd, fd), fd)
 		}
 	}
-	graves, _ := fsys.ReadDir(filepath.Join(dir, "graveyard"))
+	graves, _ := fsys.ReadDir(filepath.Join(dir, "graveyard"), 0)
 	for _, g := range graves {
 		rep.Leftovers++
 		if repair && fsys.Remove(filepath.Join(dir, "graveyard", g)) == nil {
@@ -113,7 +113,7 @@ func (c *checker) remove(name string) bool {
 }
 
 func (c *checker) checkFanout(dir, fd string) {
-	names, err := c.fsys.ReadDir(dir)
+	names, err := c.fsys.ReadDir(dir, 0)
 	if err != nil {
 		c.problem(dir, "unreadable fan-out directory: "+err.Error(), false)
 		return
@@ -224,16 +224,16 @@ func ReadStats(dir string) (DiskUsage, error) {
 	fsys := OSFS()
 	var du DiskUsage
 	cacheDir := filepath.Join(dir, "cache")
-	vols, err := fsys.ReadDir(cacheDir)
+	vols, err := fsys.ReadDir(cacheDir, 0)
 	if err != nil {
 		return du, fmt.Errorf("cache: read stats %s: %w", dir, err)
 	}
 	sort.Strings(vols)
 	for _, vd := range vols {
 		vu := VolumeUsage{Key: strings.TrimPrefix(vd, "I")}
-		fans, _ := fsys.ReadDir(filepath.Join(cacheDir, vd))
+		fans, _ := fsys.ReadDir(filepath.Join(cacheDir, vd), 0)
 		for _, fd := range fans {
-			names, _ := fsys.ReadDir(filepath.Join(cacheDir, vd, fd))
+			names, _ := fsys.ReadDir(filepath.Join(cacheDir, vd, fd), 0)
 			for _, name := range names {
 				st, err := fsys.Lstat(filepath.Join(cacheDir, vd, fd, name))
 				if err != nil {
@@ -249,7 +249,7 @@ func ReadStats(dir string) (DiskUsage, error) {
 		du.Objects += vu.Objects
 		du.Bytes += vu.Bytes
 	}
-	graves, _ := fsys.ReadDir(filepath.Join(dir, "graveyard"))
+	graves, _ := fsys.ReadDir(filepath.Join(dir, "graveyard"), 0)
 	for _, g := range graves {
 		if st, err := fsys.Lstat(filepath.Join(dir, "graveyard", g)); err == nil {
 			du.Graveyard++

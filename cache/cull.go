@@ -1,10 +1,8 @@
 package cache
 
 import (
-	"cmp"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 )
 
@@ -67,14 +65,25 @@ func (s *Store) setSize(e *entry, n int64) { s.used.Add(n - e.size.Swap(n)) }
 
 func (s *Store) cullLoop() {
 	defer s.wg.Done()
-	s.cullCheck(false)
-	select {
-	case <-s.idx.readyCh:
-	case <-s.ctx.Done():
-		return
-	}
 	t := s.opts.Clock.NewTicker(s.opts.CullInterval)
 	defer t.Stop()
+	s.cullCheck(false)
+	// Until the walk has indexed the cache, LRU order and BytesUsed are
+	// partial, so nothing is culled; but the stop limits are watched on
+	// every tick and kick, so a long walk (millions of objects, a cold
+	// disk) cannot fill the disk meanwhile.
+	for waiting := true; waiting; {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.idx.readyCh:
+			waiting = false
+		case <-t.Chan():
+			s.cullCheck(false)
+		case <-s.cullKick:
+			s.cullCheck(false)
+		}
+	}
 	for {
 		s.cullCheck(true)
 		select {
@@ -176,47 +185,67 @@ func (s *Store) CullTo(target int64) error {
 // recently used one — it comes back on the next kick, when the busy one is
 // idle — so a hot object is not culled in place of a cold one that happens
 // to be in use. CullTo (an operator's explicit target) is not strict.
+//
+// It works in batches of the oldest cullBatch entries, each found by one
+// scan of the index (index.oldest), resuming after the last one seen: a
+// pass over a million objects neither copies nor sorts the index, and
+// requests wait at most for one shard's scan. A pass makes at most enough
+// scans to cover the index twice over: an object in use that is touched
+// again and again moves ahead of the resume point each time, and must not
+// keep a pass going for ever.
 func (s *Store) cullDown(strict bool, done func(i int) bool) bool {
 	if done(-1) {
 		return true
 	}
-	cands := s.idx.snapshot()
-	slices.SortFunc(cands, func(a, b candidate) int { return cmp.Compare(a.lastUse, b.lastUse) })
 	i := 0
-	for _, c := range cands {
-		if s.ctx.Err() != nil {
-			return false
+	var after *candidate
+	n := s.cullBatch()
+	for scans := 2*(s.idx.count.Load()/int64(n)) + 2; scans > 0; scans-- {
+		batch := s.idx.oldest(n, after)
+		if s.scanHook != nil {
+			s.scanHook()
 		}
-		culled, busy := s.cullEntry(c.e)
-		if !culled {
-			if strict && busy {
-				return done(-1)
+		if len(batch) == 0 {
+			return done(-1)
+		}
+		for _, c := range batch {
+			if s.ctx.Err() != nil {
+				return false
 			}
-			continue
+			culled, busy := s.cullEntry(c)
+			if !culled {
+				if strict && busy {
+					return done(-1)
+				}
+				continue
+			}
+			if done(i) {
+				return true
+			}
+			i++
 		}
-		if done(i) {
-			return true
-		}
-		i++
+		after = &batch[len(batch)-1]
 	}
 	return done(-1)
 }
 
+// cullBatch is how many of the oldest entries one scan of the index
+// picks: a sixteenth of the index, at least 1024, so freeing a tenth of
+// the cache takes two scans, and the batch (40 bytes an entry) stays a
+// small fraction of the index it is chosen from.
+func (s *Store) cullBatch() int {
+	return max(1024, int(s.idx.count.Load()/16))
+}
+
 // cullEntry moves one object to the graveyard unless it is in use (busy).
 // A busy placeholder keeps the object out of reach while its file moves.
-func (s *Store) cullEntry(e *entry) (culled, busy bool) {
-	rest, name := filepath.Split(e.path)
-	vdir := filepath.Base(filepath.Dir(filepath.Clean(rest)))
-	fh, ok := parseHandleName(name)
-	if !ok {
-		return false, false
-	}
+func (s *Store) cullEntry(c candidate) (culled, busy bool) {
 	s.mu.Lock()
-	v := s.byDir[vdir]
+	v := s.byDir[c.v.dir]
 	if v == nil {
-		v = s.newVolumeLocked(vdir)
+		v = s.newVolumeLocked(c.v.dir)
 	}
-	o := v.objs[string(fh)]
+	o := v.objs[c.fh]
 	if o != nil && (o.refs > 0 || o.busy != nil || o.state != stLive) {
 		s.mu.Unlock()
 		return false, true
@@ -225,7 +254,7 @@ func (s *Store) cullEntry(e *entry) (culled, busy bool) {
 		o.state = stDead
 		s.removeLocked(o)
 	}
-	ph := &object{v: v, fh: string(fh), state: stCulling, busy: make(chan struct{})}
+	ph := &object{v: v, fh: c.fh, state: stCulling, busy: make(chan struct{})}
 	v.objs[ph.fh] = ph
 	s.nopen.Add(1)
 	s.mu.Unlock()
@@ -240,13 +269,15 @@ func (s *Store) cullEntry(e *entry) (culled, busy bool) {
 		}
 		o.f.Close()
 	}
-	culled = s.idx.remove(e)
+	e := c.e
+	culled = s.idx.remove(c.v.dir, c.fh, e)
 	if culled {
-		if err := s.bury(e.path); err != nil && !isNotExist(err) {
+		path := filepath.Join(v.path, fanoutName([]byte(c.fh)), handleName([]byte(c.fh)))
+		if err := s.bury(path); err != nil && !isNotExist(err) {
 			s.ioError("cull", nil, err)
-			s.fs.Remove(e.path)
+			s.fs.Remove(path)
 		}
-		if err := s.fs.Remove(e.path + sidecarSuffix); err != nil && !isNotExist(err) {
+		if err := s.fs.Remove(path + sidecarSuffix); err != nil && !isNotExist(err) {
 			s.ioError("cull", nil, err)
 		}
 		s.used.Add(-e.size.Swap(0))

@@ -109,8 +109,17 @@
 // closing, culling) and reference count are under that lock too, and its
 // eviction closes a file and writes a record; the cull index is not a list
 // at all but last-use timestamps (atomics, updated on the read path without
-// a lock, persisted as atime) sorted when culling, so that order survives a
-// restart. Neither bounds entries by count, as coherency's does.
+// a lock, persisted as atime, so that order survives a restart) from which
+// culling picks the oldest in bounded batches. Neither bounds entries by
+// count, as coherency's does: the cull index holds every object on disk,
+// about 110 bytes each (a 32-byte handle), so 1,000,000 objects take about
+// 110 MiB of heap (see index.go and BenchmarkScale).
+//
+// A restart serves at once: Open reads nothing, an object is opened by the
+// path its key names whether or not the walk has indexed it, and the walk
+// then leaves the entry that open made alone. Until the walk ends nothing is
+// culled (LRU order and BytesUsed are partial) and MaxBytes counts only
+// what is indexed so far; the statfs stop limits are watched throughout.
 // Attributes, names and directory listings belong to package coherency.
 //
 // It must not call the upstream except through the Fetcher it is given,

@@ -228,11 +228,11 @@ func (f *FaultFS) Mkdir(name string, perm uint32) error {
 	return f.inner.Mkdir(name, perm)
 }
 
-func (f *FaultFS) ReadDir(name string) ([]string, error) {
+func (f *FaultFS) ReadDir(name string, max int) ([]string, error) {
 	if err := f.check(OpReadDir); err != nil {
 		return nil, pathErr("readdir", name, err)
 	}
-	return f.inner.ReadDir(name)
+	return f.inner.ReadDir(name, max)
 }
 
 func (f *FaultFS) Lstat(name string) (FileInfo, error) {

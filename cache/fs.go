@@ -26,8 +26,9 @@ type FS interface {
 	Remove(name string) error
 	// Mkdir creates one directory.
 	Mkdir(name string, perm uint32) error
-	// ReadDir lists the names in a directory, unsorted, without . and ..
-	ReadDir(name string) ([]string, error)
+	// ReadDir lists the names in a directory, unsorted, without . and ..:
+	// at most max of them, or all when max <= 0.
+	ReadDir(name string, max int) ([]string, error)
 	// Lstat describes name without following a final symlink.
 	Lstat(name string) (FileInfo, error)
 	// Statfs describes the filesystem holding name.

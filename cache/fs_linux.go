@@ -94,13 +94,17 @@ func (osFS) Mkdir(name string, perm uint32) error {
 	return nil
 }
 
-func (osFS) ReadDir(name string) ([]string, error) {
+func (osFS) ReadDir(name string, max int) ([]string, error) {
 	d, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	return d.Readdirnames(-1)
+	names, err := d.Readdirnames(max)
+	if err == io.EOF {
+		err = nil // an empty directory, read with a limit
+	}
+	return names, err
 }
 
 func (osFS) Lstat(name string) (FileInfo, error) {

@@ -65,7 +65,7 @@ func (s *Store) replace(o *object, coh Coherency, retry bool) *object {
 			s.log.Error("cache: cannot remove invalidated object", "path", o.path, "err", rerr)
 		}
 		s.setSize(o.ent, 0)
-		s.idx.remove(o.ent)
+		s.idx.remove(o.v.dir, o.fh, o.ent)
 	} else {
 		n.f = f
 		s.setSize(n.ent, 0)

@@ -109,7 +109,7 @@ func (s *Store) openObject(o *object, create bool, coh Coherency) bool {
 		return false
 	}
 	o.f = f
-	o.ent = s.idx.getOrAdd(o.path)
+	o.ent = s.idx.getOrAdd(o.v.dir, o.fh)
 	o.touch()
 	o.mu.Lock()
 	bytes := o.rec.cmap.presentBytes(o.rec.coh.Size, s.shift)

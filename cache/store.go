@@ -13,8 +13,8 @@ import (
 
 // Store is an open cache directory. All methods are safe for concurrent
 // use. Lock order: closeMu, then an object's wmu, then mu, then an
-// object's mu; idx.mu and flush.mu are leaves. No lock is held across
-// disk I/O or a fetch, except wmu across the granule write it guards.
+// object's mu; the index's locks and flush.mu are leaves. No lock is held
+// across disk I/O or a fetch, except wmu across the granule write it guards.
 type Store struct {
 	opts     Options
 	fs       FS
@@ -59,6 +59,8 @@ type Store struct {
 	lastWarn atomic.Int64
 	ctr      counters
 	volCtr   sync.Map // volume id (uint16) → *volumeCounters
+
+	scanHook func() // tests only: called after each scan of a cull pass
 }
 
 // Fetcher reads len(p) bytes at off from the upstream. p is granule
