@@ -100,8 +100,9 @@
 // valid (coherency does, with internal/version), store or read file data
 // itself (cache does), or reach the upstream except through
 // Volume.Upstream. Lock order: Server.mu, the duplicate-request cache's
-// mu, the mount table's mu and a connection's writeMu are leaves, never
-// held while taking another; none is held across an upstream call.
-// Server.mu is held while closing listeners and sockets, and writeMu
-// across a reply's write (bounded by the write deadline).
+// mu, the mount table's mu and a connection's out (reply queue) lock are
+// leaves, never held while taking another; none is held across an
+// upstream call. Server.mu is held while closing listeners and sockets;
+// out is never held across a write: one request at a time is a
+// connection's writer (out.writing) and writes what the others queued.
 package proxy
