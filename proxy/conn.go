@@ -59,7 +59,8 @@ type conn struct {
 	// Owned by the writer (out.writing): the iovecs of a batch, and
 	// whether a write failed (the connection is closed; nothing more is
 	// sent).
-	iov    net.Buffers
+	iovs   [][]byte    // backing of iov
+	iov    net.Buffers // consumed by its WriteTo
 	broken bool
 
 	// partial is what the record under way holds, charged to
@@ -291,22 +292,22 @@ const maxWriteChunk = 1 << 20
 func (c *conn) write(batch []*[]byte) {
 	for len(batch) > 0 && !c.broken {
 		n, size := 0, 0
-		c.iov = c.iov[:0]
+		c.iovs = c.iovs[:0]
 		for n < len(batch) && (n == 0 || size+len(*batch[n]) <= maxWriteChunk) {
 			size += len(*batch[n])
-			c.iov = append(c.iov, *batch[n])
+			c.iovs = append(c.iovs, *batch[n])
 			n++
 		}
 		batch = batch[n:]
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
 		var err error
 		if n == 1 {
-			_, err = c.nc.Write(c.iov[0])
+			_, err = c.nc.Write(c.iovs[0])
 		} else {
-			iov := c.iov // WriteTo consumes its receiver
-			_, err = iov.WriteTo(c.nc)
+			c.iov = c.iovs
+			_, err = c.iov.WriteTo(c.nc)
 		}
-		clear(c.iov[:n])
+		clear(c.iovs)
 		if err != nil {
 			// A client that does not read its replies loses its
 			// connection; closing wakes the reader.
@@ -428,12 +429,13 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 
 // run executes handler and leaves the reply in w (from mark on).
 func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request, *xdr.Reader, *xdr.Writer) error, r *xdr.Reader, w *xdr.Writer, mark int) bool {
-	// The reader moves into the request (on the heap anyway), so the
-	// caller's stays on its stack.
-	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r}
+	// The reader and the writer move into the request (on the heap
+	// anyway), so the caller's stay on its stack.
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
 	body := w.Len()
+	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r, w: *w}
 	start := time.Now()
-	err := handler(req, &req.r, w)
+	err := handler(req, &req.r, &req.w)
+	*w = req.w
 	return req.finish(w, mark, body, time.Since(start), err)
 }

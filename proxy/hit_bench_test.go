@@ -134,7 +134,10 @@ func newHitBench(b *testing.B) *hitBench {
 
 // hitCall is the record-marked call of proc on the file (arg >= 0: for
 // READ, the 128 KiB block arg of the file) or on the root (arg < 0).
-func hitCall(proc uint32, arg int) []byte {
+func hitCall(proc uint32, arg int) []byte { return hitCallSize(proc, arg, 128<<10) }
+
+// hitCallSize is hitCall with READs of block bytes.
+func hitCallSize(proc uint32, arg, block int) []byte {
 	fh := appendHandle(nil, 1, hitFile)
 	if arg < 0 {
 		fh = appendHandle(nil, 1, hitRoot)
@@ -148,10 +151,9 @@ func hitCall(proc uint32, arg int) []byte {
 	case nfs3.ProcAccess:
 		args = &nfs3.AccessArgs{Object: fh, Access: nfs3.AccessRead | nfs3.AccessLookup}
 	case nfs3.ProcRead:
-		const block = 128 << 10
-		args = &nfs3.ReadArgs{File: fh, Offset: uint64(arg*block) % hitFileSize, Count: block}
+		args = &nfs3.ReadArgs{File: fh, Offset: uint64(arg*block) % hitFileSize, Count: uint32(block)}
 	}
-	return frame(callBody(uint32(arg+2), nfs3.Program, 3, proc, &testCred, args), 1<<20)
+	return frame(callBody(uint32(arg+2), nfs3.Program, 3, proc, &testCred, args), 2<<20)
 }
 
 type hitClient struct {
@@ -316,4 +318,14 @@ func startCPU() cpuClock { return cpuClock{cpuNow()} }
 
 func (c cpuClock) report(b *testing.B) {
 	b.ReportMetric(float64(cpuNow()-c.start)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkReadHit1MiB: 1 MiB READs (the benchmark matrix's seqread
+// block) served from the data cache, whole granules each.
+func BenchmarkReadHit1MiB(b *testing.B) {
+	var recs [][]byte
+	for i := range 4 {
+		recs = append(recs, hitCallSize(nfs3.ProcRead, i, 1<<20))
+	}
+	benchHits(b, recs, 1<<20)
 }
