@@ -254,7 +254,9 @@ func (c *conn) done() {
 // send queues reply wp (from recordPool) and, unless another request is
 // writing already, writes the queue until it is empty: replies that are
 // ready together go out in one system call rather than one each. The
-// requests of the written replies are done.
+// requests of the written replies are done; the writer's own last, when
+// it has let go of the queue, so the connection's WaitGroup covers the
+// writer to its end.
 func (c *conn) send(wp *[]byte) {
 	o := &c.out
 	o.Lock()
@@ -264,6 +266,7 @@ func (c *conn) send(wp *[]byte) {
 		return
 	}
 	o.writing = true
+	own := true // wp is still in a batch (the first), not yet recycled
 	for len(o.queue) > 0 {
 		batch := o.queue
 		o.queue = o.spare[:0]
@@ -272,6 +275,12 @@ func (c *conn) send(wp *[]byte) {
 		for i, bp := range batch {
 			recordPool.Put(bp)
 			batch[i] = nil
+			if own && bp == wp {
+				// Put back now: a later batch may hold this very
+				// buffer again, as another request's reply.
+				own = false
+				continue
+			}
 			c.done()
 		}
 		o.Lock()
@@ -279,6 +288,7 @@ func (c *conn) send(wp *[]byte) {
 	}
 	o.writing = false
 	o.Unlock()
+	c.done()
 }
 
 // maxWriteChunk is about what one write deadline covers: consecutive
