@@ -6,9 +6,9 @@ import "math/bits"
 // of each present granule. It never infers presence from the file (no
 // SEEK_HOLE): a granule is present only once its bytes were written and
 // synced. verified is in memory only: granules whose CRC was checked (or
-// that were written) since the object was opened, so a partial read of
-// them can skip re-reading the whole granule. Not safe for concurrent use;
-// the owning object's mutex guards it.
+// that were written) since the object was opened, so a read of them
+// (whole or partial) can skip re-checking the granule. Not safe for
+// concurrent use; the owning object's mutex guards it.
 type contentMap struct {
 	present  []uint64
 	verified []uint64

@@ -48,9 +48,10 @@
 // does not wait for the whole granule either: the granule is fetched by
 // a background flight and the reader's own bytes by a fetch of their own
 // alongside it. A granule is checked
-// before it is served; one already checked since its object was opened
-// may serve a partial read without re-reading the whole granule unless
-// Options.Paranoid is set.
+// before it is served; one already checked (or written by this process)
+// since its object was opened is served, whole or in part, without
+// re-checking unless Options.Paranoid is set: what a crash tore or a
+// restart left doubtful is checked on its first read after the open.
 //
 // Coherency: an object serves only requests whose Coherency is its
 // record's version (version.Same, the one rule shared with coherency; see

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -173,22 +174,37 @@ func TestCorruptGranuleOnDisk(t *testing.T) {
 	}
 }
 
+// TestCorruptionWhileOpenIsCaught: bytes of a granule changed behind the
+// store's back while it runs are caught by a Paranoid store on the next
+// read, and by a default one on the first read after the store is opened
+// again (a default store checks a granule once per open, then trusts
+// it: the one it wrote or checked is what its CRC covers).
 func TestCorruptionWhileOpenIsCaught(t *testing.T) {
-	dir := t.TempDir()
-	u := newUpstream(2*testGranule, 23)
-	fh := fhOf(23)
-	s := openTest(t, Options{Dir: dir, Readahead: -1})
-	readCheck(t, s, fh, u, 0, 2*testGranule)
-	settle(t, s)
-	f, err := os.OpenFile(objectPath(dir, fh), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.WriteAt([]byte{0xff, 0xfe}, testGranule+5)
-	f.Close()
-	readCheck(t, s, fh, u, testGranule, testGranule)
-	if got := s.Stats().ChecksumFailures; got != 1 {
-		t.Fatalf("ChecksumFailures = %d; want 1", got)
+	for _, paranoid := range []bool{true, false} {
+		t.Run(fmt.Sprintf("paranoid=%v", paranoid), func(t *testing.T) {
+			dir := t.TempDir()
+			u := newUpstream(2*testGranule, 23)
+			fh := fhOf(23)
+			s := openTest(t, Options{Dir: dir, Readahead: -1, Paranoid: paranoid})
+			readCheck(t, s, fh, u, 0, 2*testGranule)
+			settle(t, s)
+			f, err := os.OpenFile(objectPath(dir, fh), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt([]byte{0xff, 0xfe}, testGranule+5)
+			f.Close()
+			if !paranoid {
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				s = openTest(t, Options{Dir: dir, Readahead: -1})
+			}
+			readCheck(t, s, fh, u, testGranule, testGranule)
+			if got := s.Stats().ChecksumFailures; got != 1 {
+				t.Fatalf("ChecksumFailures = %d; want 1", got)
+			}
+		})
 	}
 }
 

@@ -42,7 +42,7 @@ type Options struct {
 	CullInterval time.Duration
 	// Paranoid re-reads and re-checks the whole granule on every read.
 	// Otherwise a granule checked (or written) since its object was
-	// opened serves partial reads without re-checking the whole granule.
+	// opened serves reads, whole or partial, without re-checking.
 	Paranoid bool
 	// NoXattr keeps records in sidecar files even where user xattrs work.
 	NoXattr bool

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,66 @@ type ProcHistograms struct {
 	results bool // hist has the result label
 	hist    *prometheus.HistogramVec
 	errors  *prometheus.CounterVec
+
+	// The series already in use, so that a request does not pay for
+	// WithLabelValues (hashing its labels, a lock shared by every
+	// request): read without a lock; a new series copies the map under
+	// mu (there are a few dozen, made once each).
+	mu      sync.Mutex
+	hists   atomic.Pointer[map[procKey]prometheus.Observer]
+	errorsC atomic.Pointer[map[procKey]prometheus.Counter]
+}
+
+// procKey names one series; result is empty for the error counter and
+// for histograms without the result label.
+type procKey struct{ prog, proc, result string }
+
+// cached returns the child of m for k, made by mk and remembered the
+// first time.
+func cached[T any](mu *sync.Mutex, m *atomic.Pointer[map[procKey]T], k procKey, mk func() T) T {
+	if cur := m.Load(); cur != nil {
+		if c, ok := (*cur)[k]; ok {
+			return c
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	cur := m.Load()
+	if cur != nil {
+		if c, ok := (*cur)[k]; ok {
+			return c
+		}
+	}
+	next := make(map[procKey]T, 1)
+	if cur != nil {
+		for k, v := range *cur {
+			next[k] = v
+		}
+	}
+	c := mk()
+	next[k] = c
+	m.Store(&next)
+	return c
+}
+
+// histFor returns the latency series of (prog, proc, result).
+func (h *ProcHistograms) histFor(prog, proc, result string) prometheus.Observer {
+	if !h.results {
+		result = ""
+	}
+	return cached(&h.mu, &h.hists, procKey{prog, proc, result}, func() prometheus.Observer {
+		if h.results {
+			return h.hist.WithLabelValues(prog, proc, result)
+		}
+		return h.hist.WithLabelValues(prog, proc)
+	})
+}
+
+// errorsFor returns the error counter of (prog, proc).
+func (h *ProcHistograms) errorsFor(prog, proc string) prometheus.Counter {
+	return cached(&h.mu, &h.errorsC, procKey{prog: prog, proc: proc}, func() prometheus.Counter {
+		return h.errors.WithLabelValues(prog, proc)
+	})
 }
 
 // RequestObserver is what a component that times its calls needs; the
@@ -99,26 +161,18 @@ func (h *ProcHistograms) ObserveRequest(prog, proc string, d time.Duration, ok b
 // histograms made with ProcHistogramOpts.Results (elsewhere result is
 // ignored; here an empty one leaves the label out of the series).
 func (h *ProcHistograms) ObserveResult(prog, proc, result string, d time.Duration, ok bool) {
-	if h.results {
-		h.hist.WithLabelValues(prog, proc, result).Observe(d.Seconds())
-	} else {
-		h.hist.WithLabelValues(prog, proc).Observe(d.Seconds())
-	}
+	h.histFor(prog, proc, result).Observe(d.Seconds())
 	if !ok {
-		h.errors.WithLabelValues(prog, proc).Inc()
+		h.errorsFor(prog, proc).Inc()
 	}
 }
 
 // Observe records one call of proc in ProcHistogramOpts.Prog that took
 // seconds; err is true when it failed.
 func (h *ProcHistograms) Observe(proc string, seconds float64, err bool) {
-	if h.results {
-		h.hist.WithLabelValues(h.prog, proc, "").Observe(seconds)
-	} else {
-		h.hist.WithLabelValues(h.prog, proc).Observe(seconds)
-	}
+	h.histFor(h.prog, proc, "").Observe(seconds)
 	if err {
-		h.errors.WithLabelValues(h.prog, proc).Inc()
+		h.errorsFor(h.prog, proc).Inc()
 	}
 }
 

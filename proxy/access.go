@@ -15,20 +15,30 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	var res nfs3.AccessRes
 	v, st := req.resolve(&a.Object)
 	if st == nfs3.StatOK {
 		if granted, ok := v.meta.Access(a.Object, req.cred.Key(), a.Access); ok {
 			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
-				res = nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: granted}
+				res := nfs3.AccessRes{Status: nfs3.StatOK, Attr: nfs3.PostOpAttr{Set: true, Attr: attr}, Access: granted}
 				res.Encode(w)
 				return nil
 			}
 		}
+	}
+	req.accessForward(v, a, st, w)
+	return nil
+}
+
+// accessForward answers an ACCESS the cache did not: forwarded, or with
+// status st when that is not OK. (A separate function, so that only this
+// path pays for arguments and results on the heap.)
+func (req *request) accessForward(v *volume, a nfs3.AccessArgs, st nfs3.Stat, w *xdr.Writer) {
+	var res nfs3.AccessRes
+	if st == nfs3.StatOK {
 		st = req.forward(v, &a, &res)
 		if st != nfs3.StatOK && req.serveStale(v, func() bool { return req.accessStale(v, &a, &res) }) {
 			res.Encode(w)
-			return nil
+			return
 		}
 	}
 	if st != nfs3.StatOK {
@@ -44,7 +54,6 @@ func access(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		}
 	}
 	res.Encode(w)
-	return nil
 }
 
 // accessFromMode grants the read and search bits of want that the mode

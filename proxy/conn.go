@@ -44,7 +44,24 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	writeMu sync.Mutex // serialises replies onto nc
+	// out queues replies for the connection's writer. A request whose
+	// reply is ready while another request is writing leaves it here and
+	// returns; the writer sends everything queued with one writev before
+	// it lets go (send). A queued reply keeps its request's slots until
+	// it is written, so a client that does not read its replies still
+	// holds at most PerConnLimit of them.
+	out struct {
+		sync.Mutex
+		queue   []*[]byte // record-marked replies from recordPool, in order
+		spare   []*[]byte // the other queue, reused
+		writing bool      // a request is writing; it takes what is queued
+	}
+	// Owned by the writer (out.writing): the iovecs of a batch, and
+	// whether a write failed (the connection is closed; nothing more is
+	// sent).
+	iovs   [][]byte    // backing of iov
+	iov    net.Buffers // consumed by its WriteTo
+	broken bool
 
 	// partial is what the record under way holds, charged to
 	// Server.partial; partialDropped is set when the budget closed this
@@ -204,41 +221,113 @@ func (c *conn) readRecord() (*[]byte, error) {
 	return bp, nil
 }
 
-// handle serves one request and writes its reply.
+// handle serves one request and sends its reply.
 func (c *conn) handle(bp *[]byte) {
-	defer func() {
-		recordPool.Put(bp)
-		if c.s.stats.inflight.Add(-1) == 0 {
-			select {
-			case c.s.idle <- struct{}{}:
-			default: // a token is already there
-			}
-		}
-		<-c.s.global
-		<-c.slots
-		c.wg.Done()
-	}()
 	wp := recordPool.Get().(*[]byte)
-	defer recordPool.Put(wp)
-	w := xdr.NewWriter((*wp)[:0])
+	w := xdr.Writer{Buf: (*wp)[:0]}
 	w.Uint32(0) // record mark
-	if !c.dispatch(*bp, w) {
+	reply := c.dispatch(*bp, &w)
+	recordPool.Put(bp)
+	*wp = w.Buf
+	if !reply {
+		recordPool.Put(wp)
+		c.done()
 		return
 	}
-	*wp = w.Buf
 	rpc.SetRecordHeader(w.Buf)
-	c.writeMu.Lock()
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
-	_, err := c.nc.Write(w.Buf)
-	c.writeMu.Unlock()
-	if err != nil {
-		// A client that does not read its replies loses its connection;
-		// closing wakes the reader.
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			c.s.connStats.writeTimeouts.Add(1)
-			c.s.log.Debug("connection closed: reply not read", "client", c.remote.String(), "write_timeout", c.s.opts.WriteTimeout)
+	c.send(wp)
+}
+
+// done releases a request's slots once its reply is written or dropped.
+func (c *conn) done() {
+	if c.s.stats.inflight.Add(-1) == 0 {
+		select {
+		case c.s.idle <- struct{}{}:
+		default: // a token is already there
 		}
-		c.nc.Close()
+	}
+	<-c.s.global
+	<-c.slots
+	c.wg.Done()
+}
+
+// send queues reply wp (from recordPool) and, unless another request is
+// writing already, writes the queue until it is empty: replies that are
+// ready together go out in one system call rather than one each. The
+// requests of the written replies are done; the writer's own last, when
+// it has let go of the queue, so the connection's WaitGroup covers the
+// writer to its end.
+func (c *conn) send(wp *[]byte) {
+	o := &c.out
+	o.Lock()
+	o.queue = append(o.queue, wp)
+	if o.writing {
+		o.Unlock()
+		return
+	}
+	o.writing = true
+	own := true // wp is still in a batch (the first), not yet recycled
+	for len(o.queue) > 0 {
+		batch := o.queue
+		o.queue = o.spare[:0]
+		o.Unlock()
+		c.write(batch)
+		for i, bp := range batch {
+			recordPool.Put(bp)
+			batch[i] = nil
+			if own && bp == wp {
+				// Put back now: a later batch may hold this very
+				// buffer again, as another request's reply.
+				own = false
+				continue
+			}
+			c.done()
+		}
+		o.Lock()
+		o.spare = batch[:0]
+	}
+	o.writing = false
+	o.Unlock()
+	c.done()
+}
+
+// maxWriteChunk is about what one write deadline covers: consecutive
+// replies are written together up to this many bytes (or one larger
+// reply), so a slow reader gets WriteTimeout per reply's worth, as
+// before replies were batched.
+const maxWriteChunk = 1 << 20
+
+// write writes batch to the socket, a chunk of replies per writev. Called
+// only by the writer (out.writing).
+func (c *conn) write(batch []*[]byte) {
+	for len(batch) > 0 && !c.broken {
+		n, size := 0, 0
+		c.iovs = c.iovs[:0]
+		for n < len(batch) && (n == 0 || size+len(*batch[n]) <= maxWriteChunk) {
+			size += len(*batch[n])
+			c.iovs = append(c.iovs, *batch[n])
+			n++
+		}
+		batch = batch[n:]
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
+		var err error
+		if n == 1 {
+			_, err = c.nc.Write(c.iovs[0])
+		} else {
+			c.iov = c.iovs
+			_, err = c.iov.WriteTo(c.nc)
+		}
+		clear(c.iovs)
+		if err != nil {
+			// A client that does not read its replies loses its
+			// connection; closing wakes the reader.
+			c.broken = true
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.s.connStats.writeTimeouts.Add(1)
+				c.s.log.Debug("connection closed: reply not read", "client", c.remote.String(), "write_timeout", c.s.opts.WriteTimeout)
+			}
+			c.nc.Close()
+		}
 	}
 }
 
@@ -350,12 +439,13 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 
 // run executes handler and leaves the reply in w (from mark on).
 func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request, *xdr.Reader, *xdr.Writer) error, r *xdr.Reader, w *xdr.Writer, mark int) bool {
-	// The reader moves into the request (on the heap anyway), so the
-	// caller's stays on its stack.
-	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r}
+	// The reader and the writer move into the request (on the heap
+	// anyway), so the caller's stay on its stack.
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
 	body := w.Len()
+	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r, w: *w}
 	start := time.Now()
-	err := handler(req, &req.r, w)
+	err := handler(req, &req.r, &req.w)
+	*w = req.w
 	return req.finish(w, mark, body, time.Since(start), err)
 }

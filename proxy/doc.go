@@ -116,8 +116,9 @@
 // internal/rpcsrv Group: listeners, connections and their goroutines,
 // shared with portmap), then Server.mu (connection counts, taken inside
 // it only to admit a connection). Server.mu, the duplicate-request
-// cache's mu, the mount table's mu and a connection's writeMu are leaves;
-// none is held across an upstream call. The group's mu is held while
-// closing listeners and sockets, and writeMu across a reply's write
-// (bounded by the write deadline).
+// cache's mu, the mount table's mu and a connection's out (reply queue)
+// lock are leaves, never held while taking another; none is held across
+// an upstream call. The group's mu is held while closing listeners and
+// sockets; out is never held across a write: one request at a time is a
+// connection's writer (out.writing) and writes what the others queued.
 package proxy

@@ -14,23 +14,31 @@ func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 	if a.Decode(r) != nil {
 		return errGarbage
 	}
-	var res nfs3.GetattrRes
 	v, st := req.resolve(&a.Object)
-	if st == nfs3.StatOK {
-		if !v.meta.ForwardGetattr() {
-			if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
-				res = nfs3.GetattrRes{Status: nfs3.StatOK, Attr: attr}
-				res.Encode(w)
-				return nil
-			}
+	if st == nfs3.StatOK && !v.meta.ForwardGetattr() {
+		if attr, fresh, ok := v.meta.Attr(a.Object); ok && fresh {
+			res := nfs3.GetattrRes{Status: nfs3.StatOK, Attr: attr}
+			res.Encode(w)
+			return nil
 		}
+	}
+	req.getattrForward(v, a, st, w)
+	return nil
+}
+
+// getattrForward answers a GETATTR the cache did not: forwarded, or with
+// status st when that is not OK. (A separate function, so that only this
+// path pays for arguments and results on the heap.)
+func (req *request) getattrForward(v *volume, a nfs3.GetattrArgs, st nfs3.Stat, w *xdr.Writer) {
+	var res nfs3.GetattrRes
+	if st == nfs3.StatOK {
 		st = req.forward(v, &a, &res)
 		if st != nfs3.StatOK && req.serveStale(v, func() bool {
 			res.Status = nfs3.StatOK
 			return req.attrStale(v, a.Object, &res.Attr)
 		}) {
 			res.Encode(w)
-			return nil
+			return
 		}
 	}
 	if st != nfs3.StatOK {
@@ -40,7 +48,6 @@ func getattr(req *request, r *xdr.Reader, w *xdr.Writer) error {
 		req.noteGetattr(v, a.Object, &res)
 	}
 	res.Encode(w)
-	return nil
 }
 
 // noteGetattr feeds a GETATTR answer to the caches.

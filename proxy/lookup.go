@@ -118,16 +118,21 @@ func (req *request) lookupCached(v *volume, a *nfs3.LookupArgs, res *nfs3.Lookup
 	return true
 }
 
-// finishLookup wraps the handle and encodes the reply.
+// finishLookup wraps the handle and encodes the reply. The proxy handle
+// is built on the stack: it is only encoded.
 func (req *request) finishLookup(v *volume, res *nfs3.LookupRes, w *xdr.Writer) {
-	if res.Status == nfs3.StatOK {
-		fh, ok := v.wrap(res.Object)
-		if !ok {
-			req.s.log.Error("upstream handle too long to wrap", "volume", v.ID, "len", len(res.Object), "max", MaxUpstreamHandle)
-			*res = nfs3.LookupRes{Status: nfs3.StatServerFault, DirAttr: res.DirAttr}
-		} else {
-			res.Object = fh
-		}
+	if res.Status != nfs3.StatOK {
+		res.Encode(w)
+		return
 	}
-	res.Encode(w)
+	if len(res.Object) > MaxUpstreamHandle || len(res.Object) == 0 {
+		req.s.log.Error("upstream handle too long to wrap", "volume", v.ID, "len", len(res.Object), "max", MaxUpstreamHandle)
+		*res = nfs3.LookupRes{Status: nfs3.StatServerFault, DirAttr: res.DirAttr}
+		res.Encode(w)
+		return
+	}
+	var fh [nfs3.FHSize]byte
+	out := *res
+	out.Object = appendHandle(fh[:0], v.ID, res.Object)
+	out.Encode(w)
 }

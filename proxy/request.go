@@ -37,6 +37,7 @@ type request struct {
 	result   string
 	fetch    coherency.Fetcher // the data cache's fetcher for this request's READ
 	r        xdr.Reader        // the arguments
+	w        xdr.Writer        // the reply, while the handler runs
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place
