@@ -54,12 +54,27 @@ EOC
 	mount -t nfs -o "vers=3,proto=tcp,nolock,mountproto=tcp,fsc,$KSUITE_FAR_OPTS" 10.0.2.2:/export "$far"
 	grep " $far " /proc/mounts | grep -q fsc
 	mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd
+	# The guest image has no /etc/mtab, and rpc.mountd 2.6.2 walks it
+	# (setmntent) for crossmnt exports when it resolves a file handle:
+	# without it mountd dies in getmntent(NULL) at the client's first
+	# call ("segfault at 0 … in libc.so.6") and the mount hangs.
+	[ -e /etc/mtab ] || ln -s ../proc/self/mounts /etc/mtab
 	echo "$far 127.0.0.1(rw,sync,no_root_squash,no_subtree_check,crossmnt,fsid=1001)" >/etc/exports
 	exportfs -ra
-	rpc.mountd --port "$mountd_port" --no-nfs-version 4
+	rpc.mountd --foreground --port "$mountd_port" --no-nfs-version 4 >"$RESULT_DIR/mountd.log" 2>&1 &
 	rpc.nfsd --no-nfs-version 4 8
 	wait_for "knfsd (nfs v3 in rpcbind)" 30 sh -c 'rpcinfo -p 127.0.0.1 | grep -q " 3 *tcp *2049 *nfs"'
 	wait_for "mountd (mountd v3 in rpcbind)" 30 sh -c "rpcinfo -p 127.0.0.1 | grep -q ' 3 *tcp *$mountd_port *mountd'"
+	# A soft mount that gives up quickly shows that the export works
+	# before init.sh makes its hard mount; when it does not, say why.
+	mkdir -p /mnt/probe
+	if ! timeout 60 mount -t nfs -o "vers=3,proto=tcp,nolock,mountproto=tcp,soft,timeo=50,retrans=1,retry=0,port=2049,mountport=$mountd_port" \
+		127.0.0.1:"$far" /mnt/probe; then
+		diag
+		return 1
+	fi
+	timeout 60 ls /mnt/probe >/dev/null || { diag; umount -f -l /mnt/probe; return 1; }
+	umount /mnt/probe
 	{
 		echo "== lsmod"
 		lsmod | grep -E '^(nfsd|cachefiles|fscache|netfs|nfs) ' || true
@@ -73,6 +88,24 @@ EOC
 		cat /proc/fs/fscache/volumes 2>/dev/null
 	} >"$RESULT_DIR/knfsd.info" 2>&1
 	set +e
+}
+
+# diag: what knfsd, mountd and the kernel say, for a mount that fails.
+diag() {
+	set +e
+	{
+		echo "== rpcinfo -p 127.0.0.1"; timeout 10 rpcinfo -p 127.0.0.1
+		echo "== showmount -e 127.0.0.1"; timeout 10 showmount -e 127.0.0.1
+		for f in auth.unix.ip nfsd.export nfsd.fh; do
+			echo "== /proc/net/rpc/$f/content"; cat /proc/net/rpc/$f/content
+		done
+		echo "== /proc/fs/nfsd/threads"; cat /proc/fs/nfsd/threads
+		echo "== /proc/fs/nfsd/versions"; cat /proc/fs/nfsd/versions
+		echo "== ps"; ps -eo pid,stat,wchan:30,args
+		echo "== mountd.log"; tail -n 40 "$RESULT_DIR/mountd.log"
+		echo "== dmesg"; dmesg | tail -n 15
+	} >>"$RESULT_DIR/knfsd.diag" 2>&1
+	cat "$RESULT_DIR/knfsd.diag" >&2
 }
 
 stop() {
