@@ -14,6 +14,14 @@
 //     of bookworm with linux-image-amd64 and nfs-common into an ext4 image)
 //     and caches it under a directory keyed by a hash of that script; later
 //     runs reuse it.
+//   - [EnsureBenchGuest] derives the benchmark's guest from it with
+//     build-bench-guest.sh (a copy of root.img, grown, with
+//     nfs-kernel-server, cachefilesd and fio) and caches it beside it under
+//     its own key (the test guest's key and that script); the test guest
+//     and its key are not touched, so CI never boots or rebuilds it.
+//     BenchmarkKernelClient boots it to compare the proxy with knfsd
+//     re-exporting an fsc mount (guest/setup-knfsd.sh) and with the proxy
+//     run inside the guest (guest/setup-guestproxy.sh).
 //   - [Share] lays out the virtio-9p directory the guest mounts at /ksuite:
 //     guest/init.sh, the suite, the cross-built ktool helper, params.env
 //     (targets, ports, group) and out/, where the guest leaves its results.

@@ -140,3 +140,75 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		}
 	}
 }
+
+// BenchGuestScript is the builder of the benchmark guest, relative to
+// integration/kernel.
+const BenchGuestScript = "build-bench-guest.sh"
+
+// EnsureBenchGuest returns the benchmark guest: the test guest of
+// [EnsureGuest] (built first when missing, and left as it is) copied and
+// given nfs-kernel-server, cachefilesd and fio by build-bench-guest.sh. It
+// is cached beside the test guest under its own key, a hash of the test
+// guest's key and of that script, so the test guest's key (and CI's cached
+// image) does not depend on it. opts.Script names build-guest.sh as for
+// EnsureGuest; the bench script is looked up next to it.
+func EnsureBenchGuest(ctx context.Context, opts GuestOptions) (*Guest, error) {
+	opts.setDefaults()
+	base, err := EnsureGuest(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	scriptPath := filepath.Join(filepath.Dir(opts.Script), BenchGuestScript)
+	script, err := os.ReadFile(scriptPath)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: build bench guest: %w", err)
+	}
+	unlock, err := lockFile(ctx, filepath.Join(opts.CacheDir, ".lock"))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	dir := filepath.Join(opts.CacheDir, benchGuestKey(filepath.Base(base.Dir), script))
+	g := &Guest{Dir: dir, Kernel: filepath.Join(dir, "vmlinuz"), Initrd: filepath.Join(dir, "initrd.img"),
+		Root: filepath.Join(dir, "root.img")}
+	if _, err := os.Stat(filepath.Join(dir, "kernel-version")); err != nil {
+		if os.Getuid() != 0 {
+			return nil, fmt.Errorf("kernel: build bench guest: no cached guest in %s and not root", dir)
+		}
+		os.RemoveAll(dir) // a half-built one
+		scriptCopy := dir + ".build-bench-guest.sh"
+		if err := os.WriteFile(scriptCopy, script, 0o755); err != nil {
+			return nil, fmt.Errorf("kernel: build bench guest: %w", err)
+		}
+		defer os.Remove(scriptCopy)
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, "bash", scriptCopy, base.Dir, dir)
+		cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
+		cmd.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+":/usr/sbin:/sbin")
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("kernel: build bench guest with %s: %w (see its output above)", scriptPath, err)
+		}
+		g.Built, g.BuildTime = true, time.Since(start)
+	}
+	v, err := os.ReadFile(filepath.Join(dir, "kernel-version"))
+	if err != nil {
+		return nil, fmt.Errorf("kernel: bench guest in %s: %w", dir, err)
+	}
+	g.Version = string(bytes.TrimSpace(v))
+	for _, p := range []string{g.Kernel, g.Initrd, g.Root} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("kernel: bench guest in %s is incomplete (remove it to rebuild): %w", dir, err)
+		}
+	}
+	return g, nil
+}
+
+// benchGuestKey names the benchmark guest's directory: "bench-" and a hash
+// of the test guest's key and the bench builder script.
+func benchGuestKey(baseKey string, script []byte) string {
+	h := sha256.New()
+	h.Write([]byte("ksuite-bench-guest-v1\n" + baseKey + "\n"))
+	h.Write(script)
+	return "bench-" + hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -23,6 +23,15 @@ type Target struct {
 	// that address for the target's NLM. "": locking is not reachable
 	// (014 fails).
 	LockServer string
+
+	// The benchmark's in-guest targets (knfsd, a proxy in the guest): the
+	// guest mounts Server:Export (default: the host, ShareOptions.Export)
+	// after running guest/setup-<Setup>.sh start, which finds the far
+	// upstream's ports in KSUITE_FAR_OPTS ("port=P,mountport=M" on the
+	// host); guest/setup-<Setup>.sh stop runs after the target. All empty
+	// in the suite's targets.
+	Server, Export, Setup    string
+	FarNFSPort, FarMountPort int
 }
 
 // ShareOptions describe one run of the suite in the guest.
@@ -91,6 +100,9 @@ func NewShare(ctx context.Context, opts ShareOptions) (*Share, error) {
 		if !shellWord(t.Name) || !shellWord(t.Mode) {
 			return nil, fmt.Errorf("kernel: target %q mode %q: want [a-z0-9_] words", t.Name, t.Mode)
 		}
+		if t.Setup != "" && (!shellWord(t.Setup) || t.FarNFSPort <= 0 || t.FarMountPort <= 0) {
+			return nil, fmt.Errorf("kernel: target %q: setup %q wants a [a-z0-9_] word and the far upstream's ports", t.Name, t.Setup)
+		}
 	}
 	for _, d := range []string{"guest", "suite"} {
 		if err := copyTree(filepath.Join(opts.SrcDir, d), filepath.Join(opts.Dir, d)); err != nil {
@@ -137,6 +149,16 @@ func (s *Share) params() string {
 		kv("KSUITE_OPTS_"+t.Name, opts(t))
 		kv("KSUITE_MODE_"+t.Name, t.Mode)
 		kv("KSUITE_LOCKSERVER_"+t.Name, t.LockServer)
+		if t.Server != "" {
+			kv("KSUITE_SERVER_"+t.Name, t.Server)
+		}
+		if t.Export != "" {
+			kv("KSUITE_EXPORT_"+t.Name, t.Export)
+		}
+		if t.Setup != "" {
+			kv("KSUITE_SETUP_"+t.Name, t.Setup)
+			kv("KSUITE_FAR_OPTS_"+t.Name, fmt.Sprintf("port=%d,mountport=%d", t.FarNFSPort, t.FarMountPort))
+		}
 	}
 	kv("KSUITE_TARGETS", strings.Join(names, " "))
 	kv("KSUITE_GROUP", o.Group)

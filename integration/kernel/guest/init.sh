@@ -18,6 +18,11 @@
 #                            (without nolock); "" when locking is unreachable
 #   KSUITE_GROUP, KSUITE_TESTS, KSUITE_SCALE, KSUITE_TEST_TIMEOUT, KSUITE_CTL
 #   KSUITE_RUN               "bench" runs guest/bench.sh instead of the suite
+#   KSUITE_SERVER_<target>, KSUITE_EXPORT_<target>  (benchmark only) what
+#                            to mount instead of KSUITE_SERVER:KSUITE_EXPORT
+#   KSUITE_SETUP_<target>    (benchmark only) guest/setup-<name>.sh start
+#                            runs before the mount (with KSUITE_FAR_OPTS set
+#                            from KSUITE_FAR_OPTS_<target>), stop after it
 set -u
 export PATH=/ksuite/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
@@ -46,10 +51,10 @@ rpcbind -w || mark "warning: rpcbind did not start"
 rpc.statd --no-notify || mark "warning: rpc.statd did not start"
 
 base_opts=vers=3,proto=tcp,nolock,mountproto=tcp,nosharecache
-mount_nfs() { # OPTS DIR
+mount_nfs() { # OPTS DIR [SERVER:EXPORT]
 	local i
 	for i in 1 2 3 4 5; do
-		mount -t nfs -o "$base_opts,$1" "$KSUITE_SERVER:$KSUITE_EXPORT" "$2" && return 0
+		mount -t nfs -o "$base_opts,$1" "${3:-$KSUITE_SERVER:$KSUITE_EXPORT}" "$2" && return 0
 		sleep 2
 	done
 	return 1
@@ -67,10 +72,28 @@ for target in $KSUITE_TARGETS; do
 	optvar=KSUITE_OPTS_$target
 	modevar=KSUITE_MODE_$target
 	lockvar=KSUITE_LOCKSERVER_$target
+	servervar=KSUITE_SERVER_$target
+	exportvar=KSUITE_EXPORT_$target
+	setupvar=KSUITE_SETUP_$target
+	farvar=KSUITE_FAR_OPTS_$target
+	server=${!servervar:-$KSUITE_SERVER}
+	export_=${!exportvar:-$KSUITE_EXPORT}
+	setup=${!setupvar:-}
 	res=$out/$target
 	mkdir -p "$res"
-	mark "target $target: mounting (${!optvar})"
-	if ! mount_nfs "${!optvar}" /mnt/test; then
+	if [ -n "$setup" ]; then
+		mark "target $target: setup-$setup.sh start"
+		if ! KSUITE_FAR_OPTS=${!farvar} RESULT_DIR=$res \
+			/bin/bash "/ksuite/guest/setup-$setup.sh" start >"$res/setup.log" 2>&1; then
+			mark "target $target: error: setup failed: $(tail -n 5 "$res/setup.log" | tr '\n' ' ')"
+			echo "setup-$setup.sh failed" >"$res/error"
+			dmesg | tail -n 40 >"$res/dmesg"
+			KSUITE_FAR_OPTS=${!farvar} RESULT_DIR=$res /bin/bash "/ksuite/guest/setup-$setup.sh" stop >>"$res/setup.log" 2>&1
+			continue
+		fi
+	fi
+	mark "target $target: mounting $server:$export_ (${!optvar})"
+	if ! mount_nfs "${!optvar}" /mnt/test "$server:$export_"; then
 		mark "target $target: error: mount failed"
 		echo "mount failed" >"$res/error"
 		dmesg | tail -n 20 >"$res/dmesg"
@@ -85,7 +108,7 @@ for target in $KSUITE_TARGETS; do
 		export UPSTREAM_DIR=/mnt/upstream/ksuite.$target
 		export UPSTREAM_OPTS="$base_opts,$KSUITE_UPSTREAM_OPTS"
 		export UPSTREAM_SPEC="$KSUITE_SERVER:$KSUITE_EXPORT"
-		export TARGET_OPTS="$base_opts,${!optvar}" TARGET_SERVER=$KSUITE_SERVER TARGET_EXPORT=$KSUITE_EXPORT
+		export TARGET_OPTS="$base_opts,${!optvar}" TARGET_SERVER=$server TARGET_EXPORT=$export_
 		# The same mount with locking (no nolock), at the lock server address.
 		export LOCK_SERVER=${!lockvar:-} LOCK_OPTS="${base_opts/,nolock/},${!optvar}"
 		export LOCK_UPSTREAM_OPTS="${base_opts/,nolock/},$KSUITE_UPSTREAM_OPTS"
@@ -103,6 +126,10 @@ for target in $KSUITE_TARGETS; do
 	echo "$status" >"$res/exit"
 	dmesg >"$res/dmesg"
 	umount /mnt/test || umount -f -l /mnt/test
+	if [ -n "$setup" ]; then
+		mark "target $target: setup-$setup.sh stop"
+		KSUITE_FAR_OPTS=${!farvar} RESULT_DIR=$res /bin/bash "/ksuite/guest/setup-$setup.sh" stop >>"$res/setup.log" 2>&1
+	fi
 done
 umount /mnt/upstream 2>/dev/null
 mark "done"
