@@ -110,6 +110,30 @@ func (c *Cache) lookup(dir []byte, name string, wantFresh bool) (e NameEntry, ok
 	return e, ok
 }
 
+// NameHint returns the handle name in dir was last recorded to lead to
+// (by a LOOKUP, CREATE or LINK reply through this cache), however old the
+// record and whether or not dir changed since. It is a hint for the upkeep
+// after a REMOVE or RENAME through the proxy (which object loses a name),
+// never an answer to a LOOKUP: a name changed by someone else since may
+// lead elsewhere now, and the object it leads to then keeps its cached
+// attributes until they expire, as for any change made elsewhere. Every
+// change made through the proxy updates the record (PutName, ForgetName,
+// PutNegative), so for those the hint is exact even when concurrent
+// changes of dir made its attributes (and so its fresh names) unusable.
+// Absent names and names never recorded return false.
+func (c *Cache) NameHint(dir []byte, name string) (fh []byte, ok bool) {
+	if isDot(name) {
+		return nil, false
+	}
+	s := c.nameShard(dir, name)
+	s.mu.Lock()
+	if ne := s.m[nameKey{string(dir), name}]; ne != nil && !ne.negative {
+		fh, ok = append([]byte(nil), ne.fh...), true
+	}
+	s.mu.Unlock()
+	return fh, ok
+}
+
 // PutName records a positive LOOKUP result: name in dir is fh. It is
 // stored against dir's current cached attributes, so record the reply's
 // directory attributes (PutPostOp) first, and the object's too so that

@@ -166,3 +166,59 @@ func TestStoreAgainstVersion(t *testing.T) {
 		t.Errorf("putName against the cached version: not stored; want stored")
 	}
 }
+
+// TestNameHint: NameHint returns the handle a name was last recorded to
+// lead to, also once the directory changed (so Lookup misses), and nothing
+// for a name forgotten, absent, never recorded or leading to a stale
+// object.
+func TestNameHint(t *testing.T) {
+	d := fh("dir")
+	tests := []struct {
+		name   string
+		ops    func(c *Cache)
+		wantFH string // "" = no hint
+	}{
+		{"recorded", func(c *Cache) { c.PutName(d, "a", fh("fa")) }, "fa"},
+		{"someone else's change (wcc mismatch)", func(c *Cache) {
+			c.PutName(d, "a", fh("fa"))
+			c.ApplyWcc(d, wcc(dir(1, 2), dir(1, 3)))
+		}, "fa"},
+		{"dir changed on revalidation", func(c *Cache) { c.PutName(d, "a", fh("fa")); c.PutAttr(d, dir(1, 2)) }, "fa"},
+		{"re-recorded after the change", func(c *Cache) {
+			c.PutName(d, "a", fh("fa"))
+			c.PutAttr(d, dir(1, 2))
+			c.PutName(d, "a", fh("fb"))
+		}, "fb"},
+		{"forgotten", func(c *Cache) { c.PutName(d, "a", fh("fa")); c.ForgetName(d, "a") }, ""},
+		{"removed through us", func(c *Cache) { c.PutName(d, "a", fh("fa")); c.ForgetName(d, "a"); c.PutNegative(d, "a") }, ""},
+		{"never recorded", func(c *Cache) {}, ""},
+		{"target stale", func(c *Cache) {
+			c.PutAttr(fh("fa"), file(2, 1))
+			c.PutName(d, "a", fh("fa"))
+			c.Invalidate(fh("fa"), CauseStale)
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newTest(t, Options{})
+			c.PutAttr(d, dir(1, 1))
+			tt.ops(c)
+			got, ok := c.NameHint(d, "a")
+			if ok != (tt.wantFH != "") || string(got) != tt.wantFH {
+				t.Errorf("NameHint = %q, %v; want %q", got, ok, tt.wantFH)
+			}
+			if _, ok := c.NameHint(d, "."); ok {
+				t.Errorf(`NameHint(".") found a hint; want none`)
+			}
+		})
+	}
+	// The hint is a copy: the caller may keep it.
+	c, _ := newTest(t, Options{})
+	c.PutAttr(d, dir(1, 1))
+	c.PutName(d, "a", fh("fa"))
+	h, _ := c.NameHint(d, "a")
+	h[0] = 'X'
+	if again, _ := c.NameHint(d, "a"); string(again) != "fa" {
+		t.Errorf("NameHint after the caller changed its copy = %q; want fa", again)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ type envOptions struct {
 	hard      bool          // upstream.Options.Hard
 	callTO    time.Duration // upstream.Options.CallTimeout
 	nlm       bool          // ganesha serves NLM (harness.GaneshaOptions.NLM)
+	observer  *procCounter  // counts the proxy's upstream calls (nil: none)
 }
 
 func startEnv(t *testing.T) *env { return startEnvWith(t, envOptions{}) }
@@ -62,10 +64,14 @@ func (e *env) startProxy(addr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	up, err := upstream.Dial(ctx, upstream.Options{
+	uo := upstream.Options{
 		Server: e.g.Host, Export: e.g.Export, NFSPort: e.g.NFSPort, MountPort: e.g.MountPort,
 		Hard: e.opts.hard, CallTimeout: e.opts.callTO,
-	})
+	}
+	if e.opts.observer != nil {
+		uo.Observer = e.opts.observer
+	}
+	up, err := upstream.Dial(ctx, uo)
 	if err != nil {
 		t.Fatalf("dial upstream: %v", err)
 	}
@@ -104,6 +110,28 @@ func (e *env) startProxy(addr string) {
 		}
 	}
 	t.Cleanup(e.close)
+}
+
+// procCounter counts upstream NFS calls by procedure (an
+// upstream.Options.Observer).
+type procCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func newProcCounter() *procCounter { return &procCounter{n: map[string]int{}} }
+
+func (p *procCounter) ObserveRequest(_, proc string, _ time.Duration, _ bool) {
+	p.mu.Lock()
+	p.n[proc]++
+	p.mu.Unlock()
+}
+
+// count returns how many calls of proc ("lookup", ...) were made so far.
+func (p *procCounter) count(proc string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n[proc]
 }
 
 // url is a libnfs URL for path through the proxy.
