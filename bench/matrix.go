@@ -274,28 +274,45 @@ func (m *Matrix) WriteText(w io.Writer) error {
 }
 
 // Markdown returns the body of the BENCHMARKS.md section.
-func (m *Matrix) Markdown() string {
+func (m *Matrix) Markdown() string { return MatricesMarkdown([]*Matrix{m}) }
+
+// MatricesMarkdown returns the body of the BENCHMARKS.md section for
+// matrices run one after the other (one per round trip): one heading, then
+// each matrix under a subheading naming its round trip.
+func MatricesMarkdown(ms []*Matrix) string {
 	var b strings.Builder
+	b.WriteString("## Benchmark matrix\n\n")
+	for i, m := range ms {
+		if len(ms) > 1 {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "### %v round trip to the far upstream\n\n", m.RTT)
+		}
+		m.markdownBody(&b)
+	}
+	return b.String()
+}
+
+func (m *Matrix) markdownBody(b *strings.Builder) {
 	mc := m.Machine
-	fmt.Fprintf(&b, "## Benchmark matrix\n\n")
-	fmt.Fprintf(&b, "Written by `nfscacheproxy-bench --matrix` (`make bench`) on %s, commit `%s`, %s; the run took %v.\n\n",
+	fmt.Fprintf(b, "Written by `nfscacheproxy-bench --matrix` (`make bench`) on %s, commit `%s`, %s; the run took %v.\n\n",
 		m.Date.Format("2006-01-02 15:04 MST"), mc.Commit, mc.GoVersion, m.Took.Round(time.Second))
-	fmt.Fprintf(&b, "- Machine: %d × %s, %s memory, Linux %s.\n", mc.CPUs, orUnknown(mc.CPUModel), fmtBytes(mc.MemBytes), orUnknown(mc.Kernel))
-	fmt.Fprintf(&b, "- Upstream: %s, on loopback.\n", m.Upstream)
-	fmt.Fprintf(&b, "- Far: a user-space WAN relay (integration/wanrelay) adds %v each way (%v round trip) in front of the upstream's NFS and MOUNT ports; the proxy sits next to the client, the relay between the proxy and the upstream.\n", m.RTT/2, m.RTT)
-	fmt.Fprintf(&b, "- The data sets are created once through the near path, untimed, before any run, so the upstream's own caches are warm in every configuration; the proxy starts with an empty cache (cold) and is measured again on a second pass (warm).\n")
-	fmt.Fprintf(&b, "- Client: our NFSv3 client (upstream.Client), AUTH_SYS root. Parameters: %s.\n", m.Params.Describe())
-	fmt.Fprintf(&b, "- Columns: calls = client NFS calls; items = directory entries seen; MB = 10⁶ bytes; p50/p99 per op; up calls/call = proxy upstream calls per client call, up B/B = upstream read bytes per client read byte (from the proxy's Prometheus counters).\n\n")
-	writeMarkdownTable(&b, tableHeader, m.rows(), 2)
-	fmt.Fprintf(&b, "\nThroughput ratios (ops/s; above 1 the first configuration is faster):\n\n")
-	writeMarkdownTable(&b, ratioHeader, m.ratioRows(), 1)
+	fmt.Fprintf(b, "- Machine: %d × %s, %s memory, Linux %s.\n", mc.CPUs, orUnknown(mc.CPUModel), fmtBytes(mc.MemBytes), orUnknown(mc.Kernel))
+	fmt.Fprintf(b, "- Upstream: %s, on loopback.\n", m.Upstream)
+	fmt.Fprintf(b, "- Far: a user-space WAN relay (integration/wanrelay) adds %v each way (%v round trip) in front of the upstream's NFS and MOUNT ports; the proxy sits next to the client, the relay between the proxy and the upstream.\n", m.RTT/2, m.RTT)
+	fmt.Fprintf(b, "- The data sets are created once through the near path, untimed, before any run, so the upstream's own caches are warm in every configuration; the proxy starts with an empty cache (cold) and is measured again on a second pass (warm).\n")
+	fmt.Fprintf(b, "- Client: our NFSv3 client (upstream.Client), AUTH_SYS root. Parameters: %s.\n", m.Params.Describe())
+	fmt.Fprintf(b, "- Columns: calls = client NFS calls; items = directory entries seen; MB = 10⁶ bytes; p50/p99 per op; up calls/call = proxy upstream calls per client call, up B/B = upstream read bytes per client read byte (from the proxy's Prometheus counters).\n\n")
+	writeMarkdownTable(b, tableHeader, m.rows(), 2)
+	fmt.Fprintf(b, "\nThroughput ratios (ops/s; above 1 the first configuration is faster):\n\n")
+	writeMarkdownTable(b, ratioHeader, m.ratioRows(), 1)
 	if len(m.Notes) > 0 {
 		b.WriteString("\nNotes:\n\n")
 		for _, n := range m.Notes {
-			fmt.Fprintf(&b, "- %s\n", n)
+			fmt.Fprintf(b, "- %s\n", n)
 		}
 	}
-	return b.String()
 }
 
 func orUnknown(s string) string {

@@ -261,4 +261,20 @@ func TestMatrixRatiosAndMarkdown(t *testing.T) {
 	if err := m.WriteText(&buf); err != nil || !strings.Contains(buf.String(), "8.00×") {
 		t.Errorf("text: got %v\n%s", err, buf.String())
 	}
+	if strings.Contains(md, "### ") {
+		t.Errorf("one matrix has a subheading:\n%s", md)
+	}
+
+	// Several round trips: one section heading, a subheading per matrix
+	// in the order run.
+	near := *m
+	near.RTT = time.Millisecond
+	two := MatricesMarkdown([]*Matrix{&near, m})
+	if n := strings.Count(two, "## Benchmark matrix"); n != 1 {
+		t.Errorf("two matrices: %d section headings; want 1:\n%s", n, two)
+	}
+	i1, i10 := strings.Index(two, "### 1ms round trip"), strings.Index(two, "### 10ms round trip")
+	if i1 < 0 || i10 < i1 {
+		t.Errorf("two matrices: subheadings at %d (1ms) and %d (10ms); want both, 1ms first:\n%s", i1, i10, two)
+	}
 }

@@ -59,7 +59,7 @@ type benchFlags struct {
 	size, bs                             string
 	p                                    bench.Params
 	jsonOut, matrix, quiet, privPort     bool
-	rtt                                  time.Duration
+	rtts                                 rttList
 	write                                string
 	soak                                 bool
 	soakP                                bench.SoakParams
@@ -95,7 +95,8 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.jsonOut, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.BoolVar(&f.matrix, "matrix", false, "run the standard matrix: ganesha direct near and far, the proxy cold and warm far (as root)")
-	fs.DurationVar(&f.rtt, "rtt", 10*time.Millisecond, "matrix: round trip the WAN relays add")
+	f.rtts = rttList{time.Millisecond, 10 * time.Millisecond}
+	fs.Var(&f.rtts, "rtt", "matrix: comma-separated round trips the WAN relays add, one matrix each")
 	fs.BoolVar(&f.soak, "soak", false, "run the soak (as root): --clients clients for --duration against nfs-ganesha through the proxy")
 	fs.IntVar(&f.soakP.Clients, "clients", 16, "soak: concurrent clients, one TCP connection each")
 	fs.StringVar(&f.cacheMax, "cache-max-size", "16MiB", "soak: the proxy's cache cap (below the data set, so culls run)")
@@ -205,26 +206,47 @@ func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io
 	if err != nil {
 		return fmt.Errorf("matrix: %w", err)
 	}
-	m, err := bench.RunMatrix(ctx, bench.MatrixOptions{
-		Params: f.p, Workloads: names, RTT: f.rtt, Progress: progress, ProgressTTY: tty,
-		StartProxy: func(ctx context.Context, up bench.Target) (bench.Proxy, error) {
-			return bench.StartProxyProcess(ctx, bench.ProxyCommand{Path: exe, Upstream: up, ExtraArgs: strings.Fields(f.proxyArgs)})
-		},
-	})
-	if m != nil && f.proxyArgs != "" {
-		m.Notes = append(m.Notes, "proxy started with serve flags: "+f.proxyArgs)
+	var ms []*bench.Matrix
+	for _, rtt := range f.rtts {
+		var m *bench.Matrix
+		m, err = bench.RunMatrix(ctx, bench.MatrixOptions{
+			Params: f.p, Workloads: names, RTT: rtt, Progress: progress, ProgressTTY: tty,
+			StartProxy: func(ctx context.Context, up bench.Target) (bench.Proxy, error) {
+				return bench.StartProxyProcess(ctx, bench.ProxyCommand{Path: exe, Upstream: up, ExtraArgs: strings.Fields(f.proxyArgs)})
+			},
+		})
+		if m != nil && f.proxyArgs != "" {
+			m.Notes = append(m.Notes, "proxy started with serve flags: "+f.proxyArgs)
+		}
+		if m != nil && len(m.Runs) > 0 {
+			ms = append(ms, m)
+		}
+		if err != nil {
+			break
+		}
 	}
-	if m == nil || len(m.Runs) == 0 {
+	if len(ms) == 0 {
 		return err
 	}
 	if f.jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(m); jerr != nil && err == nil {
+		var v any = ms
+		if len(f.rtts) == 1 {
+			v = ms[0] // one matrix: the object, as before lists of RTTs
+		}
+		if jerr := enc.Encode(v); jerr != nil && err == nil {
 			err = jerr
 		}
-	} else if terr := m.WriteText(stdout); terr != nil && err == nil {
-		err = terr
+	} else {
+		for i, m := range ms {
+			if i > 0 {
+				fmt.Fprintln(stdout)
+			}
+			if terr := m.WriteText(stdout); terr != nil && err == nil {
+				err = terr
+			}
+		}
 	}
 	if err != nil {
 		return err // a partial matrix is printed, never written
@@ -234,11 +256,41 @@ func benchMatrix(ctx context.Context, f *benchFlags, names []string, progress io
 		path = "BENCHMARKS.md"
 	}
 	if path != "-" {
-		if err := bench.WriteSection(path, m.Markdown()); err != nil {
+		if err := bench.WriteSection(path, bench.MatricesMarkdown(ms)); err != nil {
 			return err
 		}
 		fmt.Fprintf(progressOr(progress, stdout), "matrix written to %s\n", path)
 	}
+	return nil
+}
+
+// rttList is the --rtt flag: comma-separated positive durations.
+type rttList []time.Duration
+
+func (l *rttList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, d := range *l {
+		s[i] = d.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *rttList) Set(v string) error {
+	var out rttList
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		if d <= 0 {
+			return fmt.Errorf("%v: a round trip must be positive", d)
+		}
+		out = append(out, d)
+	}
+	*l = out
 	return nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -141,6 +143,8 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"unknown workload", []string{"--target", "h:1:/e", "--workloads", "seqread,nope"}, "unknown workload"},
 		{"matrix with target", []string{"--matrix", "--target", "h:1:/e"}, "do not apply"},
 		{"stray argument", []string{"extra"}, "unexpected argument"},
+		{"bad rtt", []string{"--matrix", "--rtt", "1ms,soon"}, `invalid value "1ms,soon" for flag -rtt`},
+		{"zero rtt", []string{"--matrix", "--rtt", "0s"}, "must be positive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +153,24 @@ func TestBenchFlagErrors(t *testing.T) {
 				t.Errorf("got %v; want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRTTList(t *testing.T) {
+	var l rttList
+	if err := l.Set("1ms, 10ms,250ms"); err != nil {
+		t.Fatal(err)
+	}
+	if want := (rttList{time.Millisecond, 10 * time.Millisecond, 250 * time.Millisecond}); !slices.Equal(l, want) {
+		t.Errorf("Set: %v; want %v", l, want)
+	}
+	if got := l.String(); got != "1ms,10ms,250ms" {
+		t.Errorf("String: %q", got)
+	}
+	var f benchFlags
+	f.register(flag.NewFlagSet("x", flag.ContinueOnError))
+	if got := f.rtts.String(); got != "1ms,10ms" {
+		t.Errorf("default --rtt %q; want 1ms,10ms (the issue's two round trips)", got)
 	}
 }
 
