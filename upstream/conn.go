@@ -17,6 +17,13 @@ import (
 // generous headroom for headers and attributes.
 const maxReply = 8 << 20
 
+// preallocReply is how much of a reply's announced length is allocated
+// before its bytes arrive: a 1 MiB READ reply with its header, so the cold
+// path reads each reply into one buffer with no regrowth copies (about a
+// tenth of the proxy's CPU on a cold sequential read). What an upstream
+// can make the proxy hold with marks alone is this much per connection.
+const preallocReply = 1<<20 + 4096
+
 // pending is one call waiting for its reply.
 type pending struct {
 	done  chan struct{}
@@ -57,7 +64,7 @@ func (cn *conn) readLoop() {
 	br := bufio.NewReaderSize(cn.nc, 64<<10)
 	var r xdr.Reader
 	for {
-		rec, err := rpc.ReadRecord(br, nil, maxReply)
+		rec, err := rpc.ReadRecordSized(br, maxReply, preallocReply)
 		if err != nil {
 			if !cn.isBroken() { // not closed or broken on purpose
 				cn.client.markDown("connection lost: " + err.Error())

@@ -14,10 +14,7 @@ const lastFragment = 1 << 31
 // returned slice may be a grown copy of buf.
 func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 	var mark [4]byte
-	if _, err := io.ReadFull(r, mark[:]); err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("rpc: read fragment header: %w", err)
-		}
+	if err := readMark(r, &mark); err != nil {
 		return nil, err
 	}
 	rec, err := ReadFragments(r, &mark, buf[:0], max)
@@ -25,6 +22,42 @@ func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// ReadRecordSized is ReadRecord into a new buffer sized by the first
+// fragment's mark, up to prealloc bytes: a record of one fragment of at
+// most prealloc bytes is read with one allocation and no copy, where
+// ReadRecord would grow its buffer from 4 KiB by doubling (six
+// allocations and as many bytes copied again for a 256 KiB READ reply).
+// It is for peers the process chose to trust with prealloc bytes for a
+// mark alone (the upstream, whose READ replies are the cold path's
+// bytes); for clients, ReadRecord keeps a hostile mark costing nothing.
+func ReadRecordSized(r io.Reader, max, prealloc int) ([]byte, error) {
+	var mark [4]byte
+	if err := readMark(r, &mark); err != nil {
+		return nil, err
+	}
+	var buf []byte
+	if n := int(binary.BigEndian.Uint32(mark[:]) &^ lastFragment); n <= max {
+		buf = make([]byte, 0, min(n, prealloc))
+	}
+	rec, err := ReadFragments(r, &mark, buf, max)
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// readMark reads the first fragment mark of a record: io.EOF at a clean
+// end of input, a wrapped io.ErrUnexpectedEOF inside the mark.
+func readMark(r io.Reader, mark *[4]byte) error {
+	if _, err := io.ReadFull(r, mark[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return fmt.Errorf("rpc: read fragment header: %w", err)
+		}
+		return err
+	}
+	return nil
 }
 
 // ReadFragments reads the record (RFC 5531 §11 record marking, any number

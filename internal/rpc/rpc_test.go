@@ -37,19 +37,59 @@ func TestReadRecord(t *testing.T) {
 		{"eof between fragments", frame(false, []byte("ab")), 100, nil, io.ErrUnexpectedEOF},
 		{"clean eof", nil, 100, nil, io.EOF},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadRecord(bytes.NewReader(tt.in), nil, tt.max)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("got err %v; want %v", err, tt.wantErr)
+	readers := []struct {
+		name string
+		read func(r io.Reader, max int) ([]byte, error)
+	}{
+		{"ReadRecord", func(r io.Reader, max int) ([]byte, error) { return ReadRecord(r, nil, max) }},
+		{"ReadRecordSized", func(r io.Reader, max int) ([]byte, error) { return ReadRecordSized(r, max, 3) }},
+		{"ReadRecordSized/large", func(r io.Reader, max int) ([]byte, error) { return ReadRecordSized(r, max, 1<<20) }},
+	}
+	for _, rd := range readers {
+		for _, tt := range tests {
+			t.Run(rd.name+"/"+tt.name, func(t *testing.T) {
+				got, err := rd.read(bytes.NewReader(tt.in), tt.max)
+				if tt.wantErr != nil {
+					if !errors.Is(err, tt.wantErr) {
+						t.Fatalf("got err %v; want %v", err, tt.wantErr)
+					}
+					return
 				}
-				return
-			}
-			if err != nil || !bytes.Equal(got, tt.want) {
-				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
-			}
-		})
+				if err != nil || !bytes.Equal(got, tt.want) {
+					t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestReadRecordSizedAllocatesOnce: a one-fragment record within prealloc
+// is read into one buffer of its size; ReadRecord grows one from 4 KiB by
+// doubling.
+func TestReadRecordSizedAllocatesOnce(t *testing.T) {
+	in := frame(true, bytes.Repeat([]byte{7}, 256<<10+120)) // a 256 KiB READ reply
+	r := bytes.NewReader(in)
+	var rec []byte
+	allocs := testing.AllocsPerRun(20, func() {
+		r.Reset(in)
+		var err error
+		if rec, err = ReadRecordSized(r, 8<<20, 1<<20+4096); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Two: the record's buffer and the 4-byte mark (it escapes into the
+	// io.Reader).
+	if allocs != 2 || len(rec) != 256<<10+120 || cap(rec) != len(rec) {
+		t.Errorf("ReadRecordSized: %v allocations, len %d cap %d; want 2, %d, %d", allocs, len(rec), cap(rec), 256<<10+120, 256<<10+120)
+	}
+	grown := testing.AllocsPerRun(20, func() {
+		r.Reset(in)
+		if _, err := ReadRecord(r, nil, 8<<20); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if grown <= allocs+4 {
+		t.Errorf("ReadRecord: %v allocations; the comparison assumes it grows its buffer", grown)
 	}
 }
 
