@@ -34,7 +34,7 @@ import (
 //	rss-MiB       the process's RSS after the walk; peak-rss-MiB its VmHWM
 //	cull-ms       one cull pass freeing 10% of the bytes (CullTo)
 //	cull-hit-max-ms, cull-hits  the slowest of the hits served meanwhile, and how many
-//	idle-hit-max-ms  the slowest hit of the same reader for as long without a cull
+//	idle-hit-max-ms  the slowest hit of the same reader for as many reads without a cull
 //
 // Sizes come from CACHE_SCALE_OBJECTS (default "10000,100000"); the
 // directories from CACHE_SCALE_DIR (default a temporary one per run): set
@@ -221,11 +221,12 @@ func runScale(b *testing.B, dir string, n int) {
 
 	// One cull pass freeing 10%, with a reader serving random objects
 	// meanwhile (hits, and misses for what was culled): how long the
-	// slowest waited, against the same reader for as long without a cull,
-	// says whether culling stalls serving.
+	// slowest waited, against the same reader without a cull,
+	// says whether culling stalls serving. The baseline makes as many reads
+	// as the reader made during the cull, so both tails have as many samples.
 	target := st.BytesUsed - st.BytesUsed/10
 	var cull time.Duration
-	lat, misses := serveDuring(b, s, n, func() {
+	lat, misses := serveDuring(b, s, n, 0, func() {
 		cullStart := time.Now()
 		if err := s.CullTo(target); err != nil {
 			b.Error(err)
@@ -233,7 +234,7 @@ func runScale(b *testing.B, dir string, n int) {
 		cull = time.Since(cullStart)
 	})
 	culled := s.Stats().Culls
-	idle, _ := serveDuring(b, s, n, func() { time.Sleep(min(cull, 5*time.Second)) })
+	idle, _ := serveDuring(b, s, n, max(len(lat)+misses, 1), nil)
 	maxLat, p99 := tail(lat)
 	idleMax, idleP99 := tail(idle)
 
@@ -255,11 +256,12 @@ func runScale(b *testing.B, dir string, n int) {
 		n, firstHit, walkedFirst, walk, perObj, rss>>20, culled, cull, len(lat), misses, maxLat, p99, idleMax, idleP99)
 }
 
-// serveDuring reads random objects of the n while f runs and returns
-// the latency of each hit, sorted, and how many reads were misses
-// (objects culled: creating them again is disk metadata work, timed by
-// the filesystem's journal rather than by the cache).
-func serveDuring(b *testing.B, s *Store, n int, f func()) (lat []time.Duration, misses int) {
+// serveDuring reads random objects of the n while f runs (with f nil:
+// until it has made limit reads; limit 0: no limit) and returns the
+// latency of each hit, sorted, and how many reads were misses (objects
+// culled: creating them again is disk metadata work, timed by the
+// filesystem's journal rather than by the cache).
+func serveDuring(b *testing.B, s *Store, n, limit int, f func()) (lat []time.Duration, misses int) {
 	ctx, coh := context.Background(), scaleCoh()
 	var fetches atomic.Int64
 	stop := make(chan struct{})
@@ -269,7 +271,7 @@ func serveDuring(b *testing.B, s *Store, n int, f func()) (lat []time.Duration, 
 		defer wg.Done()
 		r := rand.New(rand.NewPCG(uint64(n), 1))
 		q := make([]byte, scaleObject)
-		for {
+		for reads := 0; limit == 0 || reads < limit; reads++ {
 			select {
 			case <-stop:
 				return
@@ -289,8 +291,10 @@ func serveDuring(b *testing.B, s *Store, n int, f func()) (lat []time.Duration, 
 			}
 		}
 	}()
-	f()
-	close(stop)
+	if f != nil {
+		f()
+		close(stop)
+	}
 	wg.Wait()
 	slices.Sort(lat)
 	return lat, misses
