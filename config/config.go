@@ -126,6 +126,12 @@ type CacheConfig struct {
 	// 0 turns readahead off. Default 64 (the most; a stream starts
 	// at 4 and grows while the upstream keeps up).
 	Readahead int `yaml:"readahead"`
+	// paranoid: re-check a granule's CRC32C on every read. Default false:
+	// a granule is checked on its first read after its cache file is
+	// opened (or trusted because this process wrote it), which catches
+	// what a crash tore or what changed while the proxy was down, but not
+	// a cache file changed behind the running proxy's back.
+	Paranoid bool `yaml:"paranoid"`
 }
 
 // LimitsConfig is the `limits:` section.

@@ -78,7 +78,7 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 			Dir: cfg.Cache.Dir, GranuleSize: int(cfg.Cache.Granule), MaxBytes: int64(cfg.Cache.MaxSize),
 			BRun: cfg.Cache.BRun, BCull: cfg.Cache.BCull, BStop: cfg.Cache.BStop,
 			FRun: cfg.Cache.FRun, FCull: cfg.Cache.FCull, FStop: cfg.Cache.FStop,
-			Readahead: readaheadOption(cfg.Cache.Readahead), Logger: a.log,
+			Readahead: readaheadOption(cfg.Cache.Readahead), Paranoid: cfg.Cache.Paranoid, Logger: a.log,
 		})
 		if err != nil {
 			return nil, err
