@@ -202,6 +202,11 @@ func FuzzReadRecord(f *testing.F) {
 		if err == nil && len(rec) > 1024 {
 			t.Fatalf("record of %d bytes over the 1024 limit", len(rec))
 		}
+		// ReadRecordSized reads the same records, refuses the same input.
+		sized, serr := ReadRecordSized(bytes.NewReader(in), 1024, 300)
+		if (err == nil) != (serr == nil) || !bytes.Equal(rec, sized) {
+			t.Fatalf("ReadRecord %q, %v; ReadRecordSized %q, %v", rec, err, sized, serr)
+		}
 	})
 }
 
