@@ -33,7 +33,12 @@
 // for every granule entered since its last record, so a durable record
 // never claims bytes that were not made durable; if that sync fails,
 // those granules are dropped and fetched again. WroteAt follows the same
-// rule. After a crash the map may under-report, never over-report, and
+// rule. The flusher lets records gather for Options.FlushDelay (1s)
+// before it writes them: an object dropped meanwhile (a file written and
+// removed through the proxy) costs no fdatasync, and a filling file one
+// per window. Invalidate drops an object without making a new inode for
+// it: its file goes to the graveyard and the handle's next use starts
+// afresh. After a crash the map may under-report, never over-report, and
 // any byte that still disagrees with its CRC (torn write, truncation, a
 // disk that lied about a flush, bit rot) is a miss: dropped, counted and
 // fetched again.
@@ -113,8 +118,9 @@
 // a lock, persisted as atime, so that order survives a restart) from which
 // culling picks the oldest in bounded batches. Neither bounds entries by
 // count, as coherency's does: the cull index holds every object on disk,
-// about 110 bytes each (a 32-byte handle), so 1,000,000 objects take about
-// 110 MiB of heap (see index.go and BenchmarkScale).
+// 94–104 bytes each as measured (a 32-byte handle, a 16-byte entry and
+// the map's slot), so 1,000,000 objects take about 100 MiB of heap (see
+// index.go and BenchmarkScale).
 //
 // A restart serves at once: Open reads nothing, an object is opened by the
 // path its key names whether or not the walk has indexed it, and the walk

@@ -1,6 +1,9 @@
 package cache
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // flushQueue feeds the flusher goroutine: objects whose records are dirty
 // (each holding a reference taken by markDirty) and evicted objects to
@@ -8,7 +11,13 @@ import "sync"
 // one object are never written concurrently and requests never wait for
 // a record write.
 type flushQueue struct {
-	sig chan struct{}
+	sig   chan struct{}
+	hurry chan struct{} // ends the gathering window early
+	// full is the queue length that ends the window: every queued
+	// object holds a descriptor open, so a burst of new objects (a tree
+	// of small files read for the first time) must not gather past the
+	// bound on open objects.
+	full int
 
 	// mu guards items and busy.
 	mu    sync.Mutex
@@ -21,14 +30,26 @@ type flushItem struct {
 	close bool
 }
 
-func (q *flushQueue) init() { q.sig = make(chan struct{}, 1) }
+func (q *flushQueue) init(full int) {
+	q.full = full
+	q.sig = make(chan struct{}, 1)
+	q.hurry = make(chan struct{}, 1)
+}
 
 func (q *flushQueue) push(o *object, close bool) {
 	q.mu.Lock()
 	q.items = append(q.items, flushItem{o, close})
+	full := len(q.items) >= q.full
 	q.mu.Unlock()
+	signal(q.sig)
+	if close || full {
+		signal(q.hurry) // descriptors wait to be closed
+	}
+}
+
+func signal(ch chan struct{}) {
 	select {
-	case q.sig <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
@@ -42,19 +63,50 @@ func (q *flushQueue) take() []flushItem {
 	return items
 }
 
-// flushLoop is the flusher. It drains the queue once more when stopped.
+// flushLoop is the flusher. Woken by a push, it lets Options.FlushDelay
+// pass (or an eviction hurry it) so records gather, then writes what is
+// queued. It drains the queue once more when stopped.
 func (s *Store) flushLoop() {
 	defer s.wg.Done()
 	var scratch []byte
+	var window *time.Timer
+	if d := s.opts.FlushDelay; d > 0 {
+		window = time.NewTimer(d)
+		window.Stop()
+		defer window.Stop()
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
 			s.flushPending(&scratch)
 			return
 		case <-s.flush.sig:
-			s.flushPending(&scratch)
 		}
+		if window != nil {
+			window.Reset(s.opts.FlushDelay)
+			select {
+			case <-s.ctx.Done():
+				s.flushPending(&scratch)
+				return
+			case <-window.C:
+			case <-s.flush.hurry:
+				window.Stop()
+			}
+			// One batch: what is pushed while it is written waits for
+			// the next window.
+			s.flushBatch(&scratch)
+			continue
+		}
+		s.flushPending(&scratch)
 	}
+}
+
+// flushBatch writes out the items queued now, once.
+func (s *Store) flushBatch(scratch *[]byte) {
+	s.flushItems(s.flush.take(), scratch)
+	s.flush.mu.Lock()
+	s.flush.busy = false
+	s.flush.mu.Unlock()
 }
 
 func (s *Store) flushPending(scratch *[]byte) {
@@ -63,19 +115,23 @@ func (s *Store) flushPending(scratch *[]byte) {
 		if len(items) == 0 {
 			return
 		}
-		for _, it := range items {
-			o := it.o
-			if it.close {
-				*scratch = s.closeObject(o, *scratch)
-				s.finishClose(o)
-				continue
-			}
-			o.mu.Lock()
-			o.queued = false
-			o.mu.Unlock()
-			*scratch = s.persist(o, *scratch)
-			s.release(o)
+		s.flushItems(items, scratch)
+	}
+}
+
+func (s *Store) flushItems(items []flushItem, scratch *[]byte) {
+	for _, it := range items {
+		o := it.o
+		if it.close {
+			*scratch = s.closeObject(o, *scratch)
+			s.finishClose(o)
+			continue
 		}
+		o.mu.Lock()
+		o.queued = false
+		o.mu.Unlock()
+		*scratch = s.persist(o, *scratch)
+		s.release(o)
 	}
 }
 

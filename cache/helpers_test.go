@@ -184,6 +184,7 @@ func present(s *Store, fh []byte, g int64) bool {
 func settle(t testing.TB, s *Store) {
 	t.Helper()
 	await.Until(t, "background stores and record writes", func() bool {
+		signal(s.flush.hurry) // records now, not after the flush window
 		if len(s.storeSem) > 0 || len(s.raSem) > 0 {
 			return false
 		}

@@ -21,7 +21,56 @@ func (s *Store) Invalidate(vol VolumeKey, fh []byte) {
 		return
 	}
 	s.ctr.invalidations.Add(1)
-	s.release(s.replace(o, Coherency{}, false))
+	s.forget(o)
+}
+
+// forget drops o, on which the caller holds a reference that forget
+// consumes: its file goes to the graveyard and nothing takes its place,
+// so the handle's next use starts a new object. Unlike replace it makes
+// no inode for an object that may never be used again (the common case:
+// REMOVE of a file the proxy just wrote, a build's temporary), which
+// saves an O_TMPFILE, a link, an exchange and a record write per
+// invalidation. A placeholder holds the handle's slot while the file
+// moves, so nobody opens the old file by its name meanwhile; reads in
+// progress on o finish on its open file.
+func (s *Store) forget(o *object) {
+	s.mu.Lock()
+	if o.state != stLive || o.v.objs[o.fh] != o {
+		s.mu.Unlock()
+		s.release(o) // someone else replaced or dropped it first
+		return
+	}
+	ph := newObject(s, o.v, o.fh)
+	ph.state, ph.busy, ph.refs = stOpening, make(chan struct{}), 1
+	o.v.objs[o.fh] = ph
+	o.state = stDead
+	s.mu.Unlock()
+
+	o.mu.Lock()
+	o.dead = true
+	o.gen.Add(1)
+	cancel := o.raCancel
+	o.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	// The sidecar first: a crash between the two leaves an inode without
+	// its record, which the next open discards, never a record beside an
+	// inode it does not describe.
+	if err := s.fs.Remove(o.path + sidecarSuffix); err != nil && !isNotExist(err) {
+		s.ioError("invalidate", o, err)
+	}
+	if err := s.bury(o.path); err != nil && !isNotExist(err) {
+		s.ioError("invalidate", o, err)
+		if rerr := s.fs.Remove(o.path); rerr != nil && !isNotExist(rerr) {
+			s.log.Error("cache: cannot remove invalidated object", "path", o.path, "err", rerr)
+		}
+	}
+	s.setSize(o.ent, 0)
+	s.idx.remove(o.v.dir, o.fh, o.ent)
+	s.finishOpen(ph, false)
+	s.release(o)
+	s.release(ph)
 }
 
 // replace invalidates o, on which the caller holds a reference that

@@ -40,6 +40,16 @@ type Options struct {
 	// CullInterval is how often the culler checks free space when no
 	// store kicks it; default 10s.
 	CullInterval time.Duration
+	// FlushDelay is how long the flusher lets dirty records gather
+	// before it makes them durable (fdatasync of the data, then the
+	// record): 0 means the default, 1s; negative means at once. An object
+	// dropped within the window (a temporary file written and removed
+	// through the proxy) costs no fdatasync at all, and a file filling
+	// granule by granule costs one per window rather than one per flush.
+	// Nothing waits for it: a record that was not written yet only makes
+	// the cache under-report after a crash. Evictions and Close do not
+	// wait for the window.
+	FlushDelay time.Duration
 	// Paranoid re-reads and re-checks the whole granule on every read.
 	// Otherwise a granule checked (or written) since its object was
 	// opened serves reads, whole or partial, without re-checking.
@@ -59,6 +69,8 @@ const (
 	defaultGranule   = 256 << 10
 	defaultReadahead = 64
 	maxReadahead     = 64
+
+	defaultFlushDelay = time.Second
 )
 
 func (o *Options) setDefaults() {
@@ -76,6 +88,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxOpenObjects == 0 {
 		o.MaxOpenObjects = 1024
+	}
+	if o.FlushDelay == 0 {
+		o.FlushDelay = defaultFlushDelay
 	}
 	if o.CullInterval == 0 {
 		o.CullInterval = 10 * time.Second

@@ -137,7 +137,7 @@ func Open(opts Options) (*Store, error) {
 	s.bufs.New = func() any { b := make([]byte, s.gsize); return &b }
 	s.noXattr.Store(opts.NoXattr)
 	s.idx.init(opts.Clock)
-	s.flush.init()
+	s.flush.init(max(1, opts.MaxOpenObjects/2))
 	for _, d := range []string{root, s.cacheDir, s.graveDir} {
 		if err := s.fs.Mkdir(d, 0o700); err != nil && !errors.Is(err, fsErrExist) {
 			return nil, fmt.Errorf("cache: open %s: %w", root, err)

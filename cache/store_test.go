@@ -153,10 +153,26 @@ func TestExplicitInvalidate(t *testing.T) {
 	readCheck(t, s, fh, u, 0, 2*testGranule)
 	settle(t, s)
 	s.Invalidate(testVol, fh)
+	// Dropped, not replaced: no empty inode is left under the name, and
+	// the object no longer counts.
+	if _, err := os.Stat(objectPath(s.opts.Dir, fh)); !os.IsNotExist(err) {
+		t.Fatalf("after Invalidate the object's file: %v; want it gone", err)
+	}
+	if st := s.Stats(); st.Objects != 0 || st.BytesUsed != 0 {
+		t.Fatalf("after Invalidate Objects = %d, BytesUsed = %d; want 0, 0", st.Objects, st.BytesUsed)
+	}
 	before := u.calls.Load()
 	readCheck(t, s, fh, u, 0, 2*testGranule)
 	if got := u.calls.Load() - before; got != 2 {
 		t.Fatalf("fetches after Invalidate = %d; want 2", got)
+	}
+	settle(t, s)
+	if st := s.Stats(); st.Objects != 1 || st.BytesUsed != 2*testGranule {
+		t.Fatalf("after the next read Objects = %d, BytesUsed = %d; want 1, %d", st.Objects, st.BytesUsed, 2*testGranule)
+	}
+	readCheck(t, s, fh, u, 0, 2*testGranule)
+	if got := u.calls.Load() - before; got != 2 {
+		t.Fatalf("fetches after the re-read = %d; want 2 (served from the new object)", got)
 	}
 	s.Invalidate(testVol, fhOf(999)) // never cached: nothing happens
 	if st := s.Stats(); st.Invalidations != 1 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 )
@@ -146,5 +147,61 @@ func TestFlightFromBeforeWriteIsNotJoined(t *testing.T) {
 	readCheck(t, s, fh, u, 0, testGranule)
 	if got := u.calls.Load() - before; got != 0 {
 		t.Fatalf("fetches = %d; want 0 (the post-write fetch was stored)", got)
+	}
+}
+
+// TestFlushWindowSkipsDroppedObjects: a file written through the proxy
+// and removed within the flush window (a build's temporary) costs the
+// cache no fdatasync and no record write, while one that stays is made
+// durable at Close and served after a restart without a fetch.
+func TestFlushWindowSkipsDroppedObjects(t *testing.T) {
+	dir := t.TempDir()
+	ff := NewFaultFS(nil)
+	s := openTest(t, Options{Dir: dir, FS: ff, Readahead: -1, FlushDelay: time.Hour})
+	tmp, kept := newUpstream(0, 60), newUpstream(0, 61)
+	wrote(s, tmp, fhOf(60), pattern(4096, 1), 0)
+	wrote(s, kept, fhOf(61), pattern(testGranule, 2), 0)
+	s.Invalidate(testVol, fhOf(60)) // REMOVE of the temporary
+	if n := ff.Count(OpSync); n != 0 {
+		t.Fatalf("fdatasyncs within the window = %d; want 0", n)
+	}
+	if st := s.Stats(); st.RecordWrites != 0 {
+		t.Fatalf("RecordWrites within the window = %d; want 0", st.RecordWrites)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := ff.Count(OpSync); n != 1 {
+		t.Fatalf("fdatasyncs after Close = %d; want 1 (the kept file only)", n)
+	}
+
+	s2 := openTest(t, Options{Dir: dir, Readahead: -1})
+	before := kept.calls.Load()
+	readCheck(t, s2, fhOf(61), kept, 0, testGranule)
+	if got := kept.calls.Load() - before; got != 0 {
+		t.Fatalf("fetches after the restart = %d; want 0 (the record was written at Close)", got)
+	}
+}
+
+// TestFlushWindowBoundedByOpenObjects: every object waiting for the
+// flusher holds its descriptor, so a burst of new objects ends the
+// window once half of MaxOpenObjects are queued, however long it is.
+func TestFlushWindowBoundedByOpenObjects(t *testing.T) {
+	ff := NewFaultFS(nil)
+	s := openTest(t, Options{FS: ff, Readahead: -1, FlushDelay: time.Hour, MaxOpenObjects: 8})
+	for i := range 3 {
+		u := newUpstream(0, byte(70+i))
+		wrote(s, u, fhOf(70+i), pattern(4096, byte(i)), 0)
+	}
+	if n := ff.Count(OpSync); n != 0 {
+		t.Fatalf("fdatasyncs with 3 objects queued = %d; want 0 (the window holds them)", n)
+	}
+	u := newUpstream(0, 73)
+	wrote(s, u, fhOf(73), pattern(4096, 3), 0) // the fourth: half of 8
+	await.Until(t, "the flusher to write the queued records", func() bool {
+		return s.Stats().RecordWrites >= 4
+	})
+	if n := ff.Count(OpSync); n != 4 {
+		t.Fatalf("fdatasyncs = %d; want 4", n)
 	}
 }

@@ -132,6 +132,13 @@ type CacheConfig struct {
 	// what a crash tore or what changed while the proxy was down, but not
 	// a cache file changed behind the running proxy's back.
 	Paranoid bool `yaml:"paranoid"`
+	// flush_delay: how long records of newly cached data gather before
+	// the cache makes them durable (one fdatasync of the data file, then
+	// its record). A file written and removed within it (a build's
+	// temporary) costs no fdatasync; a file filling costs one per window.
+	// Nothing waits for it: after a crash the cache only under-reports.
+	// 0 syncs at once. Default 1s.
+	FlushDelay Duration `yaml:"flush_delay"`
 }
 
 // LimitsConfig is the `limits:` section.
@@ -290,7 +297,8 @@ func Default() *Config {
 			Granule: 256 << 10,
 			BRun:    10, BCull: 7, BStop: 3,
 			FRun: 10, FCull: 7, FStop: 3,
-			Readahead: 64,
+			Readahead:  64,
+			FlushDelay: Duration{time.Second},
 		},
 		Upstream: UpstreamConfig{Conns: 4, Timeout: Duration{30 * time.Second}, Retries: 2},
 	}

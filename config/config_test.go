@@ -123,7 +123,7 @@ portmap: { enabled: true, listen: "127.0.0.1:111" }
 metrics: { listen: "127.0.0.1:9102", pprof: true }
 log: { level: debug, format: json }
 drain_timeout: 1m30s
-cache: { dir: /srv/cache, granule: 1MiB, max_size: 10GiB, brun: 20, bcull: 15, bstop: 5, frun: 12, fcull: 8, fstop: 0, readahead: 0, paranoid: true }
+cache: { dir: /srv/cache, granule: 1MiB, max_size: 10GiB, brun: 20, bcull: 15, bstop: 5, frun: 12, fcull: 8, fstop: 0, readahead: 0, paranoid: true, flush_delay: 250ms }
 upstream: { conns: 4, timeout: 5s, retries: 0, unprivileged_port: true }
 volumes:
   - id: 7
@@ -159,6 +159,7 @@ volumes:
 		{"cache.fstop", c.Cache.FStop, 0},
 		{"cache.readahead", c.Cache.Readahead, 0},
 		{"cache.paranoid", c.Cache.Paranoid, true},
+		{"cache.flush_delay", c.Cache.FlushDelay.Duration, 250 * time.Millisecond},
 		{"upstream", c.Upstream, UpstreamConfig{Conns: 4, Timeout: Duration{5 * time.Second}, Retries: 0, UnprivilegedPort: true}},
 		{"volumes[0].name", c.Volumes[0].MountPath(), "/srv/data"},
 		{"volumes[0].squash", c.Volumes[0].Squash, SquashConfig{Root: false, All: true, AnonUID: 1000, AnonGID: 4294967295}},
@@ -234,6 +235,7 @@ func TestConfigErrors(t *testing.T) {
 		{"brun 100", "cache: { brun: 100 }\n", `cache.brun: 100 must be below 100`},
 		{"fstop negative", "cache: { fstop: -1 }\n", `cache.fstop: -1 is negative`},
 		{"readahead", "cache: { readahead: 65 }\n", `cache.readahead: 65 is not in 0..64`},
+		{"flush_delay", "cache: { flush_delay: -1s }\n", `cache.flush_delay: -1s is negative`},
 		{"conns", "upstream: { conns: 0 }\n", `upstream.conns: 0 is not in 1..64`},
 		{"timeout zero", "upstream: { timeout: 0s }\n", `upstream.timeout: 0s must be above 0`},
 		{"retries", "upstream: { retries: -1 }\n", `upstream.retries: -1 is not in 0..100`},

@@ -119,6 +119,9 @@ func (cc *CacheConfig) validate(p *problems) {
 	if cc.Readahead < 0 || cc.Readahead > 64 {
 		p.add("cache.readahead", "%d is not in 0..64 (0 turns readahead off)", cc.Readahead)
 	}
+	if cc.FlushDelay.Duration < 0 {
+		p.add("cache.flush_delay", "%v is negative (0 syncs at once)", cc.FlushDelay.Duration)
+	}
 }
 
 // checkCullLimits checks 0 <= stop < cull < run < 100 for the fields prefix+run,

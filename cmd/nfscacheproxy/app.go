@@ -78,7 +78,8 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 			Dir: cfg.Cache.Dir, GranuleSize: int(cfg.Cache.Granule), MaxBytes: int64(cfg.Cache.MaxSize),
 			BRun: cfg.Cache.BRun, BCull: cfg.Cache.BCull, BStop: cfg.Cache.BStop,
 			FRun: cfg.Cache.FRun, FCull: cfg.Cache.FCull, FStop: cfg.Cache.FStop,
-			Readahead: readaheadOption(cfg.Cache.Readahead), Paranoid: cfg.Cache.Paranoid, Logger: a.log,
+			Readahead: readaheadOption(cfg.Cache.Readahead), Paranoid: cfg.Cache.Paranoid,
+			FlushDelay: flushDelayOption(cfg.Cache.FlushDelay.Duration), Logger: a.log,
 		})
 		if err != nil {
 			return nil, err
@@ -152,6 +153,15 @@ func readaheadOption(n int) int {
 		return -1
 	}
 	return n
+}
+
+// flushDelayOption maps cache.flush_delay to cache.Options.FlushDelay,
+// where 0 means the default and a negative value syncs at once.
+func flushDelayOption(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // volume dials one volume's upstream and builds its proxy.Volume.
