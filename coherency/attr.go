@@ -1,7 +1,6 @@
 package coherency
 
 import (
-	"container/list"
 	"sync"
 	"time"
 
@@ -20,24 +19,28 @@ type node struct {
 	attr nfs3.Fattr3
 	// validated is when attr last came from the upstream; attr is fresh
 	// until validated+ttl. ttl was last adapted at ttlSince.
-	validated, ttlSince time.Time
+	validated, ttlSince stamp
 	ttl                 time.Duration
-	// expired: attr is the latest version known but not fresh in any
-	// mode (a WRITE reply nothing could stand in for, expireAttr); it
-	// still keeps older replies from rolling it back (PutAttr).
-	expired bool
 	// gen validates the names cached in this directory, lgen its listing
 	// pages; both come from Cache.newGen.
 	gen, lgen uint64
 
-	access     []accessEntry // at most maxAccess
-	accessNext int           // slot to replace when access is full
-	link       string        // READLINK target, if hasLink
+	access []accessEntry // at most maxAccess
+	link   string        // READLINK target, if hasLink
+	// expired: attr is the latest version known but not fresh in any
+	// mode (a WRITE reply nothing could stand in for, expireAttr); it
+	// still keeps older replies from rolling it back (PutAttr). (The
+	// small fields sit together: a node is 232 bytes, in the 240-byte
+	// size class.)
+	expired    bool
 	hasLink    bool
+	accessNext uint8 // slot to replace when access is full
 
 	parents []nameKey // last names stored for this object (a hint)
-	elem    *list.Element
+	lru     lruLinks[node]
 }
+
+func (n *node) links() *lruLinks[node] { return &n.lru }
 
 // attrShard holds the nodes of the handles that hash to it.
 type attrShard struct {
@@ -46,26 +49,26 @@ type attrShard struct {
 	// mu guards nodes, lru and every node in them.
 	mu    sync.Mutex
 	nodes map[string]*node
-	lru   list.List // of *node, most recently used first
+	lru   lruList[node, *node]
 }
 
 func (s *attrShard) init(max int) {
 	s.max = max
 	s.nodes = make(map[string]*node)
-	s.lru.Init()
+	s.lru.init()
 }
 
 func (s *attrShard) clear(ctr *counters) {
 	s.mu.Lock()
 	ctr.attrEntries.Add(-int64(len(s.nodes)))
 	s.nodes = make(map[string]*node)
-	s.lru.Init()
+	s.lru.init()
 	s.mu.Unlock()
 }
 
 func (s *attrShard) removeLocked(n *node, ctr *counters) {
 	delete(s.nodes, n.fh)
-	s.lru.Remove(n.elem)
+	s.lru.remove(n)
 	ctr.attrEntries.Add(-1)
 }
 
@@ -87,22 +90,22 @@ func (c *Cache) ttlBounds(t nfs3.FType) (min, max time.Duration) {
 }
 
 // freshNow returns the time to judge freshness by; ModeStatic needs none.
-func (c *Cache) freshNow() time.Time {
+func (c *Cache) freshNow() stamp {
 	if c.opts.Mode == ModeStatic {
-		return time.Time{}
+		return 0
 	}
 	return c.now()
 }
 
 // freshLocked reports whether n's attributes may be served at now.
-func (c *Cache) freshLocked(n *node, now time.Time) bool {
+func (c *Cache) freshLocked(n *node, now stamp) bool {
 	if n.expired {
 		return false
 	}
 	if c.opts.Mode == ModeStatic {
 		return true
 	}
-	d := now.Sub(n.validated)
+	d := now.since(n.validated)
 	return d >= 0 && d < n.ttl
 }
 
@@ -110,7 +113,7 @@ func (c *Cache) freshLocked(n *node, now time.Time) bool {
 // fresh from now with the minimum TTL, new generations (so the names and
 // listing pages stored for the old version are invalid), no ACCESS results
 // and no READLINK target. The names leading to n stay.
-func (c *Cache) resetLocked(n *node, a *nfs3.Fattr3, now time.Time) {
+func (c *Cache) resetLocked(n *node, a *nfs3.Fattr3, now stamp) {
 	n.attr = *a
 	n.validated, n.ttlSince, n.expired = now, now, false
 	n.ttl, _ = c.ttlBounds(a.Type)
@@ -121,14 +124,14 @@ func (c *Cache) resetLocked(n *node, a *nfs3.Fattr3, now time.Time) {
 
 // insertLocked caches a as the attributes of a handle s does not hold,
 // evicting the least recently used nodes beyond the bound.
-func (c *Cache) insertLocked(s *attrShard, fh []byte, a *nfs3.Fattr3, now time.Time) *node {
+func (c *Cache) insertLocked(s *attrShard, fh []byte, a *nfs3.Fattr3, now stamp) *node {
 	n := &node{fh: string(fh)}
 	c.resetLocked(n, a, now)
-	n.elem = s.lru.PushFront(n)
+	s.lru.pushFront(n)
 	s.nodes[n.fh] = n
 	c.ctr.attrEntries.Add(1)
 	for len(s.nodes) > s.max {
-		s.removeLocked(s.lru.Back().Value.(*node), &c.ctr)
+		s.removeLocked(s.lru.last(), &c.ctr)
 		c.ctr.attrEvictions.Add(1)
 	}
 	return n
@@ -142,7 +145,7 @@ func (c *Cache) Attr(fh []byte) (a nfs3.Fattr3, fresh bool, ok bool) {
 	now := c.freshNow()
 	s.mu.Lock()
 	if n := s.nodes[string(fh)]; n != nil {
-		s.lru.MoveToFront(n.elem)
+		s.lru.moveToFront(n)
 		a, fresh, ok = n.attr, c.freshLocked(n, now), true
 	}
 	s.mu.Unlock()
@@ -178,7 +181,7 @@ func (c *Cache) PutAttr(fh []byte, a nfs3.Fattr3) (changed bool) {
 	switch {
 	case n == nil:
 		c.insertLocked(s, fh, &a, now)
-	case n.attr.FileID == a.FileID && laterTime(n.attr.Ctime, a.Ctime) && now.Sub(n.validated) < outOfOrderWindow:
+	case n.attr.FileID == a.FileID && laterTime(n.attr.Ctime, a.Ctime) && now.since(n.validated) < outOfOrderWindow:
 		// A reply produced before the change just cached (replies are
 		// processed out of order within moments): do not roll back to
 		// it. Past the window the upstream's word wins again, so a server
@@ -190,16 +193,16 @@ func (c *Cache) PutAttr(fh []byte, a nfs3.Fattr3) (changed bool) {
 		}
 		n.attr = a
 		n.validated, n.expired = now, false
-		if now.Sub(n.ttlSince) >= n.ttl {
+		if now.since(n.ttlSince) >= n.ttl {
 			min, max := c.ttlBounds(a.Type)
 			n.ttl = growTTL(n.ttl, min, max)
 			n.ttlSince = now
 		}
-		s.lru.MoveToFront(n.elem)
+		s.lru.moveToFront(n)
 	default:
 		changed = true
 		c.resetLocked(n, &a, now)
-		s.lru.MoveToFront(n.elem)
+		s.lru.moveToFront(n)
 	}
 	s.mu.Unlock()
 	if n != nil {
@@ -269,7 +272,7 @@ func (c *Cache) ApplyWcc(fh []byte, w nfs3.WccData) (ours bool) {
 		if old.Mode != n.attr.Mode || old.UID != n.attr.UID || old.GID != n.attr.GID {
 			n.access, n.accessNext = nil, 0
 		}
-		s.lru.MoveToFront(n.elem)
+		s.lru.moveToFront(n)
 	} else {
 		switch {
 		case w.After.Set && n != nil && n.attr.FileID == w.After.Attr.FileID && laterTime(n.attr.Ctime, w.After.Attr.Ctime):
@@ -279,10 +282,10 @@ func (c *Cache) ApplyWcc(fh []byte, w nfs3.WccData) (ours bool) {
 			a := n.attr
 			c.resetLocked(n, &a, now)
 			n.expired = true
-			s.lru.MoveToFront(n.elem)
+			s.lru.moveToFront(n)
 		case w.After.Set && n != nil:
 			c.resetLocked(n, &w.After.Attr, now)
-			s.lru.MoveToFront(n.elem)
+			s.lru.moveToFront(n)
 		case w.After.Set:
 			c.insertLocked(s, fh, &w.After.Attr, now)
 		case n != nil:
@@ -336,7 +339,7 @@ func (c *Cache) dirGen(dir []byte, wantFresh bool, version *nfs3.Fattr3) (gen ui
 	s.mu.Lock()
 	if n := s.nodes[string(dir)]; n != nil && (!wantFresh || c.freshLocked(n, now)) &&
 		(version == nil || sameVersion(&n.attr, version)) {
-		s.lru.MoveToFront(n.elem)
+		s.lru.moveToFront(n)
 		gen, ok = n.gen, true
 	}
 	s.mu.Unlock()
@@ -351,7 +354,7 @@ func (c *Cache) dirState(dir []byte, version *nfs3.Fattr3) (lgen uint64, a nfs3.
 	s.mu.Lock()
 	if n := s.nodes[string(dir)]; n != nil && c.freshLocked(n, now) &&
 		(version == nil || sameVersion(&n.attr, version)) {
-		s.lru.MoveToFront(n.elem)
+		s.lru.moveToFront(n)
 		lgen, a, ok = n.lgen, n.attr, true
 	}
 	s.mu.Unlock()

@@ -143,8 +143,8 @@
 // MaxListings directories' listing pages totalling at most MaxListingBytes
 // (estimated in-memory size). The attribute and name bounds are split evenly
 // between shards, so a skewed hash may evict a little before the bound is
-// reached. Eviction is LRU, O(1) per operation (container/list per shard,
-// bounded by entry count). Package cache keeps its own, different ones on
+// reached. Eviction is LRU, O(1) per operation (an intrusive list per
+// shard, lru.go, bounded by entry count). Package cache keeps its own, different ones on
 // purpose (an intrusive idle list of open files under its table lock, and
 // persisted last-use times sorted when culling; see its doc): sharing one
 // generic LRU would fit neither. Handles, names and pages are

@@ -1,7 +1,6 @@
 package coherency
 
 import (
-	"container/list"
 	"sync"
 	"unsafe"
 
@@ -40,8 +39,10 @@ type dirPages struct {
 	lgen  uint64
 	pages map[listKey]*page
 	bytes int64
-	elem  *list.Element
+	lru   lruLinks[dirPages]
 }
+
+func (d *dirPages) links() *lruLinks[dirPages] { return &d.lru }
 
 // listings is the volume's one table of listing pages.
 type listings struct {
@@ -51,14 +52,14 @@ type listings struct {
 	// mu guards dirs, lru, bytes and every dirPages in them.
 	mu    sync.Mutex
 	dirs  map[string]*dirPages
-	lru   list.List // of *dirPages, most recently used first
+	lru   lruList[dirPages, *dirPages]
 	bytes int64
 }
 
 func (l *listings) init(maxDirs int, maxBytes int64) {
 	l.maxDirs, l.maxBytes = maxDirs, maxBytes
 	l.dirs = make(map[string]*dirPages)
-	l.lru.Init()
+	l.lru.init()
 }
 
 func (l *listings) clear(ctr *counters) {
@@ -71,7 +72,7 @@ func (l *listings) clear(ctr *counters) {
 
 func (l *listings) removeLocked(dp *dirPages, ctr *counters) {
 	delete(l.dirs, dp.dir)
-	l.lru.Remove(dp.elem)
+	l.lru.remove(dp)
 	l.bytes -= dp.bytes
 	ctr.listingEntries.Add(-1)
 	ctr.listingPages.Add(-int64(len(dp.pages)))
@@ -103,7 +104,7 @@ func (l *listings) get(dir []byte, k listKey, lgen uint64, ctr *counters) *page 
 		switch {
 		case dp.lgen == lgen:
 			if p = dp.pages[k]; p != nil {
-				l.lru.MoveToFront(dp.elem)
+				l.lru.moveToFront(dp)
 			}
 		case dp.lgen < lgen:
 			l.removeLocked(dp, ctr) // stored for an older version of dir
@@ -131,11 +132,11 @@ func (l *listings) put(dir []byte, k listKey, lgen uint64, p *page, ctr *counter
 	}
 	if dp == nil {
 		dp = &dirPages{dir: string(dir), lgen: lgen, pages: make(map[listKey]*page)}
-		dp.elem = l.lru.PushFront(dp)
+		l.lru.pushFront(dp)
 		l.dirs[dp.dir] = dp
 		ctr.listingEntries.Add(1)
 	} else {
-		l.lru.MoveToFront(dp.elem)
+		l.lru.moveToFront(dp)
 	}
 	if old := dp.pages[k]; old != nil {
 		l.removePageLocked(dp, k, old, ctr)
@@ -147,7 +148,7 @@ func (l *listings) put(dir []byte, k listKey, lgen uint64, p *page, ctr *counter
 	ctr.listingBytes.Add(p.size)
 
 	for len(l.dirs) > l.maxDirs || l.bytes > l.maxBytes {
-		back := l.lru.Back().Value.(*dirPages)
+		back := l.lru.last()
 		if back == dp {
 			// dp alone is over the bound: keep only the new page,
 			// which fits.

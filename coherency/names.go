@@ -1,7 +1,6 @@
 package coherency
 
 import (
-	"container/list"
 	"sync"
 
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
@@ -19,12 +18,16 @@ type nameKey struct {
 }
 
 type nameEntry struct {
-	key      nameKey
-	fh       []byte // never modified once stored
-	negative bool
-	gen      uint64 // the directory's gen when stored
-	elem     *list.Element
+	key nameKey
+	fh  []byte // never modified once stored; nil: the name does not exist
+	gen uint64 // the directory's gen when stored
+	lru lruLinks[nameEntry]
 }
+
+// negative reports a cached NOENT.
+func (e *nameEntry) negative() bool { return e.fh == nil }
+
+func (e *nameEntry) links() *lruLinks[nameEntry] { return &e.lru }
 
 // nameShard holds the names whose (directory, name) hash to it.
 type nameShard struct {
@@ -33,33 +36,33 @@ type nameShard struct {
 	// mu guards m, lru and every entry in them.
 	mu  sync.Mutex
 	m   map[nameKey]*nameEntry
-	lru list.List // of *nameEntry, most recently used first
+	lru lruList[nameEntry, *nameEntry]
 }
 
 func (s *nameShard) init(max int) {
 	s.max = max
 	s.m = make(map[nameKey]*nameEntry)
-	s.lru.Init()
+	s.lru.init()
 }
 
 func (s *nameShard) clear(ctr *counters) {
 	s.mu.Lock()
 	ctr.nameEntries.Add(-int64(len(s.m)))
 	s.m = make(map[nameKey]*nameEntry)
-	s.lru.Init()
+	s.lru.init()
 	s.mu.Unlock()
 }
 
 func (s *nameShard) removeLocked(e *nameEntry, ctr *counters) {
 	delete(s.m, e.key)
-	s.lru.Remove(e.elem)
+	s.lru.remove(e)
 	ctr.nameEntries.Add(-1)
 }
 
 // forgetIf drops the entry k if it leads to fh.
 func (s *nameShard) forgetIf(k nameKey, fh []byte, ctr *counters) {
 	s.mu.Lock()
-	if e := s.m[k]; e != nil && !e.negative && string(e.fh) == string(fh) {
+	if e := s.m[k]; e != nil && !e.negative() && string(e.fh) == string(fh) {
 		s.removeLocked(e, ctr)
 	}
 	s.mu.Unlock()
@@ -91,8 +94,8 @@ func (c *Cache) lookup(dir []byte, name string, wantFresh bool) (e NameEntry, ok
 		if ne := s.m[nameKey{string(dir), name}]; ne != nil {
 			switch {
 			case ne.gen == gen:
-				s.lru.MoveToFront(ne.elem)
-				e, ok = NameEntry{FH: ne.fh, Negative: ne.negative}, true
+				s.lru.moveToFront(ne)
+				e, ok = NameEntry{FH: ne.fh, Negative: ne.negative()}, true
 			case ne.gen < gen:
 				s.removeLocked(ne, &c.ctr) // stored for an older version of dir
 			}
@@ -127,7 +130,7 @@ func (c *Cache) NameHint(dir []byte, name string) (fh []byte, ok bool) {
 	}
 	s := c.nameShard(dir, name)
 	s.mu.Lock()
-	if ne := s.m[nameKey{string(dir), name}]; ne != nil && !ne.negative {
+	if ne := s.m[nameKey{string(dir), name}]; ne != nil && !ne.negative() {
 		fh, ok = append([]byte(nil), ne.fh...), true
 	}
 	s.mu.Unlock()
@@ -199,18 +202,18 @@ func (c *Cache) putName(dir []byte, name string, fh []byte, negative bool, versi
 			// a newer result is already cached.
 			return nameKey{}, false
 		}
-		s.lru.MoveToFront(e.elem)
+		s.lru.moveToFront(e)
 	} else {
 		e = &nameEntry{key: nameKey{string(dir), name}}
-		e.elem = s.lru.PushFront(e)
+		s.lru.pushFront(e)
 		s.m[e.key] = e
 		c.ctr.nameEntries.Add(1)
 		for len(s.m) > s.max {
-			s.removeLocked(s.lru.Back().Value.(*nameEntry), &c.ctr)
+			s.removeLocked(s.lru.last(), &c.ctr)
 			c.ctr.nameEvictions.Add(1)
 		}
 	}
-	e.gen, e.negative = gen, negative
+	e.gen = gen
 	if negative {
 		e.fh = nil
 	} else if string(e.fh) != string(fh) {
