@@ -57,6 +57,9 @@
 // since its object was opened is served, whole or in part, without
 // re-checking unless Options.Paranoid is set: what a crash tore or a
 // restart left doubtful is checked on its first read after the open.
+// Such bytes can also be handed out as a Span (span.go, ReadSpan): the
+// file's descriptor and range, for the proxy to sendfile to the client,
+// holding the object open until released.
 //
 // Coherency: an object serves only requests whose Coherency is its
 // record's version (version.Same, the one rule shared with coherency; see

@@ -147,6 +147,9 @@ func newOSFile(fd int, name string) *osFile {
 	return f
 }
 
+// Fd returns the descriptor (for sendfile, see Span), -1 once closed.
+func (f *osFile) Fd() int { return int(f.fd.Load()) }
+
 func (f *osFile) ReadAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) {

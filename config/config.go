@@ -139,6 +139,11 @@ type CacheConfig struct {
 	// Nothing waits for it: after a crash the cache only under-reports.
 	// 0 syncs at once. Default 1s.
 	FlushDelay Duration `yaml:"flush_delay"`
+	// sendfile: send the payload of a READ served wholly from the cache
+	// straight from the cache file to the client's socket (sendfile(2)),
+	// rather than copying it through the proxy's memory. Turn it off only
+	// for a cache file system whose sendfile misbehaves. Default true.
+	Sendfile bool `yaml:"sendfile"`
 }
 
 // LimitsConfig is the `limits:` section.
@@ -299,6 +304,7 @@ func Default() *Config {
 			FRun: 10, FCull: 7, FStop: 3,
 			Readahead:  64,
 			FlushDelay: Duration{time.Second},
+			Sendfile:   true,
 		},
 		Upstream: UpstreamConfig{Conns: 4, Timeout: Duration{30 * time.Second}, Retries: 2},
 	}

@@ -123,7 +123,7 @@ portmap: { enabled: true, listen: "127.0.0.1:111" }
 metrics: { listen: "127.0.0.1:9102", pprof: true }
 log: { level: debug, format: json }
 drain_timeout: 1m30s
-cache: { dir: /srv/cache, granule: 1MiB, max_size: 10GiB, brun: 20, bcull: 15, bstop: 5, frun: 12, fcull: 8, fstop: 0, readahead: 0, paranoid: true, flush_delay: 250ms }
+cache: { dir: /srv/cache, granule: 1MiB, max_size: 10GiB, brun: 20, bcull: 15, bstop: 5, frun: 12, fcull: 8, fstop: 0, readahead: 0, paranoid: true, flush_delay: 250ms, sendfile: false }
 upstream: { conns: 4, timeout: 5s, retries: 0, unprivileged_port: true }
 volumes:
   - id: 7
@@ -160,6 +160,7 @@ volumes:
 		{"cache.readahead", c.Cache.Readahead, 0},
 		{"cache.paranoid", c.Cache.Paranoid, true},
 		{"cache.flush_delay", c.Cache.FlushDelay.Duration, 250 * time.Millisecond},
+		{"cache.sendfile", c.Cache.Sendfile, false},
 		{"upstream", c.Upstream, UpstreamConfig{Conns: 4, Timeout: Duration{5 * time.Second}, Retries: 0, UnprivilegedPort: true}},
 		{"volumes[0].name", c.Volumes[0].MountPath(), "/srv/data"},
 		{"volumes[0].squash", c.Volumes[0].Squash, SquashConfig{Root: false, All: true, AnonUID: 1000, AnonGID: 4294967295}},

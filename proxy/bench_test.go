@@ -57,7 +57,7 @@ func BenchmarkDispatchReadHit1MiB(b *testing.B) {
 	w := xdr.NewWriter(make([]byte, 0, 2<<20))
 	for i := 0; i < 3; i++ { // fill the cache and the attribute cache
 		w.Buf = w.Buf[:0]
-		c.dispatch(rec, w)
+		c.dispatch(rec, w, nil)
 	}
 	// Stores finish in the background; with readahead off, the 4 fills
 	// are the read's own granules.
@@ -66,7 +66,7 @@ func BenchmarkDispatchReadHit1MiB(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.Buf = w.Buf[:0]
-		if !c.dispatch(rec, w) {
+		if !c.dispatch(rec, w, nil) {
 			b.Fatal("no reply")
 		}
 	}

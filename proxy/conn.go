@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,13 @@ import (
 	"os"
 	"runtime/debug"
 	"sync"
+	"syscall"
 	"time"
+	"unsafe"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
 )
@@ -52,10 +58,16 @@ type conn struct {
 	// holds at most PerConnLimit of them.
 	out struct {
 		sync.Mutex
-		queue   []*[]byte // record-marked replies from recordPool, in order
-		spare   []*[]byte // the other queue, reused
-		writing bool      // a request is writing; it takes what is queued
+		queue   []outReply // record-marked replies, in order
+		spare   []outReply // the other queue, reused
+		writing bool       // a request is writing; it takes what is queued
 	}
+	// raw is the socket's descriptor access, for sendfile; nil when the
+	// connection has none (then READ payloads are always copied). sw and
+	// swStep are the writer's (writeSpan).
+	raw    syscall.RawConn
+	sw     spanWrite
+	swStep func(fd uintptr) bool
 	// Owned by the writer (out.writing): the iovecs of a batch, and
 	// whether a write failed (the connection is closed; nothing more is
 	// sent).
@@ -77,6 +89,9 @@ const readBufferSize = 4 << 10
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), slots: make(chan struct{}, s.opts.PerConnLimit)}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	if sc, ok := nc.(syscall.Conn); ok && !s.opts.NoSendfile {
+		c.raw, _ = sc.SyscallConn()
+	}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = ta.AddrPort()
 		c.remote = netip.AddrPortFrom(c.remote.Addr().Unmap(), c.remote.Port())
@@ -85,6 +100,16 @@ func newConn(s *Server, nc net.Conn) *conn {
 }
 
 var recordPool = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+// outReply is a reply waiting to be written: a record-marked buffer from
+// recordPool and, for a READ served from the cache file, the payload
+// that follows it there (span.N > 0), counted in the record mark.
+type outReply struct {
+	buf  *[]byte
+	span cache.Span
+}
+
+func (r *outReply) size() int { return len(*r.buf) + r.span.N }
 
 // serve reads records until the connection ends, then waits for the
 // requests it started.
@@ -226,16 +251,21 @@ func (c *conn) handle(bp *[]byte) {
 	wp := recordPool.Get().(*[]byte)
 	w := xdr.Writer{Buf: (*wp)[:0]}
 	w.Uint32(0) // record mark
-	reply := c.dispatch(*bp, &w)
+	var span cache.Span
+	reply := c.dispatch(*bp, &w, &span)
 	recordPool.Put(bp)
 	*wp = w.Buf
 	if !reply {
+		span.Release()
 		recordPool.Put(wp)
 		c.done()
 		return
 	}
 	rpc.SetRecordHeader(w.Buf)
-	c.send(wp)
+	if span.N > 0 {
+		binary.BigEndian.PutUint32(w.Buf, binary.BigEndian.Uint32(w.Buf)+uint32(span.N))
+	}
+	c.send(outReply{wp, span})
 }
 
 // done releases a request's slots once its reply is written or dropped.
@@ -257,10 +287,11 @@ func (c *conn) done() {
 // requests of the written replies are done; the writer's own last, when
 // it has let go of the queue, so the connection's WaitGroup covers the
 // writer to its end.
-func (c *conn) send(wp *[]byte) {
+func (c *conn) send(r outReply) {
+	wp := r.buf
 	o := &c.out
 	o.Lock()
-	o.queue = append(o.queue, wp)
+	o.queue = append(o.queue, r)
 	if o.writing {
 		o.Unlock()
 		return
@@ -272,9 +303,11 @@ func (c *conn) send(wp *[]byte) {
 		o.queue = o.spare[:0]
 		o.Unlock()
 		c.write(batch)
-		for i, bp := range batch {
+		for i := range batch {
+			bp := batch[i].buf
+			batch[i].span.Release()
 			recordPool.Put(bp)
-			batch[i] = nil
+			batch[i] = outReply{}
 			if own && bp == wp {
 				// Put back now: a later batch may hold this very
 				// buffer again, as another request's reply.
@@ -297,23 +330,35 @@ func (c *conn) send(wp *[]byte) {
 // before replies were batched.
 const maxWriteChunk = 1 << 20
 
-// write writes batch to the socket, a chunk of replies per writev. Called
-// only by the writer (out.writing).
-func (c *conn) write(batch []*[]byte) {
+// write writes batch to the socket, a chunk of replies per writev; a
+// reply with a span ends its chunk, whose bytes are followed by the
+// span's, sent from the cache file. Called only by the writer
+// (out.writing).
+func (c *conn) write(batch []outReply) {
 	for len(batch) > 0 && !c.broken {
 		n, size := 0, 0
 		c.iovs = c.iovs[:0]
-		for n < len(batch) && (n == 0 || size+len(*batch[n]) <= maxWriteChunk) {
-			size += len(*batch[n])
-			c.iovs = append(c.iovs, *batch[n])
+		var span *cache.Span
+		for n < len(batch) && (n == 0 || size+batch[n].size() <= maxWriteChunk) {
+			size += batch[n].size()
+			c.iovs = append(c.iovs, *batch[n].buf)
 			n++
+			if batch[n-1].span.N > 0 {
+				span = &batch[n-1].span
+				break
+			}
 		}
 		batch = batch[n:]
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.opts.WriteTimeout))
 		var err error
-		if n == 1 {
+		switch {
+		case span != nil:
+			if err = c.writeSpan(c.iovs, span); err == nil {
+				c.s.stats.sendfileBytes.Add(int64(span.N))
+			}
+		case n == 1:
 			_, err = c.nc.Write(c.iovs[0])
-		} else {
+		default:
 			c.iov = c.iovs
 			_, err = c.iov.WriteTo(c.nc)
 		}
@@ -331,9 +376,109 @@ func (c *conn) write(batch []*[]byte) {
 	}
 }
 
+// writeSpan writes heads, then span's bytes from its cache file
+// (sendfile, with its own offset: the descriptor's is never moved), as
+// one stream: the heads go with MSG_MORE, so the kernel sends them with
+// the payload's first segment rather than alone. A file that ends
+// before the span (it cannot, short of someone truncating the cache
+// behind the proxy's back) breaks the connection: the record is short.
+// The callback's state lives in the conn (sw), so a reply allocates
+// nothing here.
+func (c *conn) writeSpan(heads [][]byte, span *cache.Span) error {
+	sw := &c.sw
+	sw.iovs = sw.back[:0]
+	for _, h := range heads {
+		if len(h) > 0 {
+			sw.iovs = append(sw.iovs, unix.Iovec{Base: &h[0], Len: uint64(len(h))})
+		}
+	}
+	sw.back = sw.iovs[:0] // spanStep consumes iovs; its backing stays
+	sw.fd, sw.off, sw.left, sw.err = span.FD, span.Off, span.N, nil
+	if c.swStep == nil {
+		c.swStep = c.spanStep
+	}
+	err := c.raw.Write(c.swStep)
+	clear(sw.back[:cap(sw.back)]) // no pointers into replies kept
+	if err != nil {
+		return err
+	}
+	return sw.err
+}
+
+// spanWrite is writeSpan's progress: head bytes not yet sent (iovs),
+// then the span's bytes from fd.
+type spanWrite struct {
+	back []unix.Iovec
+	iovs []unix.Iovec
+	fd   int
+	off  int64
+	left int
+	err  error
+}
+
+// spanStep sends what it can of c.sw; false means "wait until the socket
+// is writable, then call again" (syscall.RawConn.Write).
+func (c *conn) spanStep(fd uintptr) bool {
+	sw := &c.sw
+	for len(sw.iovs) > 0 {
+		n, e := sendmsgMore(int(fd), sw.iovs)
+		switch {
+		case e == unix.EAGAIN:
+			return false
+		case e == unix.EINTR:
+			continue
+		case e != nil:
+			sw.err = e
+			return true
+		}
+		for n > 0 {
+			iv := &sw.iovs[0]
+			if k := min(uint64(n), iv.Len); k < iv.Len {
+				iv.Base = (*byte)(unsafe.Add(unsafe.Pointer(iv.Base), k))
+				iv.Len -= k
+				n = 0
+			} else {
+				n -= int(k)
+				sw.iovs = sw.iovs[1:]
+			}
+		}
+	}
+	for sw.left > 0 {
+		n, e := unix.Sendfile(int(fd), sw.fd, &sw.off, sw.left)
+		sw.left -= max(n, 0)
+		switch {
+		case e == unix.EAGAIN:
+			return false
+		case e == unix.EINTR:
+			continue
+		case e != nil:
+			sw.err = e
+			return true
+		case n == 0:
+			sw.err = io.ErrUnexpectedEOF
+			return true
+		}
+	}
+	return true
+}
+
+// sendmsgMore is sendmsg(2) of iovs with MSG_MORE (more follows: hold
+// a partial segment) and MSG_NOSIGNAL, on iovecs the caller keeps.
+func sendmsgMore(fd int, iovs []unix.Iovec) (int, error) {
+	var msg unix.Msghdr
+	msg.Iov = &iovs[0]
+	msg.SetIovlen(len(iovs))
+	n, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_MORE|unix.MSG_NOSIGNAL)
+	if e != 0 {
+		return int(n), e
+	}
+	return int(n), nil
+}
+
 // dispatch decodes the call header, runs the procedure and leaves the reply
-// in w. It returns false when no reply is to be sent.
-func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
+// in w (and in *span, a READ payload sent from the cache file). It returns
+// false when no reply is to be sent.
+func (c *conn) dispatch(rec []byte, w *xdr.Writer, span *cache.Span) (reply bool) {
 	var r xdr.Reader
 	r.Reset(rec)
 	var h rpc.CallHeader
@@ -431,21 +576,30 @@ func (c *conn) dispatch(rec []byte, w *xdr.Writer) (reply bool) {
 				c.s.drc.finish(e, nil)
 			}
 		}()
-		sent = c.run(ctx, &h, handler, &r, w, mark)
+		sent = c.run(ctx, &h, handler, &r, w, mark, nil)
 		return sent
 	}
-	return c.run(ctx, &h, handler, &r, w, mark)
+	return c.run(ctx, &h, handler, &r, w, mark, span)
 }
 
 // run executes handler and leaves the reply in w (from mark on).
-func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request, *xdr.Reader, *xdr.Writer) error, r *xdr.Reader, w *xdr.Writer, mark int) bool {
+func (c *conn) run(ctx context.Context, h *rpc.CallHeader, handler func(*request, *xdr.Reader, *xdr.Writer) error, r *xdr.Reader, w *xdr.Writer, mark int, span *cache.Span) bool {
 	// The reader and the writer move into the request (on the heap
 	// anyway), so the caller's stay on its stack.
 	rpc.EncodeAcceptedHeader(w, h.XID, rpc.Success)
 	body := w.Len()
-	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r, w: *w}
+	req := &request{ctx: ctx, s: c.s, c: c, xid: h.XID, prog: h.Prog, proc: h.Proc, cred: h.Cred, r: *r, w: *w,
+		spanOK: span != nil && c.raw != nil}
 	start := time.Now()
 	err := handler(req, &req.r, &req.w)
 	*w = req.w
-	return req.finish(w, mark, body, time.Since(start), err)
+	ok := req.finish(w, mark, body, time.Since(start), err)
+	if req.span.N > 0 {
+		if ok && err == nil && span != nil {
+			*span = req.span // the writer sends and releases it
+		} else {
+			req.span.Release() // the reply is not the one that carried it
+		}
+	}
+	return ok
 }

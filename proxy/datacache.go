@@ -15,6 +15,10 @@ type DataCache interface {
 	// under a fetch, the n bytes are of the new version and err is fetch's
 	// Changed error (see cache.Changed).
 	ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (n, fromUpstream int, err error)
+	// ReadSpan returns [off, off+n) as a span of the cache file to send
+	// as it is (sendfile) when all of it is cached and checked; false:
+	// use ReadAt. See cache.Store.ReadSpan.
+	ReadSpan(fh []byte, coh cache.Coherency, off int64, n int, fetch cache.Fetcher) (cache.Span, bool)
 	WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64)
 	Invalidate(fh []byte)
 }
@@ -29,6 +33,10 @@ type storeVolume struct {
 
 func (v storeVolume) ReadAt(ctx context.Context, fh []byte, coh cache.Coherency, p []byte, off int64, fetch cache.Fetcher) (int, int, error) {
 	return v.s.ReadAtFrom(ctx, v.key, fh, coh, p, off, fetch)
+}
+
+func (v storeVolume) ReadSpan(fh []byte, coh cache.Coherency, off int64, n int, fetch cache.Fetcher) (cache.Span, bool) {
+	return v.s.ReadSpan(v.key, fh, coh, off, n, fetch)
 }
 
 func (v storeVolume) WroteAt(fh []byte, pre, post cache.Coherency, data []byte, off int64) {

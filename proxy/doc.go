@@ -95,7 +95,14 @@
 // upstream READ per missing granule and flight. When that READ's post-op
 // attributes show the file changed, the reply carries its bytes with the
 // new attributes (coherency.Changed); nothing is read twice and the cache
-// stores nothing under the old version.
+// stores nothing under the old version. A READ wholly cached and checked,
+// whose length needs no XDR padding, on a connection with a descriptor,
+// takes a cache.Span instead (Volume.Data.ReadSpan): the reply carries
+// only its head, and the connection's writer sends the payload from the
+// cache file with sendfile (conn.writeSpan, the head with MSG_MORE), so
+// a warm READ's bytes are copied neither into the proxy nor out of it.
+// The span holds its object open until written (Options.NoSendfile turns
+// this off).
 //
 // Results: handlers only encode their reply. reply.go finish is the one
 // place that turns a handler's result into the reply status (the first

@@ -77,12 +77,17 @@ func (u *hitUpstream) Call(ctx context.Context, cred *rpc.Cred, proc uint32, arg
 // already cached.
 type hitBench struct {
 	up   *hitUpstream
+	srv  *Server
 	addr string
 }
 
 const hitFileSize = 4 << 20
 
-func newHitBench(b *testing.B) *hitBench {
+func newHitBench(b testing.TB) *hitBench { return newHitBenchWith(b, Options{}) }
+
+// newHitBenchWith is newHitBench with the server options opts (Volumes
+// and Observer are set here).
+func newHitBenchWith(b testing.TB, opts Options) *hitBench {
 	b.Helper()
 	up := &hitUpstream{data: make([]byte, hitFileSize)}
 	for i := range up.data {
@@ -95,10 +100,11 @@ func newHitBench(b *testing.B) *hitBench {
 	b.Cleanup(func() { store.Close() })
 	// As the production binary does: request latencies by result.
 	obs := metrics.NewProcHistograms(metrics.ProcHistogramOpts{Name: "request", Help: "client requests", Results: true})
-	s, err := New(Options{Observer: obs, Volumes: []Volume{{ID: 1, Name: "/x", Upstream: up,
+	opts.Observer, opts.Volumes = obs, []Volume{{ID: 1, Name: "/x", Upstream: up,
 		// Attributes stay fresh for the whole benchmark (ttl mode).
 		Coherency: coherency.Options{AcRegMin: time.Hour, AcRegMax: time.Hour, AcDirMin: time.Hour, AcDirMax: time.Hour},
-		Data:      StoreVolume(store, cache.VolumeKey{Server: "mem", Export: "/x", ID: 1})}}})
+		Data:      StoreVolume(store, cache.VolumeKey{Server: "mem", Export: "/x", ID: 1})}}
+	s, err := New(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +115,7 @@ func newHitBench(b *testing.B) *hitBench {
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve(l) }()
 	b.Cleanup(func() { s.Close(); <-done })
-	hb := &hitBench{up: up, addr: l.Addr().String()}
+	hb := &hitBench{up: up, srv: s, addr: l.Addr().String()}
 
 	// Warm every cache the benchmarks use: attributes, the name, ACCESS
 	// for the caller, and every granule of the file.
@@ -162,7 +168,7 @@ type hitClient struct {
 	buf []byte
 }
 
-func (hb *hitBench) dial(b *testing.B) *hitClient {
+func (hb *hitBench) dial(b testing.TB) *hitClient {
 	nc, err := net.Dial("tcp", hb.addr)
 	if err != nil {
 		b.Fatal(err)
@@ -172,7 +178,7 @@ func (hb *hitBench) dial(b *testing.B) *hitClient {
 }
 
 // roundTrip sends rec and reads one reply, which must be NFS3_OK.
-func (c *hitClient) roundTrip(b *testing.B, rec []byte) bool {
+func (c *hitClient) roundTrip(b testing.TB, rec []byte) bool {
 	if _, err := c.nc.Write(rec); err != nil {
 		b.Error(err)
 		return false
@@ -180,7 +186,7 @@ func (c *hitClient) roundTrip(b *testing.B, rec []byte) bool {
 	return c.readReply(b)
 }
 
-func (c *hitClient) readReply(b *testing.B) bool {
+func (c *hitClient) readReply(b testing.TB) bool {
 	var err error
 	c.buf, err = rpc.ReadRecord(c.br, c.buf[:0], 2<<20)
 	if err != nil {
@@ -265,7 +271,17 @@ func (hb *hitBench) runPipelined(b *testing.B, depth int, recs [][]byte) {
 }
 
 func benchHits(b *testing.B, recs [][]byte, bytes int64) {
-	hb := newHitBench(b)
+	benchHitsOn(b, newHitBench(b), recs, bytes)
+}
+
+// benchReadHits runs READ hits as served (payload by sendfile) and, side
+// by side, copied through the proxy's memory (Options.NoSendfile).
+func benchReadHits(b *testing.B, recs [][]byte, bytes int64) {
+	b.Run("sendfile", func(b *testing.B) { benchHitsOn(b, newHitBench(b), recs, bytes) })
+	b.Run("copy", func(b *testing.B) { benchHitsOn(b, newHitBenchWith(b, Options{NoSendfile: true}), recs, bytes) })
+}
+
+func benchHitsOn(b *testing.B, hb *hitBench, recs [][]byte, bytes int64) {
 	for _, clients := range []int{4, 32} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			b.SetBytes(bytes)
@@ -300,7 +316,7 @@ func BenchmarkReadHit128KiB(b *testing.B) {
 	for i := range 32 {
 		recs = append(recs, hitCall(nfs3.ProcRead, i))
 	}
-	benchHits(b, recs, 128<<10)
+	benchReadHits(b, recs, 128<<10)
 }
 
 // cpuClock measures the CPU time (user and system) of the process: the
@@ -327,5 +343,5 @@ func BenchmarkReadHit1MiB(b *testing.B) {
 	for i := range 4 {
 		recs = append(recs, hitCallSize(nfs3.ProcRead, i, 1<<20))
 	}
-	benchHits(b, recs, 1<<20)
+	benchReadHits(b, recs, 1<<20)
 }

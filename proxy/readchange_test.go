@@ -93,7 +93,7 @@ func TestReadMissChangedUnderFetch(t *testing.T) {
 	call := func(proc uint32, args xdr.Encoder, res xdr.Decoder) {
 		t.Helper()
 		w := xdr.NewWriter(nil)
-		if !c.dispatch(callBody(1, nfs3.Program, 3, proc, &cred, args), w) {
+		if !c.dispatch(callBody(1, nfs3.Program, 3, proc, &cred, args), w, nil) {
 			t.Fatal("no reply")
 		}
 		_, r, err := replyHead(t, w.Bytes())

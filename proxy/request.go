@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/nfscacheproxy/nfscacheproxy/cache"
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
@@ -36,8 +37,13 @@ type request struct {
 	upstream bool
 	result   string
 	fetch    coherency.Fetcher // the data cache's fetcher for this request's READ
-	r        xdr.Reader        // the arguments
-	w        xdr.Writer        // the reply, while the handler runs
+	// span, when its N is set, is a READ reply's payload, sent from the
+	// cache file after the reply in w (conn.writeSpan); the reply's
+	// opaque length already counts it.
+	span   cache.Span
+	spanOK bool       // the reply may carry a span (its connection can send one)
+	r      xdr.Reader // the arguments
+	w      xdr.Writer // the reply, while the handler runs
 }
 
 // resolve maps the proxy handle *fh to its volume and rewrites *fh in place

@@ -56,7 +56,7 @@ func TestRootGetsNoCachedDataTheUpstreamRefuses(t *testing.T) {
 	read := func(uid uint32) nfs3.Stat {
 		cred := rpc.Cred{Flavor: rpc.AuthSys, UID: uid, GID: uid}
 		w := xdr.NewWriter(nil)
-		if !c.dispatch(callBody(1, nfs3.Program, 3, nfs3.ProcRead, &cred, &nfs3.ReadArgs{File: fh, Count: 4096}), w) {
+		if !c.dispatch(callBody(1, nfs3.Program, 3, nfs3.ProcRead, &cred, &nfs3.ReadArgs{File: fh, Count: 4096}), w, nil) {
 			t.Fatal("no reply")
 		}
 		_, r, err := replyHead(t, w.Bytes())

@@ -28,8 +28,12 @@ type Options struct {
 	PerConnLimit int           // requests in flight per connection (default 64)
 	GlobalLimit  int           // requests in flight across the server (default 1024)
 	WriteTimeout time.Duration // a reply that cannot be written in this time closes the connection (default 60s)
-	IdleTimeout  time.Duration // a connection with no request for this long, or a record not complete this long after its mark, is closed (default 15m)
-	MaxConns     int           // open client connections; more are accepted and closed at once (default 4096)
+	// NoSendfile makes warm READs copy their payload through the proxy's
+	// memory instead of sending it from the cache file (sendfile); for
+	// comparing the two, and for file systems whose sendfile misbehaves.
+	NoSendfile  bool
+	IdleTimeout time.Duration // a connection with no request for this long, or a record not complete this long after its mark, is closed (default 15m)
+	MaxConns    int           // open client connections; more are accepted and closed at once (default 4096)
 	// MaxConnsPerClient bounds the open connections from one client
 	// address (default 256, at most MaxConns): one host cannot lock the
 	// others out.

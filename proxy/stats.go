@@ -19,6 +19,7 @@ type serverStats struct {
 	panics         atomic.Int64
 	refused        atomic.Int64
 	drcHits        atomic.Int64
+	sendfileBytes  atomic.Int64
 	staleServed    atomic.Int64
 	volumeBusy     atomic.Int64 // requests answered at once: their volume's upstream held its share of slots
 	foreignHandles atomic.Int64
@@ -96,6 +97,7 @@ type Stats struct {
 	Panics             int64 // handler panics recovered
 	Refused            int64 // MNT or NFS calls refused by an export policy
 	DRCHits            int64 // retransmissions answered from the duplicate-request cache
+	SendfileBytes      int64 // READ payload bytes sent from cache files (sendfile), not copied through memory
 	StaleServed        int64 // answers served from caches while the upstream was unreachable (serve-stale)
 	VolumeBusy         int64 // requests answered JUKEBOX/IO at once because their volume's upstream held its share of request slots
 	ForeignHandles     int64 // handles refused as STALE: their object lies outside the volume's filesystems
@@ -119,6 +121,7 @@ func (s *Server) Stats() Stats {
 		Panics:             s.stats.panics.Load(),
 		Refused:            s.stats.refused.Load(),
 		DRCHits:            s.stats.drcHits.Load(),
+		SendfileBytes:      s.stats.sendfileBytes.Load(),
 		StaleServed:        s.stats.staleServed.Load(),
 		VolumeBusy:         s.stats.volumeBusy.Load(),
 		ForeignHandles:     s.stats.foreignHandles.Load(),

@@ -107,7 +107,8 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	l := &cfg.Limits
 	a.srv, err = proxy.New(proxy.Options{Volumes: vols, Observer: reqHist, Logger: a.log,
 		MaxConns: l.MaxConns, MaxConnsPerClient: l.MaxConnsPerClient, PerConnLimit: l.ConnRequests, GlobalLimit: l.Requests,
-		IdleTimeout: l.IdleTimeout.Duration, RecordTimeout: l.RecordTimeout.Duration, PartialRecordBytes: int64(l.PartialRecordBytes), WriteTimeout: l.WriteTimeout.Duration, RequestTimeout: l.RequestTimeout.Duration})
+		IdleTimeout: l.IdleTimeout.Duration, RecordTimeout: l.RecordTimeout.Duration, PartialRecordBytes: int64(l.PartialRecordBytes), WriteTimeout: l.WriteTimeout.Duration, RequestTimeout: l.RequestTimeout.Duration,
+		NoSendfile: !cfg.Cache.Sendfile})
 	if err != nil {
 		return nil, err
 	}

@@ -47,6 +47,8 @@ func (a *app) registerMetrics() {
 			func(s proxy.Stats) float64 { return float64(s.Panics) }),
 		metrics.Counter("nfscacheproxy_drc_hits_total", "Retransmissions answered from the duplicate-request cache.",
 			func(s proxy.Stats) float64 { return float64(s.DRCHits) }),
+		metrics.Counter("nfscacheproxy_read_sendfile_bytes_total", "READ payload bytes sent from cache files with sendfile rather than copied through the proxy's memory.",
+			func(s proxy.Stats) float64 { return float64(s.SendfileBytes) }),
 		metrics.Counter("nfscacheproxy_stale_served_total", "Answers served from caches while the upstream was unreachable.",
 			func(s proxy.Stats) float64 { return float64(s.StaleServed) }),
 		metrics.Counter("nfscacheproxy_volume_busy_total", "Requests answered at once (JUKEBOX, or IO when soft) because their volume's upstream already held three quarters of the request slots.",
