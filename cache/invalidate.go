@@ -34,25 +34,10 @@ func (s *Store) Invalidate(vol VolumeKey, fh []byte) {
 // moves, so nobody opens the old file by its name meanwhile; reads in
 // progress on o finish on its open file.
 func (s *Store) forget(o *object) {
-	s.mu.Lock()
-	if o.state != stLive || o.v.objs[o.fh] != o {
-		s.mu.Unlock()
+	ph := s.supplant(o)
+	if ph == nil {
 		s.release(o) // someone else replaced or dropped it first
 		return
-	}
-	ph := newObject(s, o.v, o.fh)
-	ph.state, ph.busy, ph.refs = stOpening, make(chan struct{}), 1
-	o.v.objs[o.fh] = ph
-	o.state = stDead
-	s.mu.Unlock()
-
-	o.mu.Lock()
-	o.dead = true
-	o.gen.Add(1)
-	cancel := o.raCancel
-	o.mu.Unlock()
-	if cancel != nil {
-		cancel()
 	}
 	// The sidecar first: a crash between the two leaves an inode without
 	// its record, which the next open discards, never a record beside an
@@ -82,29 +67,13 @@ func (s *Store) forget(o *object) {
 // when the cache could not be changed (pass through). If someone else
 // replaced o first, their object is used when retry is set.
 func (s *Store) replace(o *object, coh Coherency, retry bool) *object {
-	s.mu.Lock()
-	if o.state != stLive || o.v.objs[o.fh] != o {
-		s.mu.Unlock()
+	n := s.supplant(o)
+	if n == nil {
 		s.release(o)
 		if !retry {
 			return nil
 		}
 		return s.acquireFor(o.v.key, []byte(o.fh), coh)
-	}
-	n := newObject(s, o.v, o.fh)
-	n.state, n.busy, n.refs = stOpening, make(chan struct{}), 1
-	n.ent = o.ent
-	o.v.objs[o.fh] = n
-	o.state = stDead
-	s.mu.Unlock()
-
-	o.mu.Lock()
-	o.dead = true
-	o.gen.Add(1)
-	cancel := o.raCancel
-	o.mu.Unlock()
-	if cancel != nil {
-		cancel()
 	}
 	f, needRecord, err := s.swapIn(n, coh)
 	if err != nil {
@@ -128,6 +97,35 @@ func (s *Store) replace(o *object, coh Coherency, retry bool) *object {
 	if err != nil {
 		s.release(n)
 		return nil
+	}
+	return n
+}
+
+// supplant puts a busy placeholder, with one reference, in o's slot of
+// the table and marks o dead: nobody opens the handle until the
+// placeholder is finished (finishOpen), and reads in progress on o end
+// on its open file. nil means o is no longer the live object (someone
+// replaced or dropped it first).
+func (s *Store) supplant(o *object) *object {
+	s.mu.Lock()
+	if o.state != stLive || o.v.objs[o.fh] != o {
+		s.mu.Unlock()
+		return nil
+	}
+	n := newObject(s, o.v, o.fh)
+	n.state, n.busy, n.refs = stOpening, make(chan struct{}), 1
+	n.ent = o.ent
+	o.v.objs[o.fh] = n
+	o.state = stDead
+	s.mu.Unlock()
+
+	o.mu.Lock()
+	o.dead = true
+	o.gen.Add(1)
+	cancel := o.raCancel
+	o.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 	return n
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/nfscacheproxy/nfscacheproxy/coherency"
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
+	"github.com/nfscacheproxy/nfscacheproxy/proxy"
 )
 
 func readCalls(e *env) int64 { return e.up.Stats().ProcCalls[nfs3.ProcRead] }
@@ -35,7 +37,13 @@ func TestSecondReadFromCache(t *testing.T) {
 	if got := c.readAll(fh); !bytes.Equal(got, data) {
 		t.Fatal("cold read: bytes differ from the upstream's")
 	}
-	before, sent := readCalls(e), e.srv.Stats().SendfileBytes
+	// A reply's bytes are counted once its write returns, which may be
+	// after the client read them: compare counters with nothing in flight.
+	settled := func() proxy.Stats {
+		await.Until(t, "requests in flight to finish", func() bool { return e.srv.Stats().InFlight == 0 })
+		return e.srv.Stats()
+	}
+	before, sent := readCalls(e), settled().SendfileBytes
 	if got := c.readAll(fh); !bytes.Equal(got, data) {
 		t.Fatal("warm read: bytes differ from the upstream's")
 	}
@@ -44,7 +52,7 @@ func TestSecondReadFromCache(t *testing.T) {
 	}
 	// The five 1 MiB READs go from the cache file by sendfile; the last
 	// 333 bytes need XDR padding and are copied.
-	if n := e.srv.Stats().SendfileBytes - sent; n != 5<<20 {
+	if n := settled().SendfileBytes - sent; n != 5<<20 {
 		t.Fatalf("warm read sent %d bytes with sendfile; want %d", n, 5<<20)
 	}
 	st := e.store.Stats()

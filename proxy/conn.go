@@ -420,8 +420,15 @@ type spanWrite struct {
 // is writable, then call again" (syscall.RawConn.Write).
 func (c *conn) spanStep(fd uintptr) bool {
 	sw := &c.sw
-	for len(sw.iovs) > 0 {
-		n, e := sendmsgMore(int(fd), sw.iovs)
+	for len(sw.iovs) > 0 || sw.left > 0 {
+		heads := len(sw.iovs) > 0
+		var n int
+		var e error
+		if heads {
+			n, e = sendmsgMore(int(fd), sw.iovs)
+		} else if n, e = unix.Sendfile(int(fd), sw.fd, &sw.off, sw.left); e == nil && n == 0 {
+			e = io.ErrUnexpectedEOF // the file ends before the span
+		}
 		switch {
 		case e == unix.EAGAIN:
 			return false
@@ -430,8 +437,11 @@ func (c *conn) spanStep(fd uintptr) bool {
 		case e != nil:
 			sw.err = e
 			return true
+		case !heads:
+			sw.left -= n
+			continue
 		}
-		for n > 0 {
+		for n > 0 { // drop what was sent from the heads
 			iv := &sw.iovs[0]
 			if k := min(uint64(n), iv.Len); k < iv.Len {
 				iv.Base = (*byte)(unsafe.Add(unsafe.Pointer(iv.Base), k))
@@ -441,22 +451,6 @@ func (c *conn) spanStep(fd uintptr) bool {
 				n -= int(k)
 				sw.iovs = sw.iovs[1:]
 			}
-		}
-	}
-	for sw.left > 0 {
-		n, e := unix.Sendfile(int(fd), sw.fd, &sw.off, sw.left)
-		sw.left -= max(n, 0)
-		switch {
-		case e == unix.EAGAIN:
-			return false
-		case e == unix.EINTR:
-			continue
-		case e != nil:
-			sw.err = e
-			return true
-		case n == 0:
-			sw.err = io.ErrUnexpectedEOF
-			return true
 		}
 	}
 	return true

@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"bytes"
+	"net"
 	"testing"
 
+	"github.com/nfscacheproxy/nfscacheproxy/internal/await"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/nfs3"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/rpc"
 	"github.com/nfscacheproxy/nfscacheproxy/internal/xdr"
@@ -31,7 +33,7 @@ func TestWarmReadFromCacheFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			hb := newHitBenchWith(t, Options{NoSendfile: tc.noSendfile})
 			c := hb.dial(t)
-			before := hb.srv.Stats().SendfileBytes
+			before := settledStats(t, hb.srv).SendfileBytes
 			calls := hb.up.calls.Load()
 			// One write of every call, a GETATTR between READs, so
 			// replies with and without a span share batches.
@@ -79,7 +81,7 @@ func TestWarmReadFromCacheFile(t *testing.T) {
 			if tc.noSendfile {
 				want = 0
 			}
-			if got := hb.srv.Stats().SendfileBytes - before; got != want {
+			if got := settledStats(t, hb.srv).SendfileBytes - before; got != want {
 				t.Fatalf("bytes sent with sendfile = %d; want %d", got, want)
 			}
 		})
@@ -112,4 +114,47 @@ func readAnyReply(t *testing.T, c *hitClient) (uint32, nfs3.ReadRes) {
 	}
 	res.Data = bytes.Clone(res.Data) // c.buf is reused
 	return xid, res
+}
+
+// TestWarmReadFromCacheFileBackpressure: 16 MiB of warm READ replies
+// queued for a client with a small receive buffer, more than the
+// socket buffers hold, so the writer's sendmsg and sendfile meet a full
+// socket and resume where they stopped; every byte arrives in order.
+func TestWarmReadFromCacheFileBackpressure(t *testing.T) {
+	hb := newHitBench(t)
+	c := hb.dial(t)
+	if err := c.nc.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	before := settledStats(t, hb.srv).SendfileBytes
+	const reads = 16
+	fh := appendHandle(nil, 1, hitFile)
+	var msg []byte
+	for i := range reads {
+		off := (i % (hitFileSize >> 20)) << 20
+		msg = append(msg, frame(callBody(uint32(100+i), nfs3.Program, 3, nfs3.ProcRead, &testCred,
+			&nfs3.ReadArgs{File: fh, Offset: uint64(off), Count: 1 << 20}), 2<<20)...)
+	}
+	if _, err := c.nc.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	for range reads {
+		xid, res := readAnyReply(t, c)
+		off := (int(xid-100) % (hitFileSize >> 20)) << 20
+		if res.Status != nfs3.StatOK || !bytes.Equal(res.Data, hb.up.data[off:off+1<<20]) {
+			t.Fatalf("READ xid %d: status %v, %d bytes, equal to the upstream's: %v", xid, res.Status, len(res.Data), bytes.Equal(res.Data, hb.up.data[off:off+len(res.Data)]))
+		}
+	}
+	if got := settledStats(t, hb.srv).SendfileBytes - before; got != reads<<20 {
+		t.Fatalf("bytes sent with sendfile = %d; want %d", got, reads<<20)
+	}
+}
+
+// settledStats returns the server's counters once no request is in
+// flight: a reply's bytes are counted after its write returns, which may
+// be after the client has read them.
+func settledStats(t *testing.T, s *Server) Stats {
+	t.Helper()
+	await.Until(t, "requests in flight to finish", func() bool { return s.Stats().InFlight == 0 })
+	return s.Stats()
 }
