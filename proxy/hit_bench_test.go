@@ -336,6 +336,16 @@ func (c cpuClock) report(b *testing.B) {
 	b.ReportMetric(float64(cpuNow()-c.start)/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkReadHit4KiB: 4 KiB READs (the matrix's randread) served from
+// the data cache, 32 different blocks.
+func BenchmarkReadHit4KiB(b *testing.B) {
+	var recs [][]byte
+	for i := range 32 {
+		recs = append(recs, hitCallSize(nfs3.ProcRead, i*37, 4<<10))
+	}
+	benchReadHits(b, recs, 4<<10)
+}
+
 // BenchmarkReadHit1MiB: 1 MiB READs (the benchmark matrix's seqread
 // block) served from the data cache, whole granules each.
 func BenchmarkReadHit1MiB(b *testing.B) {
