@@ -45,10 +45,12 @@ func (s *Store) WroteAt(vol VolumeKey, fh []byte, pre, post Coherency, data []by
 	gen := o.gen.Load()
 	o.mu.Unlock()
 	s.addSize(o.ent, -dropped)
-	s.markDirty(o)
 	if len(jobs) > 0 {
 		s.applyWrite(o, post, gen, jobs, data, off)
 	}
+	// After the granules: one record write (and fdatasync) claims them,
+	// rather than one before them and another after.
+	s.markDirty(o)
 	s.ctr.writes.Add(1)
 	s.release(o)
 }
