@@ -35,16 +35,16 @@ type fder interface{ Fd() int }
 // ReadSpan returns bytes [off, off+n) of (vol, fh) at version coh as a
 // Span of the cache file, when every granule they cover is present, of
 // that version, and checked (or written by this process) since the
-// object was opened; Options.Paranoid turns spans off, since it checks
-// every read. ok false means: use ReadAt, which fetches, checks and
-// copies. n must end within coh.Size. A span counts as a hit, and its
+// object was opened (so the object is open: ReadSpan never touches the
+// disk); Options.Paranoid turns spans off, since it checks every read.
+// ok false means: use ReadAt, which opens, fetches, checks and copies. n must end within coh.Size. A span counts as a hit, and its
 // read feeds readahead like any other.
 func (s *Store) ReadSpan(vol VolumeKey, fh []byte, coh Coherency, off int64, n int, fetch Fetcher) (sp Span, ok bool) {
 	if s.opts.Paranoid || off < 0 || n <= 0 || uint64(off)+uint64(n) > coh.Size || !s.enter() {
 		return Span{}, false
 	}
 	defer s.leave()
-	o := s.acquire(vol, fh, false, coh)
+	o := s.acquireOpen(vol, fh)
 	if o == nil {
 		return Span{}, false
 	}

@@ -97,6 +97,25 @@ func (s *Store) acquire(k VolumeKey, fh []byte, create bool, coh Coherency) *obj
 	return nil
 }
 
+// acquireOpen is acquire of an object that is open and live already, nil
+// otherwise: it never touches the disk (ReadSpan's lookup, which leaves
+// opening to ReadAt).
+func (s *Store) acquireOpen(k VolumeKey, fh []byte) *object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.byKey[k]
+	if v == nil {
+		return nil
+	}
+	o := v.objs[string(fh)]
+	if o == nil || o.busy != nil || o.state != stLive {
+		return nil
+	}
+	o.refs++
+	s.idle.remove(o)
+	return o
+}
+
 // newObjectLocked puts a busy, opening object with one reference in the
 // table.
 func (s *Store) newObjectLocked(v *volume, fh string) *object {

@@ -102,11 +102,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 		// it from the cache file after the head (sendfile), no copy.
 		// (Lengths that need XDR padding take the copying path.)
 		if sp, ok := v.Data.ReadSpan(fh, f.Want, int64(a.Offset), count, f); ok {
-			binary.BigEndian.PutUint32(w.Buf[countAt:], uint32(count))
-			if a.Offset+uint64(count) >= attr.Size {
-				binary.BigEndian.PutUint32(w.Buf[countAt+4:], 1)
-			}
-			binary.BigEndian.PutUint32(w.Buf[countAt+8:], uint32(count))
+			putReadCount(w.Buf[countAt:], count, a.Offset+uint64(count) >= attr.Size)
 			req.span = sp
 			req.result = resultHit
 			return true
@@ -136,11 +132,7 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 		fromUp = max(fromUp, 1) // it went upstream, even for no bytes
 	}
 	w.Buf = append(w.Buf[:start+n], zeroPad[:(4-n&3)&3]...)
-	binary.BigEndian.PutUint32(w.Buf[countAt:], uint32(n))
-	if a.Offset+uint64(n) >= attr.Size {
-		binary.BigEndian.PutUint32(w.Buf[countAt+4:], 1)
-	}
-	binary.BigEndian.PutUint32(w.Buf[countAt+8:], uint32(n))
+	putReadCount(w.Buf[countAt:], n, a.Offset+uint64(n) >= attr.Size)
 	req.result = resultHit
 	if fromUp > 0 {
 		req.result = resultMiss
@@ -149,3 +141,13 @@ func (req *request) readCached(v *volume, a *nfs3.ReadArgs, w *xdr.Writer) bool 
 }
 
 var zeroPad [4]byte
+
+// putReadCount fills in a READ3resok's count, eof and the data's length
+// (b starts at count) for n bytes.
+func putReadCount(b []byte, n int, eof bool) {
+	binary.BigEndian.PutUint32(b, uint32(n))
+	if eof {
+		binary.BigEndian.PutUint32(b[4:], 1)
+	}
+	binary.BigEndian.PutUint32(b[8:], uint32(n))
+}
