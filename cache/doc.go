@@ -67,10 +67,12 @@
 // Fetcher's to say: when the file changed under a fetch, its error is a
 // Changed, and the fetch's bytes (the new version's) go to the readers of
 // its flight with that error and are stored nowhere; a read that already
-// has bytes of the version it asked for ends short before them. Anything else invalidates it: a new inode made with O_TMPFILE,
-// carrying an empty record, is linked beside the old name and swapped
-// with it (RENAME_EXCHANGE); reads in flight finish on the old inode,
-// which goes to the graveyard and is deleted by the reaper. WroteAt keeps
+// has bytes of the version it asked for ends short before them. Anything
+// else replaces it: a new inode made with O_TMPFILE, carrying an empty
+// record, is linked beside the old name and swapped with it
+// (RENAME_EXCHANGE); reads in flight finish on the old inode, which goes
+// to the graveyard and is deleted by the reaper. Invalidate, which knows
+// no new version, only moves the old file to the graveyard (forget). WroteAt keeps
 // the object when the WCC pre-op attributes equal the record, patching
 // the granules it has; for a file not cached yet it creates one only when
 // the file was empty before the write (a new file written through the
