@@ -36,12 +36,10 @@
 // rule. The flusher lets records gather for Options.FlushDelay (1s)
 // before it writes them: an object dropped meanwhile (a file written and
 // removed through the proxy) costs no fdatasync, and a filling file one
-// per window. Invalidate drops an object without making a new inode for
-// it: its file goes to the graveyard and the handle's next use starts
-// afresh. After a crash the map may under-report, never over-report, and
-// any byte that still disagrees with its CRC (torn write, truncation, a
-// disk that lied about a flush, bit rot) is a miss: dropped, counted and
-// fetched again.
+// per window. After a crash the map may under-report, never
+// over-report, and any byte that still disagrees with its CRC (torn
+// write, truncation, a disk that lied about a flush, bit rot) is a miss:
+// dropped, counted and fetched again.
 //
 // Readahead (readahead.go) follows sequential streams per object, also
 // when a client's concurrent READs arrive out of order, issuing them

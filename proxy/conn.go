@@ -91,6 +91,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	if sc, ok := nc.(syscall.Conn); ok && !s.opts.NoSendfile {
 		c.raw, _ = sc.SyscallConn()
+		c.swStep = c.spanStep // made once: a reply's sendfile allocates nothing
 	}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = ta.AddrPort()
@@ -394,9 +395,6 @@ func (c *conn) writeSpan(heads [][]byte, span *cache.Span) error {
 	}
 	sw.back = sw.iovs[:0] // spanStep consumes iovs; its backing stays
 	sw.fd, sw.off, sw.left, sw.err = span.FD, span.Off, span.N, nil
-	if c.swStep == nil {
-		c.swStep = c.spanStep
-	}
 	err := c.raw.Write(c.swStep)
 	clear(sw.back[:cap(sw.back)]) // no pointers into replies kept
 	if err != nil {

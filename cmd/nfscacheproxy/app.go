@@ -78,8 +78,8 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 			Dir: cfg.Cache.Dir, GranuleSize: int(cfg.Cache.Granule), MaxBytes: int64(cfg.Cache.MaxSize),
 			BRun: cfg.Cache.BRun, BCull: cfg.Cache.BCull, BStop: cfg.Cache.BStop,
 			FRun: cfg.Cache.FRun, FCull: cfg.Cache.FCull, FStop: cfg.Cache.FStop,
-			Readahead: readaheadOption(cfg.Cache.Readahead), Paranoid: cfg.Cache.Paranoid,
-			FlushDelay: flushDelayOption(cfg.Cache.FlushDelay.Duration), Logger: a.log,
+			Readahead: offIfZero(cfg.Cache.Readahead), Paranoid: cfg.Cache.Paranoid,
+			FlushDelay: offIfZero(cfg.Cache.FlushDelay.Duration), Logger: a.log,
 		})
 		if err != nil {
 			return nil, err
@@ -148,21 +148,14 @@ func newApp(ctx context.Context, cfg *Config, logOut io.Writer) (_ *app, err err
 	return a, nil
 }
 
-// readaheadOption maps the configuration's 0 = off to cache's negative = off.
-func readaheadOption(n int) int {
-	if n == 0 {
+// offIfZero maps the configuration's 0 = off (cache.readahead,
+// cache.flush_delay) to the cache's negative = off, where 0 means its
+// default.
+func offIfZero[T int | time.Duration](v T) T {
+	if v == 0 {
 		return -1
 	}
-	return n
-}
-
-// flushDelayOption maps cache.flush_delay to cache.Options.FlushDelay,
-// where 0 means the default and a negative value syncs at once.
-func flushDelayOption(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
+	return v
 }
 
 // volume dials one volume's upstream and builds its proxy.Volume.
